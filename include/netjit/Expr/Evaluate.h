@@ -1,0 +1,43 @@
+// Evaluate.h - the reference evaluator: any expression in double precision.
+#ifndef NETJIT_EXPR_EVALUATE_H
+#define NETJIT_EXPR_EVALUATE_H
+
+#include "netjit/Expr/Expr.h"
+
+#include "llvm/Support/Error.h"
+#include <map>
+#include <string>
+#include <vector>
+
+namespace netjit {
+
+using ParamValues = std::map<std::string, double>;
+
+/// Evaluates one expression at many points. Parameters are bound once; the
+/// node list is flattened so that each call is a single linear sweep.
+class Evaluator {
+public:
+  /// Fails if E uses a parameter missing from Params.
+  static llvm::Expected<Evaluator> create(ExprRef E, const ParamValues &Params);
+
+  /// f(x), with y (the forward output) bound to Y for derivative forms.
+  double operator()(double X, double Y = 0) const;
+
+private:
+  std::vector<ExprRef> Order;         // operands before users
+  std::vector<std::vector<unsigned>> Args; // operand slots per node
+  std::vector<double> Leaves;         // constant/parameter value per node
+  mutable std::vector<double> Slots;
+};
+
+/// The double-precision meaning of one op applied to operand values: the
+/// single source of truth for constant folding and evaluation.
+double applyOp(Op O, llvm::ArrayRef<double> A);
+
+/// One-shot convenience.
+llvm::Expected<double> evaluate(ExprRef E, double X,
+                                const ParamValues &Params = {}, double Y = 0);
+
+} // namespace netjit
+
+#endif

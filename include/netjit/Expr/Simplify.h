@@ -1,0 +1,44 @@
+// Simplify.h - rewrite-rule table, constant folding and the fixed-point
+// driver; rewriting derivatives in terms of the forward output y.
+#ifndef NETJIT_EXPR_SIMPLIFY_H
+#define NETJIT_EXPR_SIMPLIFY_H
+
+#include "netjit/Expr/Expr.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include <map>
+#include <string>
+
+namespace netjit {
+
+struct SimplifyOptions {
+  /// Distribute input-free factors over sums: c (a + b) -> c a + c b. Off by
+  /// default (it grows expressions); the y-rewrite uses it to cancel.
+  bool Distribute = false;
+  /// Whole-expression passes before giving up on a fixed point.
+  unsigned MaxRounds = 32;
+  /// If set, counts how often each rule fired (by rule name).
+  std::map<std::string, unsigned> *Fired = nullptr;
+};
+
+/// One rewrite of the table, for documentation and --emit listings.
+struct RewriteRuleInfo {
+  const char *Name;
+  const char *Algebra;
+};
+llvm::ArrayRef<RewriteRuleInfo> rewriteRules();
+
+/// E rewritten to a fixed point of the rule table. Exact in real arithmetic,
+/// under the usual assumption that the formula is evaluated in its domain
+/// (x/x -> 1 assumes x != 0); stable forms replace the overflow-prone ones.
+ExprRef simplify(ExprContext &Ctx, ExprRef E, const SimplifyOptions &Opts = {});
+
+/// DF (a simplified derivative of F) rewritten in terms of y = F where the
+/// rewrite is exact, so the backward pass can reuse the forward value:
+/// sigmoid' = y (1 - y), tanh' = 1 - y^2, elu' = where(x > 0, 1, y + alpha).
+/// Returns nullptr unless x survives only inside where() conditions.
+ExprRef rewriteInOutput(ExprContext &Ctx, ExprRef F, ExprRef DF);
+
+} // namespace netjit
+
+#endif

@@ -1,0 +1,79 @@
+// Catalog.cpp - the activation table built from Catalog.def, and the
+// parse -> differentiate -> simplify -> y-rewrite pipeline.
+#include "netjit/Activations/Catalog.h"
+
+#include "netjit/Expr/Differentiate.h"
+#include "netjit/Expr/Parser.h"
+#include "netjit/Expr/Simplify.h"
+
+using namespace llvm;
+
+namespace netjit {
+
+static std::vector<ActivationInfo> buildCatalog() {
+  std::vector<ActivationInfo> V;
+#define NETJIT_ACTIVATION(N, F, S) V.push_back({#N, F, S, {}, false, {}});
+#define NETJIT_PARAM(N, D, T) V.back().Params.push_back({#N, D, T});
+#define NETJIT_ROWWISE(N, F, S) V.push_back({#N, F, S, {}, true, {}});
+#define NETJIT_ALIAS(A, T)                                                     \
+  for (ActivationInfo & I : V)                                                 \
+    if (I.Name == #T)                                                          \
+      I.Aliases.push_back(#A);
+#include "netjit/Activations/Catalog.def"
+  return V;
+}
+
+ArrayRef<ActivationInfo> activationCatalog() {
+  static const std::vector<ActivationInfo> Catalog = buildCatalog();
+  return Catalog;
+}
+
+const ActivationInfo *findActivation(StringRef Name) {
+  for (const ActivationInfo &I : activationCatalog()) {
+    if (I.Name == Name)
+      return &I;
+    for (const std::string &A : I.Aliases)
+      if (A == Name)
+        return &I;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> activationNames() {
+  std::vector<std::string> Names;
+  for (const ActivationInfo &I : activationCatalog()) {
+    Names.push_back(I.Name);
+    Names.insert(Names.end(), I.Aliases.begin(), I.Aliases.end());
+  }
+  return Names;
+}
+
+Expected<ActivationForms> deriveActivation(ExprContext &Ctx, StringRef Formula,
+                                           ArrayRef<std::string> Params,
+                                           StringRef File) {
+  ParseOptions PO;
+  PO.Params.assign(Params.begin(), Params.end());
+  PO.File = File.str();
+  auto Parsed = parseExpr(Ctx, Formula, PO);
+  if (!Parsed)
+    return Parsed.takeError();
+  ActivationForms A;
+  A.Formula = *Parsed;
+  A.Forward = simplify(Ctx, A.Formula);
+  A.Params = paramsOf(A.Formula);
+  auto D = differentiate(Ctx, A.Forward, "x");
+  if (!D)
+    return D.takeError();
+  A.RawDerivative = *D;
+  A.Derivative = simplify(Ctx, *D);
+  A.DerivativeY = rewriteInOutput(Ctx, A.Forward, A.Derivative);
+  for (const std::string &P : A.Params) {
+    auto DP = differentiate(Ctx, A.Forward, P);
+    if (!DP)
+      return DP.takeError();
+    A.ParamDerivatives[P] = simplify(Ctx, *DP);
+  }
+  return A;
+}
+
+} // namespace netjit

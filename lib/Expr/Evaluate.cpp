@@ -1,0 +1,146 @@
+// Evaluate.cpp - double-precision semantics of every op, stable where the
+// naive formula over- or underflows (sigmoid, softplus).
+#include "netjit/Expr/Evaluate.h"
+
+#include "netjit/Support/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include <cmath>
+
+using namespace llvm;
+
+namespace netjit {
+
+static double sigmoid(double X) {
+  // Never forms exp of a large positive number.
+  if (X >= 0)
+    return 1 / (1 + std::exp(-X));
+  double E = std::exp(X);
+  return E / (1 + E);
+}
+
+static double softplus(double X) {
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact, no overflow.
+  if (std::isnan(X))
+    return X;
+  return std::max(X, 0.0) + std::log1p(std::exp(-std::fabs(X)));
+}
+
+static double sign(double X) {
+  if (std::isnan(X))
+    return X;
+  return X > 0 ? 1 : X < 0 ? -1 : 0;
+}
+
+double applyOp(Op O, ArrayRef<double> A) {
+  switch (O) {
+  case Op::Const:
+  case Op::Var:
+  case Op::Param:
+    break;
+  case Op::Lt: return A[0] < A[1];
+  case Op::Le: return A[0] <= A[1];
+  case Op::Gt: return A[0] > A[1];
+  case Op::Ge: return A[0] >= A[1];
+  case Op::Add: return A[0] + A[1];
+  case Op::Sub: return A[0] - A[1];
+  case Op::Mul: return A[0] * A[1];
+  case Op::Div: return A[0] / A[1];
+  case Op::Neg: return -A[0];
+  case Op::Pow: return std::pow(A[0], A[1]);
+  case Op::Exp: return std::exp(A[0]);
+  case Op::Expm1: return std::expm1(A[0]);
+  case Op::Log: return std::log(A[0]);
+  case Op::Log1p: return std::log1p(A[0]);
+  case Op::Sqrt: return std::sqrt(A[0]);
+  case Op::Abs: return std::fabs(A[0]);
+  case Op::Sign: return sign(A[0]);
+  case Op::Tanh: return std::tanh(A[0]);
+  case Op::Sigmoid: return sigmoid(A[0]);
+  case Op::Softplus: return softplus(A[0]);
+  case Op::Erf: return std::erf(A[0]);
+  case Op::Erfc: return std::erfc(A[0]);
+  case Op::Sin: return std::sin(A[0]);
+  case Op::Cos: return std::cos(A[0]);
+  // NaN propagates; on ties the first operand wins (PyTorch's convention).
+  case Op::Min:
+    return std::isnan(A[0]) || std::isnan(A[1]) ? NAN
+           : A[0] <= A[1]                       ? A[0]
+                                                : A[1];
+  case Op::Max:
+    return std::isnan(A[0]) || std::isnan(A[1]) ? NAN
+           : A[0] >= A[1]                       ? A[0]
+                                                : A[1];
+  case Op::Where: return A[0] != 0 ? A[1] : A[2];
+  }
+  return NAN;
+}
+
+Expected<Evaluator> Evaluator::create(ExprRef Root, const ParamValues &Params) {
+  Evaluator Ev;
+  DenseMap<ExprRef, unsigned> Slot;
+  // Iterative post-order so that deep expressions cannot overflow the stack.
+  std::vector<std::pair<ExprRef, bool>> Stack{{Root, false}};
+  while (!Stack.empty()) {
+    auto [E, Expanded] = Stack.back();
+    Stack.pop_back();
+    if (Slot.count(E))
+      continue;
+    if (!Expanded) {
+      Stack.push_back({E, true});
+      for (ExprRef Op : E->operands())
+        if (!Slot.count(Op))
+          Stack.push_back({Op, false});
+      continue;
+    }
+    double Leaf = 0;
+    if (E->op() == Op::Const)
+      Leaf = E->value();
+    if (E->op() == Op::Param) {
+      auto It = Params.find(E->name().str());
+      if (It == Params.end())
+        return plainError(ErrorKind::Formula,
+                          "no value for parameter '" + E->name() + "'");
+      Leaf = It->second;
+    }
+    std::vector<unsigned> A;
+    for (ExprRef Op : E->operands())
+      A.push_back(Slot[Op]);
+    Slot[E] = Ev.Order.size();
+    Ev.Order.push_back(E);
+    Ev.Args.push_back(std::move(A));
+    Ev.Leaves.push_back(Leaf);
+  }
+  Ev.Slots.resize(Ev.Order.size());
+  return Ev;
+}
+
+double Evaluator::operator()(double X, double Y) const {
+  double Buf[3];
+  for (size_t I = 0; I < Order.size(); ++I) {
+    ExprRef E = Order[I];
+    switch (E->op()) {
+    case Op::Const:
+    case Op::Param:
+      Slots[I] = Leaves[I];
+      continue;
+    case Op::Var:
+      Slots[I] = E->name() == "y" ? Y : X;
+      continue;
+    default:
+      for (size_t K = 0; K < Args[I].size(); ++K)
+        Buf[K] = Slots[Args[I][K]];
+      Slots[I] = applyOp(E->op(), ArrayRef<double>(Buf, Args[I].size()));
+    }
+  }
+  return Slots.back();
+}
+
+Expected<double> evaluate(ExprRef E, double X, const ParamValues &Params,
+                          double Y) {
+  auto Ev = Evaluator::create(E, Params);
+  if (!Ev)
+    return Ev.takeError();
+  return (*Ev)(X, Y);
+}
+
+} // namespace netjit

@@ -1,0 +1,240 @@
+// Expr.cpp - the op registry tables, node uniquing and structural utilities.
+#include "netjit/Expr/Expr.h"
+
+#include "netjit/Support/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/Hashing.h"
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+using namespace llvm;
+
+namespace netjit {
+
+static const OpInfo OpTable[] = {
+#define NETJIT_OP(Name, Arity, Spelling, Syn, Prec)                            \
+  {#Name, Arity, Spelling, Syntax::Syn, Prec},
+#include "netjit/Expr/Ops.def"
+};
+
+static const Op AllOps[] = {
+#define NETJIT_OP(Name, Arity, Spelling, Syn, Prec) Op::Name,
+#include "netjit/Expr/Ops.def"
+};
+
+const OpInfo &opInfo(Op O) { return OpTable[static_cast<unsigned>(O)]; }
+ArrayRef<Op> allOps() { return AllOps; }
+
+std::vector<std::string> functionNames() {
+  std::vector<std::string> Names;
+  for (Op O : AllOps)
+    if (opInfo(O).Syn == Syntax::Call)
+      Names.push_back(opInfo(O).Spelling);
+  Names.push_back("pow");
+  return Names;
+}
+
+bool isComparison(Op O) {
+  return O == Op::Lt || O == Op::Le || O == Op::Gt || O == Op::Ge;
+}
+
+static uint64_t bitsOf(double V) {
+  if (std::isnan(V))
+    V = std::numeric_limits<double>::quiet_NaN(); // one NaN, whatever payload
+  uint64_t B;
+  std::memcpy(&B, &V, sizeof B);
+  return B;
+}
+
+namespace {
+struct Key {
+  Op O;
+  uint64_t Bits;
+  std::string Name;
+  std::vector<ExprRef> Ops;
+  bool operator==(const Key &K) const {
+    return O == K.O && Bits == K.Bits && Name == K.Name && Ops == K.Ops;
+  }
+};
+struct KeyHash {
+  size_t operator()(const Key &K) const {
+    return hash_combine(static_cast<unsigned>(K.O), K.Bits, K.Name,
+                        hash_combine_range(K.Ops.begin(), K.Ops.end()));
+  }
+};
+} // namespace
+
+struct ExprContext::Impl {
+  std::deque<Expr> Nodes;
+  std::unordered_map<Key, Expr *, KeyHash> Unique;
+};
+
+ExprContext::ExprContext() : P(std::make_unique<Impl>()) {}
+ExprContext::~ExprContext() = default;
+size_t ExprContext::size() const { return P->Nodes.size(); }
+
+ExprRef ExprContext::constant(double V) {
+  if (std::isnan(V))
+    V = std::numeric_limits<double>::quiet_NaN();
+  Key K{Op::Const, bitsOf(V), "", {}};
+  auto It = P->Unique.find(K);
+  if (It != P->Unique.end())
+    return It->second;
+  Expr &E = P->Nodes.emplace_back(Expr());
+  E.TheOp = Op::Const;
+  E.Value = V;
+  E.Hash = KeyHash()(K);
+  P->Unique.emplace(std::move(K), &E);
+  return &E;
+}
+
+ExprRef ExprContext::makeNamed(Op O, StringRef Name, uint8_t Flags) {
+  Impl &P = *this->P;
+  Key K{O, 0, Name.str(), {}};
+  auto It = P.Unique.find(K);
+  if (It != P.Unique.end())
+    return It->second;
+  Expr &E = P.Nodes.emplace_back(Expr());
+  E.TheOp = O;
+  E.Name = Name.str();
+  E.Flags = Flags;
+  E.Hash = KeyHash()(K);
+  P.Unique.emplace(std::move(K), &E);
+  return &E;
+}
+
+ExprRef ExprContext::var(StringRef Name) {
+  return makeNamed(Op::Var, Name, Name == "y" ? Expr::HasY : Expr::HasX);
+}
+
+ExprRef ExprContext::param(StringRef Name) {
+  return makeNamed(Op::Param, Name, Expr::HasParam);
+}
+
+ExprRef ExprContext::make(Op O, ArrayRef<ExprRef> Operands) {
+  assert(Operands.size() == opInfo(O).Arity && "wrong operand count");
+  assert(opInfo(O).Arity > 0 && "leaves are made by constant/var/param");
+  if (O == Op::Neg && Operands[0]->isConst())
+    return constant(-Operands[0]->value());
+  Key K{O, 0, "", std::vector<ExprRef>(Operands.begin(), Operands.end())};
+  auto It = P->Unique.find(K);
+  if (It != P->Unique.end())
+    return It->second;
+  Expr &E = P->Nodes.emplace_back(Expr());
+  E.TheOp = O;
+  E.Operands = K.Ops;
+  unsigned D = 0;
+  for (ExprRef Op : Operands) {
+    E.Flags |= Op->Flags;
+    D = std::max(D, Op->Depth);
+  }
+  E.Depth = D + 1;
+  E.Hash = KeyHash()(K);
+  P->Unique.emplace(std::move(K), &E);
+  return &E;
+}
+
+// Post-order walk with an explicit stack: safe on any depth.
+template <typename Fn> static void forEachNode(ExprRef Root, Fn F) {
+  DenseSet<ExprRef> Seen;
+  std::vector<ExprRef> Stack{Root};
+  while (!Stack.empty()) {
+    ExprRef E = Stack.back();
+    Stack.pop_back();
+    if (!Seen.insert(E).second)
+      continue;
+    F(E);
+    for (ExprRef Op : E->operands())
+      Stack.push_back(Op);
+  }
+}
+
+size_t countNodes(ExprRef E) {
+  size_t N = 0;
+  forEachNode(E, [&](ExprRef) { ++N; });
+  return N;
+}
+
+std::vector<std::string> paramsOf(ExprRef E) {
+  std::vector<std::string> Names;
+  forEachNode(E, [&](ExprRef N) {
+    if (N->op() == Op::Param)
+      Names.push_back(N->name().str());
+  });
+  std::sort(Names.begin(), Names.end());
+  return Names;
+}
+
+bool contains(ExprRef E, ExprRef S) {
+  if (E == S)
+    return true;
+  if (E->depth() <= S->depth())
+    return false;
+  bool Found = false;
+  forEachNode(E, [&](ExprRef N) { Found |= N == S; });
+  return Found;
+}
+
+int compareStructure(ExprRef A, ExprRef B) {
+  while (A != B) {
+    if (A->op() != B->op())
+      return A->op() < B->op() ? -1 : 1;
+    switch (A->op()) {
+    case Op::Const:
+      if (A->value() != B->value())
+        return A->value() < B->value() ? -1 : 1;
+      return bitsOf(A->value()) < bitsOf(B->value()) ? -1 : 1;
+    case Op::Var:
+    case Op::Param:
+      return A->name().compare(B->name());
+    default:
+      break;
+    }
+    // Same op: the first differing operand decides. Equal operands are the
+    // same node, so only one path is followed and this is O(depth).
+    unsigned I = 0;
+    while (A->operand(I) == B->operand(I))
+      ++I;
+    A = A->operand(I);
+    B = B->operand(I);
+  }
+  return 0;
+}
+
+ExprRef substitute(ExprContext &Ctx, ExprRef E, ExprRef From, ExprRef To) {
+  DenseMap<ExprRef, ExprRef> Memo;
+  std::function<ExprRef(ExprRef)> Go = [&](ExprRef N) -> ExprRef {
+    if (N == From)
+      return To;
+    if (N->numOperands() == 0 || N->depth() <= From->depth())
+      return N;
+    auto It = Memo.find(N);
+    if (It != Memo.end())
+      return It->second;
+    std::vector<ExprRef> Ops;
+    for (ExprRef O : N->operands())
+      Ops.push_back(Go(O));
+    ExprRef R = Ctx.make(N->op(), Ops);
+    Memo[N] = R;
+    return R;
+  };
+  return Go(E);
+}
+
+Error checkLimits(ExprRef E, StringRef What) {
+  if (E->depth() > MaxDepth)
+    return plainError(ErrorKind::Formula,
+                      What + " is too deep: " + Twine(E->depth()) +
+                          " levels, the limit is " + Twine(MaxDepth));
+  size_t N = countNodes(E);
+  if (N > MaxNodes)
+    return plainError(ErrorKind::Formula,
+                      What + " is too large: " + Twine(N) +
+                          " distinct nodes, the limit is " + Twine(MaxNodes));
+  return Error::success();
+}
+
+} // namespace netjit

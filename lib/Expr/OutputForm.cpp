@@ -1,0 +1,196 @@
+// OutputForm.cpp - rewriting a derivative in terms of the forward output y.
+//
+// We know equations "Lhs = Rhs" that hold in a region of the input: at the
+// top, F = y. Solving peels input-free factors and terms off an equation
+// (c t = r  =>  t = r / c), and inside where(k, a, b) the equation
+// where(k, A, B) = r gives A = r in the a-branch and B = r in the b-branch.
+// Identities expose the known subterms (exp(u) = expm1(u) + 1,
+// sigmoid(u) = -expm1(-softplus(u))); then every known Lhs is replaced by its
+// Rhs and the result simplified with distribution so that c (r / c) cancels.
+#include "netjit/Expr/Canonical.h"
+#include "netjit/Expr/Simplify.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include <algorithm>
+
+namespace netjit {
+namespace {
+
+struct Fact {
+  ExprRef Lhs, Rhs;
+};
+using Facts = std::vector<Fact>;
+
+void solve(ExprContext &C, ExprRef T, ExprRef R, Facts &Out) {
+  if (!T->hasX())
+    return;
+  Out.push_back({T, R});
+  switch (T->op()) {
+  case Op::Neg:
+    solve(C, T->operand(0), C.neg(R), Out);
+    return;
+  case Op::Mul:
+  case Op::Div: {
+    // Exactly one factor depends on x, to the first power: t = r / c.
+    ProductForm P;
+    if (!P.flatten(T))
+      return;
+    ExprRef Dep = nullptr;
+    ProductForm Rest;
+    Rest.NumC = P.NumC;
+    Rest.DenC = P.DenC;
+    for (auto &[B, E] : P.Factors) {
+      if (B->hasX()) {
+        if (Dep || E != 1)
+          return;
+        Dep = B;
+      } else {
+        Rest.addFactor(B, E);
+      }
+    }
+    if (Dep)
+      solve(C, Dep, C.div(R, Rest.build(C)), Out);
+    return;
+  }
+  case Op::Add:
+  case Op::Sub: {
+    // Exactly one operand depends on x: a + k = r  =>  a = r - k.
+    ExprRef A = T->operand(0), B = T->operand(1);
+    if (A->hasX() && !B->hasX())
+      solve(C, A, T->op() == Op::Add ? C.sub(R, B) : C.add(R, B), Out);
+    else if (!A->hasX() && B->hasX())
+      solve(C, B, T->op() == Op::Add ? C.sub(R, A) : C.sub(A, R), Out);
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+const Fact *lookup(const Facts &Fs, ExprRef E) {
+  for (const Fact &F : Fs)
+    if (F.Lhs == E)
+      return &F;
+  return nullptr;
+}
+
+// A product E containing every factor of a known product Lhs: E = Rhs * rest.
+ExprRef replaceSubproduct(ExprContext &C, ExprRef E, const Facts &Fs) {
+  if (E->op() != Op::Mul && E->op() != Op::Div)
+    return nullptr;
+  ProductForm P;
+  if (!P.flatten(E))
+    return nullptr;
+  for (const Fact &F : Fs) {
+    if (F.Lhs->op() != Op::Mul && F.Lhs->op() != Op::Div)
+      continue;
+    ProductForm Q;
+    if (!Q.flatten(F.Lhs) || Q.Factors.size() < 2 || Q.Factors.size() > P.Factors.size())
+      continue;
+    ProductForm Rest = P;
+    bool All = true;
+    for (auto &[B, Exp] : Q.Factors) {
+      auto It = std::find_if(Rest.Factors.begin(), Rest.Factors.end(),
+                             [&](auto &Fa) { return Fa.first == B; });
+      if (It == Rest.Factors.end() || It->second != Exp) {
+        All = false;
+        break;
+      }
+      It->second = 0;
+    }
+    if (!All)
+      continue;
+    // E = (P.c / Q.c) * Lhs * rest
+    Rest.NumC = P.NumC * Q.DenC;
+    Rest.DenC = P.DenC * Q.NumC;
+    Rest.addFactor(F.Rhs, 1);
+    return Rest.build(C);
+  }
+  return nullptr;
+}
+
+// Substitutes known facts bottom-up; one Walker per region (set of facts).
+struct Walker {
+  ExprContext &C;
+  Facts Fs;
+  llvm::DenseMap<ExprRef, ExprRef> Memo;
+
+  ExprRef walk(ExprRef E) {
+    auto It = Memo.find(E);
+    if (It != Memo.end())
+      return It->second;
+    ExprRef R = walkUncached(E);
+    Memo[E] = R;
+    return R;
+  }
+
+  ExprRef walkUncached(ExprRef E) {
+    if (const Fact *F = lookup(Fs, E))
+      return F->Rhs;
+    if (!E->hasX() || E->numOperands() == 0)
+      return E;
+    switch (E->op()) {
+    case Op::Exp: // exp(u) = expm1(u) + 1
+      if (const Fact *F = lookup(Fs, C.call(Op::Expm1, E->operand(0))))
+        return C.add(F->Rhs, C.constant(1));
+      break;
+    case Op::Sigmoid: // sigmoid(u) = -expm1(-softplus(u))
+      if (const Fact *F = lookup(Fs, C.call(Op::Softplus, E->operand(0))))
+        return C.neg(C.call(Op::Expm1, C.neg(F->Rhs)));
+      break;
+    case Op::Where: {
+      Walker A{C, Fs, {}}, B{C, Fs, {}};
+      for (const Fact &F : Fs)
+        if (F.Lhs->op() == Op::Where && F.Lhs->operand(0) == E->operand(0)) {
+          solve(C, F.Lhs->operand(1), F.Rhs, A.Fs);
+          solve(C, F.Lhs->operand(2), F.Rhs, B.Fs);
+        }
+      return C.where(walk(E->operand(0)), A.walk(E->operand(1)),
+                     B.walk(E->operand(2)));
+    }
+    default:
+      if (ExprRef R = replaceSubproduct(C, E, Fs))
+        return walk(R);
+      break;
+    }
+    std::vector<ExprRef> Ops;
+    for (ExprRef O : E->operands())
+      Ops.push_back(walk(O));
+    return C.make(E->op(), Ops);
+  }
+};
+
+// Whether x occurs only inside comparisons (where conditions).
+bool xOnlyInConditions(ExprRef E, llvm::DenseSet<ExprRef> &Ok) {
+  if (!E->hasX() || isComparison(E->op()) || Ok.count(E))
+    return true;
+  if (E->op() == Op::Var)
+    return false;
+  for (ExprRef O : E->operands())
+    if (!xOnlyInConditions(O, Ok))
+      return false;
+  Ok.insert(E);
+  return true;
+}
+
+bool xOnlyInConditions(ExprRef E) {
+  llvm::DenseSet<ExprRef> Ok;
+  return xOnlyInConditions(E, Ok);
+}
+
+} // namespace
+
+ExprRef rewriteInOutput(ExprContext &C, ExprRef F, ExprRef DF) {
+  Facts Fs;
+  solve(C, F, C.y(), Fs);
+  if (Fs.empty())
+    return xOnlyInConditions(DF) ? DF : nullptr;
+  SimplifyOptions Opts;
+  Opts.Distribute = true;
+  Walker W{C, Fs, {}};
+  ExprRef R = simplify(C, W.walk(DF), Opts);
+  return xOnlyInConditions(R) ? R : nullptr;
+}
+
+} // namespace netjit

@@ -1,0 +1,315 @@
+// Simplify.cpp - the rewrite-rule table and its fixed-point driver.
+//
+// Sums and products have one canonical form each (flattened, like terms and
+// powers collected, operands in a structural order, the numeric coefficient
+// first), so equal values built in different ways meet as one node.
+#include "netjit/Expr/Simplify.h"
+
+#include "netjit/Expr/Evaluate.h"
+#include "netjit/Expr/Canonical.h"
+#include "llvm/ADT/DenseMap.h"
+#include <cmath>
+
+using namespace llvm;
+
+namespace netjit {
+namespace {
+
+class Simplifier;
+using RuleFn = ExprRef (*)(Simplifier &S, ExprRef N);
+
+struct Rule {
+  RewriteRuleInfo Info;
+  RuleFn Apply;
+  bool DistributeOnly = false;
+};
+
+class Simplifier {
+public:
+  Simplifier(ExprContext &C, const SimplifyOptions &O) : C(C), O(O) {}
+  ExprRef run(ExprRef E);
+  ExprContext &C;
+  const SimplifyOptions &O;
+
+private:
+  ExprRef visit(ExprRef E);
+  ExprRef rewriteOnce(ExprRef N);
+  DenseMap<ExprRef, ExprRef> Memo;
+  unsigned Budget = 1000000; // rule applications; guards against cycles
+};
+
+ExprRef K(Simplifier &S, double V) { return S.C.constant(V); }
+bool isSum(ExprRef E) { return E->op() == Op::Add || E->op() == Op::Sub; }
+
+// ---- The rules. Each returns the rewritten node, or nullptr. ----
+
+// op(c1, c2, ...) -> c   when the result is finite (1/0 and log(-1) stay, to
+// be reported, not hidden)
+ExprRef foldConstants(Simplifier &S, ExprRef N) {
+  std::vector<double> V;
+  bool AllFinite = true;
+  for (ExprRef A : N->operands()) {
+    if (!A->isConst())
+      return nullptr;
+    V.push_back(A->value());
+    AllFinite &= std::isfinite(A->value());
+  }
+  double R = applyOp(N->op(), V);
+  if (!std::isfinite(R) && AllFinite)
+    return nullptr;
+  return K(S, R);
+}
+
+// where(c, a, a) -> a
+ExprRef whereSame(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Where && N->operand(1) == N->operand(2))
+    return N->operand(1);
+  return nullptr;
+}
+
+// where(k, a, b) -> a if k != 0, else b
+ExprRef whereConst(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Where && N->operand(0)->isConst())
+    return N->operand(0)->value() != 0 ? N->operand(1) : N->operand(2);
+  return nullptr;
+}
+
+// -(-a) -> a
+ExprRef negNeg(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Neg && N->operand(0)->op() == Op::Neg)
+    return N->operand(0)->operand(0);
+  return nullptr;
+}
+
+// a1 + a2 - a3 ... -> canonical sum (like terms collected: a + a -> 2 a)
+ExprRef canonicalSum(Simplifier &S, ExprRef N) {
+  if (!isSum(N))
+    return nullptr;
+  return buildCanonicalSum(S.C, N);
+}
+
+// a1 * a2 / a3 ... -> canonical product (powers collected: a a -> a^2,
+// a^2 / a -> a; constants folded into one leading coefficient)
+ExprRef canonicalProduct(Simplifier &S, ExprRef N) {
+  switch (N->op()) {
+  case Op::Mul:
+  case Op::Div:
+  case Op::Neg:
+    break;
+  case Op::Pow:
+    if (N->operand(1)->isConst())
+      break;
+    return nullptr;
+  default:
+    return nullptr;
+  }
+  ProductForm P;
+  if (!P.flatten(N))
+    return nullptr;
+  return P.build(S.C);
+}
+
+// log(1 + u) -> log1p(u);  log(1 - u) -> log1p(-u)
+ExprRef logOnePlus(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Log || !isSum(N->operand(0)))
+    return nullptr;
+  ExprRef A = N->operand(0);
+  if (!A->operand(0)->isConst(1))
+    return nullptr;
+  ExprRef U = A->op() == Op::Add ? A->operand(1) : S.C.neg(A->operand(1));
+  return S.C.call(Op::Log1p, U);
+}
+
+// log1p(exp(u)) -> softplus(u)   (no overflow for large u)
+ExprRef log1pExp(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Log1p && N->operand(0)->op() == Op::Exp)
+    return S.C.call(Op::Softplus, N->operand(0)->operand(0));
+  return nullptr;
+}
+
+// exp(u) - 1 -> expm1(u)   (no cancellation near 0)
+ExprRef expMinusOne(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Sub && N->operand(0)->op() == Op::Exp &&
+      N->operand(1)->isConst(1))
+    return S.C.call(Op::Expm1, N->operand(0)->operand(0));
+  return nullptr;
+}
+
+// log(exp(u)) -> u
+ExprRef logExp(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Log && N->operand(0)->op() == Op::Exp)
+    return N->operand(0)->operand(0);
+  return nullptr;
+}
+
+// log(sigmoid(u)) -> -softplus(-u)   (finite for very negative u)
+ExprRef logSigmoid(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Log && N->operand(0)->op() == Op::Sigmoid)
+    return S.C.neg(
+        S.C.call(Op::Softplus, S.C.neg(N->operand(0)->operand(0))));
+  return nullptr;
+}
+
+// 1 / (1 + exp(u)) -> sigmoid(-u)
+ExprRef sigmoidRecip(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Div || !N->operand(0)->isConst(1))
+    return nullptr;
+  ExprRef D = N->operand(1);
+  if (D->op() == Op::Add && D->operand(0)->isConst(1) &&
+      D->operand(1)->op() == Op::Exp)
+    return S.C.call(Op::Sigmoid, S.C.neg(D->operand(1)->operand(0)));
+  return nullptr;
+}
+
+// sqrt(u^2) -> abs(u)
+ExprRef sqrtSquare(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Sqrt && N->operand(0)->op() == Op::Pow &&
+      N->operand(0)->operand(1)->isConst(2))
+    return S.C.call(Op::Abs, N->operand(0)->operand(0));
+  return nullptr;
+}
+
+// abs(-u) -> abs(u);  abs(abs(u)) -> abs(u)
+ExprRef absNeg(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Abs)
+    return nullptr;
+  ExprRef A = N->operand(0);
+  if (A->op() == Op::Neg)
+    return S.C.call(Op::Abs, A->operand(0));
+  if (A->op() == Op::Abs)
+    return A;
+  return nullptr;
+}
+
+// c (a + b) -> c a + c b;  (a + b) / c -> a / c + b / c   (c input-free)
+ExprRef distributeSum(Simplifier &S, ExprRef N) {
+  ExprRef Sum, Factor;
+  if (N->op() == Op::Mul && isSum(N->operand(1)) && N->operand(0)->isInputFree()) {
+    Factor = N->operand(0);
+    Sum = N->operand(1);
+    return S.C.make(Sum->op(), {S.C.mul(Factor, Sum->operand(0)),
+                                S.C.mul(Factor, Sum->operand(1))});
+  }
+  if (N->op() == Op::Div && isSum(N->operand(0)) && N->operand(1)->isInputFree()) {
+    Factor = N->operand(1);
+    Sum = N->operand(0);
+    return S.C.make(Sum->op(), {S.C.div(Sum->operand(0), Factor),
+                                S.C.div(Sum->operand(1), Factor)});
+  }
+  return nullptr;
+}
+
+// c where(k, a, b) -> where(k, c a, c b)   (c input-free)
+ExprRef distributeWhere(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Mul || N->operand(1)->op() != Op::Where ||
+      !N->operand(0)->isInputFree())
+    return nullptr;
+  ExprRef C = N->operand(0), W = N->operand(1);
+  return S.C.where(W->operand(0), S.C.mul(C, W->operand(1)),
+                   S.C.mul(C, W->operand(2)));
+}
+
+const Rule Rules[] = {
+    {{"fold-constants", "op(c1, c2) -> c"}, foldConstants},
+    {{"where-same", "where(c, a, a) -> a"}, whereSame},
+    {{"where-const", "where(k, a, b) -> a (k != 0) or b (k = 0)"}, whereConst},
+    {{"neg-neg", "-(-a) -> a"}, negNeg},
+    {{"log-one-plus", "log(1 + u) -> log1p(u); log(1 - u) -> log1p(-u)"},
+     logOnePlus},
+    {{"log1p-exp", "log1p(exp(u)) -> softplus(u)"}, log1pExp},
+    {{"exp-minus-one", "exp(u) - 1 -> expm1(u)"}, expMinusOne},
+    {{"log-exp", "log(exp(u)) -> u"}, logExp},
+    {{"log-sigmoid", "log(sigmoid(u)) -> -softplus(-u)"}, logSigmoid},
+    {{"sigmoid-recip", "1 / (1 + exp(u)) -> sigmoid(-u)"}, sigmoidRecip},
+    {{"sqrt-square", "sqrt(u^2) -> abs(u)"}, sqrtSquare},
+    {{"abs-neg", "abs(-u) -> abs(u); abs(abs(u)) -> abs(u)"}, absNeg},
+    {{"canonical-sum",
+      "a + b - c: like terms collected (a + a -> 2 a), constant first"},
+     canonicalSum},
+    {{"canonical-product",
+      "a * b / c: powers collected (a a -> a^2, a^2 / a -> a), one leading "
+      "coefficient"},
+     canonicalProduct},
+    {{"distribute", "c (a + b) -> c a + c b, c input-free (y-rewrite only)"},
+     distributeSum, /*DistributeOnly=*/true},
+    {{"distribute-where",
+      "c where(k, a, b) -> where(k, c a, c b), c input-free (y-rewrite only)"},
+     distributeWhere, /*DistributeOnly=*/true},
+};
+
+ExprRef Simplifier::rewriteOnce(ExprRef N) {
+  if (Budget == 0)
+    return nullptr;
+  for (const Rule &R : Rules) {
+    if (R.DistributeOnly && !O.Distribute)
+      continue;
+    ExprRef New = R.Apply(*this, N);
+    if (New && New != N) {
+      --Budget;
+      if (O.Fired)
+        ++(*O.Fired)[R.Info.Name];
+      return New;
+    }
+  }
+  return nullptr;
+}
+
+ExprRef Simplifier::visit(ExprRef E) {
+  if (E->numOperands() == 0)
+    return E;
+  auto It = Memo.find(E);
+  if (It != Memo.end())
+    return It->second;
+  ExprRef N = E;
+  for (;;) {
+    // Operands first, then the rules at this node; a rewrite may build new
+    // operands, so loop until no rule fires here.
+    std::vector<ExprRef> Ops;
+    for (ExprRef A : N->operands())
+      Ops.push_back(visit(A));
+    N = C.make(N->op(), Ops);
+    if (N->numOperands() == 0)
+      break;
+    auto Done = Memo.find(N);
+    if (Done != Memo.end() && Done->second == N)
+      break;
+    ExprRef R = rewriteOnce(N);
+    if (!R)
+      break;
+    N = R;
+    if (N->numOperands() == 0)
+      break;
+  }
+  Memo[E] = N;
+  Memo[N] = N;
+  return N;
+}
+
+ExprRef Simplifier::run(ExprRef E) {
+  for (unsigned Round = 0; Round < O.MaxRounds; ++Round) {
+    Memo.clear();
+    ExprRef R = visit(E);
+    if (R == E)
+      break;
+    E = R;
+  }
+  return E;
+}
+
+} // namespace
+
+ArrayRef<RewriteRuleInfo> rewriteRules() {
+  static std::vector<RewriteRuleInfo> Infos = [] {
+    std::vector<RewriteRuleInfo> V;
+    for (const Rule &R : Rules)
+      V.push_back(R.Info);
+    return V;
+  }();
+  return Infos;
+}
+
+ExprRef simplify(ExprContext &Ctx, ExprRef E, const SimplifyOptions &Opts) {
+  return Simplifier(Ctx, Opts).run(E);
+}
+
+} // namespace netjit

@@ -1,0 +1,320 @@
+// netjit.cpp - the command line; the only place that prints errors and picks
+// exit statuses (docs/errors.md).
+#include "netjit/Activations/Catalog.h"
+#include "netjit/Expr/Differentiate.h"
+#include "netjit/Expr/Evaluate.h"
+#include "netjit/Expr/Parser.h"
+#include "netjit/Expr/Simplify.h"
+#include "netjit/Support/Diagnostics.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+using namespace netjit;
+using json = nlohmann::json;
+
+#ifndef NETJIT_VERSION
+#define NETJIT_VERSION "0.1.0"
+#endif
+
+namespace {
+
+/// Prints E and returns its exit status: located errors as they log (with the
+/// source line and caret for formulas), others as "netjit: error: ...".
+int report(llvm::Error E) {
+  int Status = 1;
+  llvm::handleAllErrors(
+      std::move(E),
+      [&](const LocatedError &L) {
+        Status = static_cast<int>(L.kind());
+        if (L.file().empty() && L.where().empty())
+          llvm::errs() << "netjit: error: " << L.text() << "\n";
+        else {
+          L.log(llvm::errs());
+          llvm::errs() << "\n";
+        }
+        if (!L.snippet().empty())
+          llvm::errs() << L.snippet() << "\n";
+      },
+      [&](const llvm::ErrorInfoBase &B) {
+        llvm::errs() << "netjit: error: " << B.message() << "\n";
+      });
+  return Status;
+}
+
+llvm::Error usage(const llvm::Twine &Msg) {
+  return plainError(ErrorKind::Usage, Msg);
+}
+
+/// "NAME=VALUE" pairs into a map, each value a finite number.
+llvm::Expected<ParamValues> parseParams(const std::vector<std::string> &Args) {
+  ParamValues P;
+  for (const std::string &A : Args) {
+    auto [Name, Value] = llvm::StringRef(A).split('=');
+    Name = Name.trim();
+    Value = Value.trim();
+    if (Name.empty() || Value.empty() || A.find('=') == std::string::npos)
+      return usage("--param expects NAME=VALUE, got '" + A + "'");
+    if (!llvm::all_of(Name, [](char C) { return llvm::isAlnum(C) || C == '_'; }) ||
+        llvm::isDigit(Name[0]))
+      return usage("--param: '" + Name + "' is not a valid parameter name");
+    if (Name == "x" || Name == "y" || Name == "pi" || Name == "e" ||
+        Name == "inf" || Name == "nan")
+      return usage("--param: '" + Name + "' is reserved");
+    double V;
+    std::string S = Value.str();
+    char *End = nullptr;
+    V = std::strtod(S.c_str(), &End);
+    if (End == S.c_str() || *End != '\0' || !std::isfinite(V))
+      return usage("--param " + Name + ": expected a finite number, got '" +
+                   Value + "'");
+    P[Name.str()] = V;
+  }
+  return P;
+}
+
+/// "0.5,1,-2" into numbers.
+llvm::Expected<std::vector<double>> parsePoints(const std::string &Text) {
+  std::vector<double> Xs;
+  llvm::SmallVector<llvm::StringRef> Parts;
+  llvm::StringRef(Text).split(Parts, ',');
+  for (llvm::StringRef P : Parts) {
+    std::string S = P.trim().str();
+    char *End = nullptr;
+    double V = std::strtod(S.c_str(), &End);
+    if (S.empty() || *End != '\0')
+      return usage("--eval expects numbers separated by commas, got '" + P +
+                   "'");
+    Xs.push_back(V);
+  }
+  return Xs;
+}
+
+json number(double V) {
+  if (std::isfinite(V))
+    return V;
+  return std::isnan(V) ? json("nan") : json(V > 0 ? "inf" : "-inf");
+}
+
+struct ExprArgs {
+  std::string Text;
+  std::vector<std::string> Params;
+  std::string Emit = "simplified";
+  std::string Wrt = "x";
+  std::string Eval;
+  bool Json = false;
+};
+
+llvm::Error runExpr(const ExprArgs &A) {
+  auto Values = parseParams(A.Params);
+  if (!Values)
+    return Values.takeError();
+  // A catalogue name stands for its formula with its default parameters.
+  std::string Formula = A.Text;
+  ParamValues Bound;
+  if (const ActivationInfo *Info = findActivation(A.Text)) {
+    if (Info->RowWise)
+      return usage("'" + A.Text + "' is row-wise (" + Info->Formula +
+                   "); it is compiled by a network layer, not as a formula");
+    Formula = Info->Formula;
+    for (const ActivationParam &P : Info->Params)
+      Bound[P.Name] = P.Default;
+  }
+  for (auto &[N, V] : *Values)
+    Bound[N] = V;
+  std::vector<std::string> Names;
+  for (auto &[N, V] : Bound)
+    Names.push_back(N);
+
+  ExprContext Ctx;
+  auto Forms = deriveActivation(Ctx, Formula, Names);
+  if (!Forms)
+    return Forms.takeError();
+  for (auto &[N, V] : *Values)
+    if (!llvm::is_contained(Forms->Params, N))
+      return usage("--param " + N + ": the formula has no parameter '" + N +
+                   "'");
+
+  if (A.Wrt != "x" && !Forms->ParamDerivatives.count(A.Wrt))
+    return usage("--wrt " + A.Wrt + ": the formula has no parameter '" + A.Wrt +
+                 "'" + didYouMean(A.Wrt, Forms->Params));
+
+  if (!A.Eval.empty()) {
+    auto Xs = parsePoints(A.Eval);
+    if (!Xs)
+      return Xs.takeError();
+    ExprRef DF = A.Wrt == "x" ? Forms->Derivative : Forms->ParamDerivatives[A.Wrt];
+    auto F = Evaluator::create(Forms->Forward, Bound);
+    if (!F)
+      return F.takeError();
+    auto D = Evaluator::create(DF, Bound);
+    if (!D)
+      return D.takeError();
+    if (A.Json) {
+      json Points = json::array();
+      for (double X : *Xs)
+        Points.push_back({{"x", number(X)}, {"f", number((*F)(X))},
+                          {"df", number((*D)(X))}});
+      json Out = {{"expr", print(Forms->Formula)},
+                  {"derivative", print(DF)},
+                  {"points", Points}};
+      if (A.Wrt != "x")
+        Out["wrt"] = A.Wrt;
+      llvm::outs() << Out.dump(2) << "\n";
+      return llvm::Error::success();
+    }
+    llvm::outs() << "f = " << print(Forms->Forward) << "\n"
+                 << "d/d" << A.Wrt << " = " << print(DF) << "\n";
+    llvm::outs() << llvm::format("%-24s %-24s %-24s\n", (const char *)"x", (const char *)"f", (const char *)"df");
+    for (double X : *Xs)
+      llvm::outs() << llvm::format("%-24.17g %-24.17g %-24.17g\n", X, (*F)(X),
+                                   (*D)(X));
+    return llvm::Error::success();
+  }
+
+  if (A.Emit == "expr") {
+    llvm::outs() << print(Forms->Formula) << "\n";
+  } else if (A.Emit == "grad") {
+    ExprRef G = Forms->RawDerivative;
+    if (A.Wrt != "x") {
+      auto R = differentiate(Ctx, Forms->Forward, A.Wrt);
+      if (!R)
+        return R.takeError();
+      G = *R;
+    }
+    llvm::outs() << print(G) << "\n";
+  } else {
+    llvm::outs() << "f = " << print(Forms->Forward) << "\n";
+    llvm::outs() << "df/dx = " << print(Forms->Derivative) << "\n";
+    llvm::outs() << "df/dx in y = "
+                 << (Forms->DerivativeY ? print(Forms->DerivativeY)
+                                        : std::string("none"))
+                 << "\n";
+    for (auto &[N, D] : Forms->ParamDerivatives)
+      llvm::outs() << "df/d" << N << " = " << print(D) << "\n";
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error runActivations(bool Json) {
+  json List = json::array();
+  for (const ActivationInfo &I : activationCatalog()) {
+    json Params = json::array();
+    std::vector<std::string> Names;
+    for (const ActivationParam &P : I.Params) {
+      Params.push_back({{"name", P.Name}, {"default", P.Default},
+                        {"trainable", P.Trainable}});
+      Names.push_back(P.Name);
+    }
+    json Entry = {{"name", I.Name},       {"formula", I.Formula},
+                  {"summary", I.Summary}, {"params", Params},
+                  {"aliases", I.Aliases}, {"rowwise", I.RowWise}};
+    if (!I.RowWise) {
+      ExprContext Ctx;
+      auto F = deriveActivation(Ctx, I.Formula, Names);
+      if (!F)
+        return F.takeError();
+      Entry["forward"] = print(F->Forward);
+      Entry["derivative"] = print(F->Derivative);
+      Entry["derivative_y"] =
+          F->DerivativeY ? json(print(F->DerivativeY)) : json(nullptr);
+      json PD = json::object();
+      for (auto &[N, D] : F->ParamDerivatives)
+        PD[N] = print(D);
+      Entry["param_derivatives"] = PD;
+    }
+    List.push_back(Entry);
+  }
+  if (Json) {
+    llvm::outs() << List.dump(2) << "\n";
+    return llvm::Error::success();
+  }
+  for (const json &E : List) {
+    llvm::outs() << E["name"].get<std::string>();
+    for (const json &A : E["aliases"])
+      llvm::outs() << ", " << A.get<std::string>();
+    if (E["rowwise"].get<bool>())
+      llvm::outs() << "  (row-wise)";
+    llvm::outs() << "\n  f(x)       = " << E["formula"].get<std::string>() << "\n";
+    for (const json &P : E["params"])
+      llvm::outs() << "  param      " << P["name"].get<std::string>() << " = "
+                   << formatNumber(P["default"].get<double>())
+                   << (P["trainable"].get<bool>() ? " (trainable)" : "")
+                   << "\n";
+    if (!E["rowwise"].get<bool>()) {
+      if (E["forward"] != E["formula"])
+        llvm::outs() << "  stable     = " << E["forward"].get<std::string>() << "\n";
+      llvm::outs() << "  f'(x)      = " << E["derivative"].get<std::string>() << "\n";
+      if (!E["derivative_y"].is_null())
+        llvm::outs() << "  f' in y    = " << E["derivative_y"].get<std::string>()
+                     << "\n";
+    }
+  }
+  return llvm::Error::success();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App App{"netjit: compiles neural-network training from a JSON spec.\n"
+               "Activations are formulas: differentiated exactly, simplified,\n"
+               "fused and JIT-compiled with LLVM.",
+               "netjit"};
+  App.set_version_flag("--version", "netjit " NETJIT_VERSION);
+  App.require_subcommand(1);
+  App.fallthrough(false);
+
+  ExprArgs EA;
+  CLI::App *Expr = App.add_subcommand(
+      "expr", "Differentiate and simplify a formula or a catalogue activation");
+  Expr->add_option("EXPR", EA.Text,
+                   "a formula in x (\"x * tanh(softplus(x))\") or a catalogue "
+                   "name (\"gelu\")")
+      ->required();
+  Expr->add_option("--param,-p", EA.Params,
+                   "NAME=VALUE: declare a parameter and its value (repeatable)");
+  Expr->add_option("--emit", EA.Emit,
+                   "stage to print: expr (as parsed), grad (raw derivative), "
+                   "simplified (forward, derivative, derivative in y)")
+      ->check(CLI::IsMember({"expr", "grad", "simplified"}))
+      ->default_str("simplified");
+  Expr->add_option("--wrt", EA.Wrt,
+                   "differentiate with respect to this parameter instead of x");
+  Expr->add_option("--eval", EA.Eval,
+                   "X1,X2,...: evaluate f and its derivative in double at "
+                   "these points");
+  Expr->add_flag("--json", EA.Json, "with --eval: print JSON");
+
+  bool ActJson = false;
+  CLI::App *Acts = App.add_subcommand(
+      "activations", "List the activation catalogue with exact derivatives");
+  Acts->add_flag("--json", ActJson, "print JSON");
+
+  try {
+    App.parse(argc, argv);
+  } catch (const CLI::ParseError &E) {
+    int Code = App.exit(E);
+    return Code == 0 ? 0 : static_cast<int>(ErrorKind::Usage);
+  }
+
+  llvm::Error Err = llvm::Error::success();
+  if (*Expr) {
+    if (EA.Json && EA.Eval.empty())
+      Err = usage("--json goes with --eval (netjit expr EXPR --eval X1,X2 --json)");
+    else
+      Err = runExpr(EA);
+  } else if (*Acts) {
+    Err = runActivations(ActJson);
+  }
+  if (Err)
+    return report(std::move(Err));
+  return 0;
+}
