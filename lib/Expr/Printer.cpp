@@ -21,6 +21,11 @@ std::string formatNumber(double V) {
   if (V == M_E)
     return "e";
   char Buf[40];
+  // Whole numbers print whole ("10", not "1e+01").
+  if (V == std::floor(V) && std::fabs(V) < 1e16) {
+    std::snprintf(Buf, sizeof Buf, "%.0f", V);
+    return Buf;
+  }
   for (int Prec = 1; Prec <= 17; ++Prec) {
     std::snprintf(Buf, sizeof Buf, "%.*g", Prec, V);
     if (std::strtod(Buf, nullptr) == V)

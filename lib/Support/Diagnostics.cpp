@@ -69,13 +69,14 @@ Error plainError(ErrorKind Kind, const Twine &Message) {
 }
 
 std::string closestMatch(StringRef Name, ArrayRef<std::string> Candidates) {
-  // A typo is at most a third of the name away (and at least one edit).
-  unsigned Limit = std::max<unsigned>(1, Name.size() / 3);
+  // A typo is a few edits away (a swap of two letters counts two), and never
+  // the whole name.
+  unsigned Limit = std::max<unsigned>(2, (Name.size() + 1) / 3);
   std::string Best;
   unsigned BestDist = Limit + 1;
   for (const std::string &C : Candidates) {
     unsigned D = Name.edit_distance(C, /*AllowReplacements=*/true, Limit);
-    if (D < BestDist) {
+    if (D < BestDist && D < Name.size()) {
       BestDist = D;
       Best = C;
     }

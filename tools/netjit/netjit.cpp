@@ -19,7 +19,7 @@
 #include <iostream>
 
 using namespace netjit;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 #ifndef NETJIT_VERSION
 #define NETJIT_VERSION "0.1.0"
@@ -277,7 +277,8 @@ int main(int argc, char **argv) {
       "expr", "Differentiate and simplify a formula or a catalogue activation");
   Expr->add_option("EXPR", EA.Text,
                    "a formula in x (\"x * tanh(softplus(x))\") or a catalogue "
-                   "name (\"gelu\")")
+                   "name (\"gelu\"); put a formula that starts with '-' after "
+                   "--")
       ->required();
   Expr->add_option("--param,-p", EA.Params,
                    "NAME=VALUE: declare a parameter and its value (repeatable)");

@@ -1,0 +1,16 @@
+# lit.cfg.py - netjit's lit suite: each test runs the CLI on one stage.
+import os
+import lit.formats
+
+config.name = "netjit"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".test"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.netjit_obj_root, "test")
+
+# netjit first, then FileCheck and not from LLVM.
+path = [os.path.join(config.netjit_obj_root, "bin"), config.llvm_tools_dir,
+        config.environment.get("PATH", os.environ.get("PATH", ""))]
+config.environment["PATH"] = os.pathsep.join(path)
+config.substitutions.append(("%python", "python3"))
