@@ -342,7 +342,8 @@ int main(int argc, char **argv) {
                    "--")
       ->required();
   Expr->add_option("--param,-p", EA.Params,
-                   "NAME=VALUE: declare a parameter and its value (repeatable)");
+                   "NAME=VALUE: declare a parameter and its value (repeatable)")
+      ->allow_extra_args(false); // one value per -p, never the formula
   Expr->add_option("--emit", EA.Emit,
                    "stage to print: expr (as parsed), grad (raw derivative), "
                    "simplified (forward, derivative, derivative in y)")
@@ -365,9 +366,15 @@ int main(int argc, char **argv) {
 
   try {
     App.parse(argc, argv);
+  } catch (const CLI::CallForHelp &E) {
+    return App.exit(E);
+  } catch (const CLI::CallForAllHelp &E) {
+    return App.exit(E);
+  } catch (const CLI::CallForVersion &E) {
+    return App.exit(E);
   } catch (const CLI::ParseError &E) {
-    int Code = App.exit(E);
-    return Code == 0 ? 0 : static_cast<int>(ErrorKind::Usage);
+    llvm::errs() << "netjit: error: " << E.what() << " (see netjit --help)\n";
+    return static_cast<int>(ErrorKind::Usage);
   }
 
   llvm::Error Err = llvm::Error::success();
