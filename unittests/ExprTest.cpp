@@ -58,13 +58,37 @@ static void expectRoundTrip(ExprContext &C, ExprRef E) {
 
 TEST(Expr, PrintParseRoundTripIsIdentity) {
   ExprContext C;
-  const char *Cases[] = {
-      "x", "-x", "-(-x)", "x - -2", "-x^2", "(-x)^2", "(-2)^2", "2^-x",
-      "x^y^2", "(x^2)^3", "x - (1 - x)", "x / (2 * x)", "(x + 1) * (x - 1)",
-      "-(x * 2)", "-2 * x", "x * -2", "where(x > 0, x, 0.01 * x)",
-      "(x > 0) + (x <= 1)", "max(x, 0) - min(x, 0)", "pow(x, 3)", "1e-300 * x",
-      "inf * x", "-inf + x", "nan", "-0", "pi * e", "sigmoid(-x) * -(1 + x)",
-      "x ** 2 ** 3", "x^(1/2)", "-(x + 1)^2", "x - y * (1 - y)"};
+  const char *Cases[] = {"x",
+                         "-x",
+                         "-(-x)",
+                         "x - -2",
+                         "-x^2",
+                         "(-x)^2",
+                         "(-2)^2",
+                         "2^-x",
+                         "x^y^2",
+                         "(x^2)^3",
+                         "x - (1 - x)",
+                         "x / (2 * x)",
+                         "(x + 1) * (x - 1)",
+                         "-(x * 2)",
+                         "-2 * x",
+                         "x * -2",
+                         "where(x > 0, x, 0.01 * x)",
+                         "(x > 0) + (x <= 1)",
+                         "max(x, 0) - min(x, 0)",
+                         "pow(x, 3)",
+                         "1e-300 * x",
+                         "inf * x",
+                         "-inf + x",
+                         "nan",
+                         "-0",
+                         "pi * e",
+                         "sigmoid(-x) * -(1 + x)",
+                         "x ** 2 ** 3",
+                         "x^(1/2)",
+                         "-(x + 1)^2",
+                         "x - y * (1 - y)"};
   for (const char *S : Cases)
     expectRoundTrip(C, parseOrDie(C, S, {}, /*AllowOutput=*/true));
   // Programmatic shapes the parser never makes itself.
@@ -107,19 +131,38 @@ TEST(Expr, TooManyNodesIsAnError) {
 
 TEST(Evaluate, EveryOpMatchesTheCLibrary) {
   ExprContext C;
-  struct Case { const char *F; double X, Want; } Cases[] = {
-      {"x + 2", 1, 3}, {"x - 2", 1, -1}, {"x * 3", 2, 6}, {"x / 4", 1, 0.25},
-      {"-x", 2, -2}, {"x^3", 2, 8}, {"exp(x)", 1, std::exp(1.0)},
-      {"expm1(x)", 1e-10, std::expm1(1e-10)}, {"log(x)", 2, std::log(2.0)},
-      {"log1p(x)", 1e-12, std::log1p(1e-12)}, {"sqrt(x)", 2, std::sqrt(2.0)},
-      {"abs(x)", -3, 3}, {"sign(x)", -3, -1}, {"sign(x)", 0, 0},
-      {"tanh(x)", 0.5, std::tanh(0.5)}, {"sigmoid(x)", 0, 0.5},
-      {"softplus(x)", 0, std::log(2.0)}, {"erf(x)", 0.5, std::erf(0.5)},
-      {"erfc(x)", 0.5, std::erfc(0.5)}, {"sin(x)", 1, std::sin(1.0)},
-      {"cos(x)", 1, std::cos(1.0)}, {"min(x, 1)", 3, 1}, {"max(x, 1)", 3, 3},
-      {"where(x < 0, 1, 2)", -1, 1}, {"where(x <= 0, 1, 2)", 0, 1},
-      {"where(x > 0, 1, 2)", 0, 2}, {"where(x >= 0, 1, 2)", 0, 1},
-      {"pi", 0, M_PI}, {"e", 0, M_E}};
+  struct Case {
+    const char *F;
+    double X, Want;
+  } Cases[] = {{"x + 2", 1, 3},
+               {"x - 2", 1, -1},
+               {"x * 3", 2, 6},
+               {"x / 4", 1, 0.25},
+               {"-x", 2, -2},
+               {"x^3", 2, 8},
+               {"exp(x)", 1, std::exp(1.0)},
+               {"expm1(x)", 1e-10, std::expm1(1e-10)},
+               {"log(x)", 2, std::log(2.0)},
+               {"log1p(x)", 1e-12, std::log1p(1e-12)},
+               {"sqrt(x)", 2, std::sqrt(2.0)},
+               {"abs(x)", -3, 3},
+               {"sign(x)", -3, -1},
+               {"sign(x)", 0, 0},
+               {"tanh(x)", 0.5, std::tanh(0.5)},
+               {"sigmoid(x)", 0, 0.5},
+               {"softplus(x)", 0, std::log(2.0)},
+               {"erf(x)", 0.5, std::erf(0.5)},
+               {"erfc(x)", 0.5, std::erfc(0.5)},
+               {"sin(x)", 1, std::sin(1.0)},
+               {"cos(x)", 1, std::cos(1.0)},
+               {"min(x, 1)", 3, 1},
+               {"max(x, 1)", 3, 3},
+               {"where(x < 0, 1, 2)", -1, 1},
+               {"where(x <= 0, 1, 2)", 0, 1},
+               {"where(x > 0, 1, 2)", 0, 2},
+               {"where(x >= 0, 1, 2)", 0, 1},
+               {"pi", 0, M_PI},
+               {"e", 0, M_E}};
   for (auto &K : Cases) {
     auto V = evaluate(parseOrDie(C, K.F), K.X);
     ASSERT_TRUE(bool(V));
@@ -129,7 +172,9 @@ TEST(Evaluate, EveryOpMatchesTheCLibrary) {
 
 TEST(Evaluate, StableAtExtremes) {
   ExprContext C;
-  auto At = [&](const char *F, double X) { return *evaluate(parseOrDie(C, F), X); };
+  auto At = [&](const char *F, double X) {
+    return *evaluate(parseOrDie(C, F), X);
+  };
   EXPECT_EQ(At("softplus(x)", 1000), 1000);
   EXPECT_EQ(At("softplus(x)", -1000), 0);
   EXPECT_EQ(At("sigmoid(x)", -1000), 0);

@@ -59,8 +59,10 @@ TEST_P(CatalogGradient, MatchesFiniteDifferences) {
   for (double X : samplePoints()) {
     double Want = richardson([&](double T) { return F(T); }, X, 1e-3);
     EXPECT_TRUE(closeRel(D(X), Want, 1e-6))
-        << Info.Name << "'(" << X << ") = " << D(X) << ", differences give " << Want;
-    EXPECT_TRUE(closeRel(Raw(X), D(X), 1e-12)) << Info.Name << " raw vs simplified at " << X;
+        << Info.Name << "'(" << X << ") = " << D(X) << ", differences give "
+        << Want;
+    EXPECT_TRUE(closeRel(Raw(X), D(X), 1e-12))
+        << Info.Name << " raw vs simplified at " << X;
   }
 }
 
@@ -90,7 +92,8 @@ TEST_P(CatalogGradient, ParameterDerivativesMatchFiniteDifferences) {
       auto F = *Evaluator::create(Forms->Forward, P);
       auto D = *Evaluator::create(Forms->Derivative, P);
       for (double X : samplePoints())
-        EXPECT_TRUE(closeRel(D(X), richardson([&](double T) { return F(T); }, X, 1e-3), 1e-6));
+        EXPECT_TRUE(closeRel(
+            D(X), richardson([&](double T) { return F(T); }, X, 1e-3), 1e-6));
     }
   }
 }
@@ -100,7 +103,8 @@ TEST_P(CatalogGradient, PrintedFormsReparseToTheSameValues) {
   ExprContext C;
   auto Forms = deriveActivation(C, Info.Formula, names(Info));
   ASSERT_TRUE(bool(Forms));
-  std::vector<ExprRef> All = {Forms->Formula, Forms->Forward, Forms->Derivative};
+  std::vector<ExprRef> All = {Forms->Formula, Forms->Forward,
+                              Forms->Derivative};
   if (Forms->DerivativeY)
     All.push_back(Forms->DerivativeY);
   for (auto &[N, E] : Forms->ParamDerivatives)
@@ -124,7 +128,8 @@ TEST_P(CatalogGradient, DerivativeInYAgreesWithDerivativeInX) {
   auto DY = *Evaluator::create(Forms->DerivativeY, P);
   for (double X : samplePoints())
     EXPECT_TRUE(closeRel(DY(X, F(X)), D(X), 1e-12))
-        << Info.Name << " at " << X << ": in y " << DY(X, F(X)) << ", in x " << D(X);
+        << Info.Name << " at " << X << ": in y " << DY(X, F(X)) << ", in x "
+        << D(X);
 }
 
 static std::vector<std::string> elementwiseNames() {
@@ -141,10 +146,13 @@ INSTANTIATE_TEST_SUITE_P(Catalog, CatalogGradient,
 
 TEST(Catalog, HasTheRequiredEntries) {
   for (const char *N :
-       {"linear", "binary_step", "sigmoid", "hard_sigmoid", "tanh", "hard_tanh",
-        "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu",
-        "gelu_tanh", "gelu_sigmoid", "silu", "swish", "mish", "softplus",
-        "softsign", "hard_swish", "log_sigmoid", "softmax", "log_softmax"})
+       {"linear",     "binary_step", "sigmoid",     "hard_sigmoid",
+        "tanh",       "hard_tanh",   "relu",        "relu6",
+        "leaky_relu", "prelu",       "elu",         "selu",
+        "celu",       "gelu",        "gelu_tanh",   "gelu_sigmoid",
+        "silu",       "swish",       "mish",        "softplus",
+        "softsign",   "hard_swish",  "log_sigmoid", "softmax",
+        "log_softmax"})
     EXPECT_NE(findActivation(N), nullptr) << N;
   EXPECT_GE(activationCatalog().size(), 22u);
   EXPECT_TRUE(findActivation("softmax")->RowWise);
@@ -187,16 +195,34 @@ TEST(Catalog, KinkConventionsFollowPyTorch) {
 
 // Formulas a new user would try: the derivative must be right to 1e-9.
 TEST(Gradient, UserFormulasAgreeWithDualNumbers) {
-  const char *Cases[] = {
-      "x * tanh(softplus(x))", "x^3 - 2*x + 1", "sin(x) * exp(-x^2)",
-      "log(1 + exp(x))", "abs(x) * x", "max(x, 0.1 * x)", "min(x, 1)",
-      "where(x < 0, exp(x) - 1, x)", "erf(x) * erfc(x)", "sqrt(x^2 + 1)",
-      "1 / (1 + exp(-x))", "x / (1 + abs(x))", "cos(x)^2 + sin(x)^2",
-      "log1p(x^2)", "expm1(x) / (1 + x^2)", "x * sigmoid(alpha * x)",
-      "alpha * x^2 + sign(x)", "tanh(x)^3 / (2 + cos(x))", "pow(1 + x^2, 0.25)",
-      "exp(sin(x)) * log(2 + cos(x))", "x * erf(x / sqrt(2)) / 2 + x / 2",
-      "(x + 1)^-2", "2^x", "x^x^0.5 * 0 + pi * x", "softplus(-x) - softplus(x)",
-      "log(sigmoid(x))", "sigmoid(x) * (1 - sigmoid(x))", "e^x / (1 + e^x)"};
+  const char *Cases[] = {"x * tanh(softplus(x))",
+                         "x^3 - 2*x + 1",
+                         "sin(x) * exp(-x^2)",
+                         "log(1 + exp(x))",
+                         "abs(x) * x",
+                         "max(x, 0.1 * x)",
+                         "min(x, 1)",
+                         "where(x < 0, exp(x) - 1, x)",
+                         "erf(x) * erfc(x)",
+                         "sqrt(x^2 + 1)",
+                         "1 / (1 + exp(-x))",
+                         "x / (1 + abs(x))",
+                         "cos(x)^2 + sin(x)^2",
+                         "log1p(x^2)",
+                         "expm1(x) / (1 + x^2)",
+                         "x * sigmoid(alpha * x)",
+                         "alpha * x^2 + sign(x)",
+                         "tanh(x)^3 / (2 + cos(x))",
+                         "pow(1 + x^2, 0.25)",
+                         "exp(sin(x)) * log(2 + cos(x))",
+                         "x * erf(x / sqrt(2)) / 2 + x / 2",
+                         "(x + 1)^-2",
+                         "2^x",
+                         "x^x^0.5 * 0 + pi * x",
+                         "softplus(-x) - softplus(x)",
+                         "log(sigmoid(x))",
+                         "sigmoid(x) * (1 - sigmoid(x))",
+                         "e^x / (1 + e^x)"};
   ParamValues P = {{"alpha", 1.3}};
   for (const char *S : Cases) {
     ExprContext C;
@@ -234,7 +260,8 @@ TEST(Gradient, RandomFormulasAgreeWithDualNumbers) {
       if (!std::isfinite((double)Want.D) || std::fabs((double)Want.D) > 1e12)
         continue;
       // Points within a hair of a where/min/max switch are kinks: skip them.
-      Dual L = dualEval(Forms->Formula, X - 1e-7, P), R = dualEval(Forms->Formula, X + 1e-7, P);
+      Dual L = dualEval(Forms->Formula, X - 1e-7, P),
+           R = dualEval(Forms->Formula, X + 1e-7, P);
       if (!closeRel((double)L.D, (double)R.D, 1e-4))
         continue;
       ++Checked;

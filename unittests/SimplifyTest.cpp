@@ -29,7 +29,8 @@ TEST(Simplify, AlgebraicIdentities) {
   EXPECT_EQ(simp("3 * x - x"), "2 * x");
   EXPECT_EQ(simp("1 - x - 1"), "-x");
   EXPECT_EQ(simp("-(2 * x)"), "-2 * x");
-  EXPECT_EQ(simp("x * alpha", {"alpha"}), "alpha * x"); // parameters first in products
+  EXPECT_EQ(simp("x * alpha", {"alpha"}),
+            "alpha * x"); // parameters first in products
   EXPECT_EQ(simp("sqrt(4) + 2^3"), "10");
   EXPECT_EQ(simp("where(x > 0, x, x)"), "x");
   EXPECT_EQ(simp("where(1 > 0, x, 2)"), "x");

@@ -29,7 +29,9 @@ inline ExprRef parseOrDie(ExprContext &C, llvm::StringRef S,
   return *R;
 }
 
-inline std::string errorText(llvm::Error E) { return llvm::toString(std::move(E)); }
+inline std::string errorText(llvm::Error E) {
+  return llvm::toString(std::move(E));
+}
 
 /// A value and its derivative, in long double: an oracle written without any
 /// of the library's derivative rules.
@@ -43,51 +45,132 @@ inline Dual dualEval(ExprRef E, long double X, const ParamValues &P,
   auto Op1 = [&](int I) { return dualEval(E->operand(I), X, P, Wrt); };
   const long double Pi = 3.141592653589793238462643383279L;
   switch (E->op()) {
-  case Op::Const: return {E->value(), 0};
-  case Op::Var: return {X, Wrt == "x" ? 1.0L : 0.0L};
-  case Op::Param: return {P.at(E->name().str()), E->name() == Wrt ? 1.0L : 0.0L};
-  case Op::Lt: { auto A = Op1(0), B = Op1(1); return {A.V < B.V ? 1.0L : 0.0L, 0}; }
-  case Op::Le: { auto A = Op1(0), B = Op1(1); return {A.V <= B.V ? 1.0L : 0.0L, 0}; }
-  case Op::Gt: { auto A = Op1(0), B = Op1(1); return {A.V > B.V ? 1.0L : 0.0L, 0}; }
-  case Op::Ge: { auto A = Op1(0), B = Op1(1); return {A.V >= B.V ? 1.0L : 0.0L, 0}; }
-  case Op::Add: { auto A = Op1(0), B = Op1(1); return {A.V + B.V, A.D + B.D}; }
-  case Op::Sub: { auto A = Op1(0), B = Op1(1); return {A.V - B.V, A.D - B.D}; }
-  case Op::Mul: { auto A = Op1(0), B = Op1(1); return {A.V * B.V, A.D * B.V + A.V * B.D}; }
-  case Op::Div: { auto A = Op1(0), B = Op1(1); return {A.V / B.V, (A.D * B.V - A.V * B.D) / (B.V * B.V)}; }
-  case Op::Neg: { auto A = Op1(0); return {-A.V, -A.D}; }
+  case Op::Const:
+    return {E->value(), 0};
+  case Op::Var:
+    return {X, Wrt == "x" ? 1.0L : 0.0L};
+  case Op::Param:
+    return {P.at(E->name().str()), E->name() == Wrt ? 1.0L : 0.0L};
+  case Op::Lt: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V < B.V ? 1.0L : 0.0L, 0};
+  }
+  case Op::Le: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V <= B.V ? 1.0L : 0.0L, 0};
+  }
+  case Op::Gt: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V > B.V ? 1.0L : 0.0L, 0};
+  }
+  case Op::Ge: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V >= B.V ? 1.0L : 0.0L, 0};
+  }
+  case Op::Add: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V + B.V, A.D + B.D};
+  }
+  case Op::Sub: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V - B.V, A.D - B.D};
+  }
+  case Op::Mul: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V * B.V, A.D * B.V + A.V * B.D};
+  }
+  case Op::Div: {
+    auto A = Op1(0), B = Op1(1);
+    return {A.V / B.V, (A.D * B.V - A.V * B.D) / (B.V * B.V)};
+  }
+  case Op::Neg: {
+    auto A = Op1(0);
+    return {-A.V, -A.D};
+  }
   case Op::Pow: {
     auto A = Op1(0), B = Op1(1);
     long double V = std::pow(A.V, B.V);
     long double D = B.V * std::pow(A.V, B.V - 1) * A.D;
-    if (B.D != 0) D += V * std::log(A.V) * B.D;
+    if (B.D != 0)
+      D += V * std::log(A.V) * B.D;
     return {V, D};
   }
-  case Op::Exp: { auto A = Op1(0); long double V = std::exp(A.V); return {V, V * A.D}; }
-  case Op::Expm1: { auto A = Op1(0); return {std::expm1(A.V), std::exp(A.V) * A.D}; }
-  case Op::Log: { auto A = Op1(0); return {std::log(A.V), A.D / A.V}; }
-  case Op::Log1p: { auto A = Op1(0); return {std::log1p(A.V), A.D / (1 + A.V)}; }
-  case Op::Sqrt: { auto A = Op1(0); long double V = std::sqrt(A.V); return {V, A.D / (2 * V)}; }
-  case Op::Abs: { auto A = Op1(0); return {std::fabs(A.V), (A.V > 0 ? 1 : A.V < 0 ? -1 : 0) * A.D}; }
-  case Op::Sign: { auto A = Op1(0); return {(long double)(A.V > 0 ? 1 : A.V < 0 ? -1 : 0), 0}; }
-  case Op::Tanh: { auto A = Op1(0); long double T = std::tanh(A.V); return {T, (1 - T * T) * A.D}; }
+  case Op::Exp: {
+    auto A = Op1(0);
+    long double V = std::exp(A.V);
+    return {V, V * A.D};
+  }
+  case Op::Expm1: {
+    auto A = Op1(0);
+    return {std::expm1(A.V), std::exp(A.V) * A.D};
+  }
+  case Op::Log: {
+    auto A = Op1(0);
+    return {std::log(A.V), A.D / A.V};
+  }
+  case Op::Log1p: {
+    auto A = Op1(0);
+    return {std::log1p(A.V), A.D / (1 + A.V)};
+  }
+  case Op::Sqrt: {
+    auto A = Op1(0);
+    long double V = std::sqrt(A.V);
+    return {V, A.D / (2 * V)};
+  }
+  case Op::Abs: {
+    auto A = Op1(0);
+    return {std::fabs(A.V), (A.V > 0 ? 1 : A.V < 0 ? -1 : 0) * A.D};
+  }
+  case Op::Sign: {
+    auto A = Op1(0);
+    return {(long double)(A.V > 0 ? 1 : A.V < 0 ? -1 : 0), 0};
+  }
+  case Op::Tanh: {
+    auto A = Op1(0);
+    long double T = std::tanh(A.V);
+    return {T, (1 - T * T) * A.D};
+  }
   case Op::Sigmoid: {
     auto A = Op1(0);
-    long double S = A.V >= 0 ? 1 / (1 + std::exp(-A.V)) : std::exp(A.V) / (1 + std::exp(A.V));
+    long double S = A.V >= 0 ? 1 / (1 + std::exp(-A.V))
+                             : std::exp(A.V) / (1 + std::exp(A.V));
     return {S, S * (1 - S) * A.D};
   }
   case Op::Softplus: {
     auto A = Op1(0);
-    long double S = A.V >= 0 ? 1 / (1 + std::exp(-A.V)) : std::exp(A.V) / (1 + std::exp(A.V));
+    long double S = A.V >= 0 ? 1 / (1 + std::exp(-A.V))
+                             : std::exp(A.V) / (1 + std::exp(A.V));
     long double V = std::max(A.V, 0.0L) + std::log1p(std::exp(-std::fabs(A.V)));
     return {V, S * A.D};
   }
-  case Op::Erf: { auto A = Op1(0); return {std::erf(A.V), 2 / std::sqrt(Pi) * std::exp(-A.V * A.V) * A.D}; }
-  case Op::Erfc: { auto A = Op1(0); return {std::erfc(A.V), -2 / std::sqrt(Pi) * std::exp(-A.V * A.V) * A.D}; }
-  case Op::Sin: { auto A = Op1(0); return {std::sin(A.V), std::cos(A.V) * A.D}; }
-  case Op::Cos: { auto A = Op1(0); return {std::cos(A.V), -std::sin(A.V) * A.D}; }
-  case Op::Min: { auto A = Op1(0), B = Op1(1); return A.V <= B.V ? A : B; }
-  case Op::Max: { auto A = Op1(0), B = Op1(1); return A.V >= B.V ? A : B; }
-  case Op::Where: { auto C = Op1(0); return C.V != 0 ? Op1(1) : Op1(2); }
+  case Op::Erf: {
+    auto A = Op1(0);
+    return {std::erf(A.V), 2 / std::sqrt(Pi) * std::exp(-A.V * A.V) * A.D};
+  }
+  case Op::Erfc: {
+    auto A = Op1(0);
+    return {std::erfc(A.V), -2 / std::sqrt(Pi) * std::exp(-A.V * A.V) * A.D};
+  }
+  case Op::Sin: {
+    auto A = Op1(0);
+    return {std::sin(A.V), std::cos(A.V) * A.D};
+  }
+  case Op::Cos: {
+    auto A = Op1(0);
+    return {std::cos(A.V), -std::sin(A.V) * A.D};
+  }
+  case Op::Min: {
+    auto A = Op1(0), B = Op1(1);
+    return A.V <= B.V ? A : B;
+  }
+  case Op::Max: {
+    auto A = Op1(0), B = Op1(1);
+    return A.V >= B.V ? A : B;
+  }
+  case Op::Where: {
+    auto C = Op1(0);
+    return C.V != 0 ? Op1(1) : Op1(2);
+  }
   }
   return {NAN, NAN};
 }
@@ -103,27 +186,48 @@ public:
       return leaf();
     std::string A = gen(Depth - 1);
     switch (pick(22)) {
-    case 0: return "(" + A + " + " + gen(Depth - 1) + ")";
-    case 1: return "(" + A + " - " + gen(Depth - 1) + ")";
-    case 2: return "(" + A + " * " + gen(Depth - 1) + ")";
-    case 3: return "(" + A + " / (1.5 + " + gen(Depth - 1) + "^2))";
-    case 4: return "-(" + A + ")";
-    case 5: return "(" + A + ")^" + std::to_string(1 + pick(3));
-    case 6: return "exp(" + A + " / 4)";
-    case 7: return "expm1(" + A + " / 4)";
-    case 8: return "log(1 + (" + A + ")^2)";
-    case 9: return "log1p((" + A + ")^2)";
-    case 10: return "sqrt(1 + (" + A + ")^2)";
-    case 11: return "abs(" + A + ")";
-    case 12: return "tanh(" + A + ")";
-    case 13: return "sigmoid(" + A + ")";
-    case 14: return "softplus(" + A + ")";
-    case 15: return "erf(" + A + ")";
-    case 16: return "erfc(" + A + ")";
-    case 17: return "sin(" + A + ")";
-    case 18: return "cos(" + A + ")";
-    case 19: return "min(" + A + ", " + gen(Depth - 1) + ")";
-    case 20: return "max(" + A + ", " + gen(Depth - 1) + ")";
+    case 0:
+      return "(" + A + " + " + gen(Depth - 1) + ")";
+    case 1:
+      return "(" + A + " - " + gen(Depth - 1) + ")";
+    case 2:
+      return "(" + A + " * " + gen(Depth - 1) + ")";
+    case 3:
+      return "(" + A + " / (1.5 + " + gen(Depth - 1) + "^2))";
+    case 4:
+      return "-(" + A + ")";
+    case 5:
+      return "(" + A + ")^" + std::to_string(1 + pick(3));
+    case 6:
+      return "exp(" + A + " / 4)";
+    case 7:
+      return "expm1(" + A + " / 4)";
+    case 8:
+      return "log(1 + (" + A + ")^2)";
+    case 9:
+      return "log1p((" + A + ")^2)";
+    case 10:
+      return "sqrt(1 + (" + A + ")^2)";
+    case 11:
+      return "abs(" + A + ")";
+    case 12:
+      return "tanh(" + A + ")";
+    case 13:
+      return "sigmoid(" + A + ")";
+    case 14:
+      return "softplus(" + A + ")";
+    case 15:
+      return "erf(" + A + ")";
+    case 16:
+      return "erfc(" + A + ")";
+    case 17:
+      return "sin(" + A + ")";
+    case 18:
+      return "cos(" + A + ")";
+    case 19:
+      return "min(" + A + ", " + gen(Depth - 1) + ")";
+    case 20:
+      return "max(" + A + ", " + gen(Depth - 1) + ")";
     default:
       return "where(" + A + " > " + leaf() + ", " + gen(Depth - 1) + ", " +
              gen(Depth - 1) + ")";
@@ -132,13 +236,19 @@ public:
 
 private:
   std::mt19937 Rng;
-  unsigned pick(unsigned N) { return std::uniform_int_distribution<unsigned>(0, N - 1)(Rng); }
+  unsigned pick(unsigned N) {
+    return std::uniform_int_distribution<unsigned>(0, N - 1)(Rng);
+  }
   std::string leaf() {
     switch (pick(5)) {
-    case 0: return "x";
-    case 1: return "x";
-    case 2: return "alpha";
-    case 3: return "pi";
+    case 0:
+      return "x";
+    case 1:
+      return "x";
+    case 2:
+      return "alpha";
+    case 3:
+      return "pi";
     default: {
       static const char *Cs[] = {"0.5", "2", "-1.25", "3", "0.1"};
       return Cs[pick(5)];

@@ -6,7 +6,9 @@
 
 namespace netjit {
 
-static bool isInteger(double V) { return std::isfinite(V) && V == std::floor(V); }
+static bool isInteger(double V) {
+  return std::isfinite(V) && V == std::floor(V);
+}
 
 void ProductForm::addFactor(ExprRef Base, double Exp) {
   for (auto &F : Factors)
@@ -60,8 +62,10 @@ bool ProductForm::flatten(ExprRef E, double Exp) {
 // Parameters, then variables, then calls, then powers and compound factors.
 static unsigned factorRank(ExprRef E) {
   switch (E->op()) {
-  case Op::Param: return 0;
-  case Op::Var: return 1;
+  case Op::Param:
+    return 0;
+  case Op::Var:
+    return 1;
   default:
     return opInfo(E->op()).Syn == Syntax::Call ? 2 : 3;
   }
@@ -146,9 +150,9 @@ ExprRef negateProduct(ExprContext &C, ExprRef E) {
 
 namespace {
 struct Term {
-  double Coef;   // this occurrence's signed coefficient
-  ExprRef Rest;  // the term without its coefficient
-  ExprRef Node;  // the original node (the value is Sign * Node)
+  double Coef;  // this occurrence's signed coefficient
+  ExprRef Rest; // the term without its coefficient
+  ExprRef Node; // the original node (the value is Sign * Node)
   double Sign;
 };
 

@@ -19,24 +19,33 @@ struct Builder {
   ExprRef one() { return C.constant(1); }
   ExprRef k(double V) { return C.constant(V); }
   ExprRef add(ExprRef A, ExprRef B) {
-    if (A->isConst(0)) return B;
-    if (B->isConst(0)) return A;
+    if (A->isConst(0))
+      return B;
+    if (B->isConst(0))
+      return A;
     return C.add(A, B);
   }
   ExprRef sub(ExprRef A, ExprRef B) {
-    if (B->isConst(0)) return A;
-    if (A->isConst(0)) return C.neg(B);
+    if (B->isConst(0))
+      return A;
+    if (A->isConst(0))
+      return C.neg(B);
     return C.sub(A, B);
   }
   ExprRef mul(ExprRef A, ExprRef B) {
-    if (A->isConst(0) || B->isConst(0)) return zero();
-    if (A->isConst(1)) return B;
-    if (B->isConst(1)) return A;
+    if (A->isConst(0) || B->isConst(0))
+      return zero();
+    if (A->isConst(1))
+      return B;
+    if (B->isConst(1))
+      return A;
     return C.mul(A, B);
   }
   ExprRef div(ExprRef A, ExprRef B) {
-    if (A->isConst(0)) return zero();
-    if (B->isConst(1)) return A;
+    if (A->isConst(0))
+      return zero();
+    if (B->isConst(1))
+      return A;
     return C.div(A, B);
   }
   ExprRef neg(ExprRef A) { return A->isConst(0) ? zero() : C.neg(A); }
@@ -55,12 +64,18 @@ ExprRef zeroRule(Builder &B, ExprRef, ArrayRef<ExprRef>, ArrayRef<ExprRef>) {
 // The table: one entry per op, in Ops.def order.
 const Rule Rules[] = {
     /*Const*/ zeroRule,
-    /*Var, Param: handled before the table*/ nullptr, nullptr,
-    /*Lt Le Gt Ge: piecewise constant*/ zeroRule, zeroRule, zeroRule, zeroRule,
+    /*Var, Param: handled before the table*/ nullptr,
+    nullptr,
+    /*Lt Le Gt Ge: piecewise constant*/ zeroRule,
+    zeroRule,
+    zeroRule,
+    zeroRule,
     // (a + b)' = a' + b'
-    /*Add*/ [](Builder &B, ExprRef, auto A, auto D) { return B.add(D[0], D[1]); },
+    /*Add*/
+    [](Builder &B, ExprRef, auto A, auto D) { return B.add(D[0], D[1]); },
     // (a - b)' = a' - b'
-    /*Sub*/ [](Builder &B, ExprRef, auto A, auto D) { return B.sub(D[0], D[1]); },
+    /*Sub*/
+    [](Builder &B, ExprRef, auto A, auto D) { return B.sub(D[0], D[1]); },
     // (a b)' = a' b + a b'
     /*Mul*/
     [](Builder &B, ExprRef, auto A, auto D) {
@@ -77,24 +92,25 @@ const Rule Rules[] = {
     // (a^b)' = b a^(b-1) a' + a^b log(a) b'   (each term only if needed)
     /*Pow*/
     [](Builder &B, ExprRef E, auto A, auto D) {
-      ExprRef T1 = D[0]->isConst(0)
-                       ? B.zero()
-                       : B.mul(B.mul(A[1], B.C.pow(A[0], B.C.sub(A[1], B.one()))),
-                               D[0]);
-      ExprRef T2 = D[1]->isConst(0)
-                       ? B.zero()
-                       : B.mul(B.mul(E, B.f(Op::Log, A[0])), D[1]);
+      ExprRef T1 =
+          D[0]->isConst(0)
+              ? B.zero()
+              : B.mul(B.mul(A[1], B.C.pow(A[0], B.C.sub(A[1], B.one()))), D[0]);
+      ExprRef T2 = D[1]->isConst(0) ? B.zero()
+                                    : B.mul(B.mul(E, B.f(Op::Log, A[0])), D[1]);
       return B.add(T1, T2);
     },
     // exp' = exp
-    /*Exp*/ [](Builder &B, ExprRef E, auto A, auto D) { return B.mul(E, D[0]); },
+    /*Exp*/
+    [](Builder &B, ExprRef E, auto A, auto D) { return B.mul(E, D[0]); },
     // expm1' = exp
     /*Expm1*/
     [](Builder &B, ExprRef, auto A, auto D) {
       return B.mul(B.f(Op::Exp, A[0]), D[0]);
     },
     // log' = 1/u
-    /*Log*/ [](Builder &B, ExprRef, auto A, auto D) { return B.div(D[0], A[0]); },
+    /*Log*/
+    [](Builder &B, ExprRef, auto A, auto D) { return B.div(D[0], A[0]); },
     // log1p' = 1/(1+u)
     /*Log1p*/
     [](Builder &B, ExprRef, auto A, auto D) {
@@ -151,19 +167,22 @@ const Rule Rules[] = {
     // min(a, b)' = where(a <= b, a', b')   (ties: the first operand)
     /*Min*/
     [](Builder &B, ExprRef, auto A, auto D) {
-      if (D[0] == D[1]) return D[0];
+      if (D[0] == D[1])
+        return D[0];
       return B.C.where(B.C.make(Op::Le, {A[0], A[1]}), D[0], D[1]);
     },
     // max(a, b)' = where(a >= b, a', b')   (ties: the first operand)
     /*Max*/
     [](Builder &B, ExprRef, auto A, auto D) {
-      if (D[0] == D[1]) return D[0];
+      if (D[0] == D[1])
+        return D[0];
       return B.C.where(B.C.make(Op::Ge, {A[0], A[1]}), D[0], D[1]);
     },
     // where(c, a, b)' = where(c, a', b')   (c is piecewise constant)
     /*Where*/
     [](Builder &B, ExprRef, auto A, auto D) {
-      if (D[1] == D[2]) return D[1];
+      if (D[1] == D[2])
+        return D[1];
       return B.C.where(A[0], D[1], D[2]);
     },
 };
@@ -176,41 +195,29 @@ static_assert(sizeof(Rules) / sizeof(Rules[0]) == size_t(Op::Where) + 1,
 Expected<ExprRef> differentiate(ExprContext &Ctx, ExprRef Root, StringRef Var) {
   Builder B{Ctx};
   DenseMap<ExprRef, ExprRef> Memo;
-  // Iterative post-order: operands' derivatives before their user's.
-  std::vector<std::pair<ExprRef, bool>> Stack{{Root, false}};
-  while (!Stack.empty()) {
-    auto [E, Expanded] = Stack.back();
-    Stack.pop_back();
-    if (Memo.count(E))
-      continue;
+  // Subtrees free of Var have derivative 0: skip their rules entirely.
+  auto Free = [&](ExprRef E) {
+    return Var == "x" ? !E->hasX() : Var == "y" ? !E->hasY() : !E->hasParams();
+  };
+  for (ExprRef E : postOrder(Root, [&](ExprRef E) { return !Free(E); })) {
     if (E->op() == Op::Var || E->op() == Op::Param) {
       if (E->isVar("y") && Var != "y")
         return plainError(ErrorKind::Formula,
                           "cannot differentiate through the forward output "
-                          "'y' in '" + print(Root) + "'");
+                          "'y' in '" +
+                              print(Root) + "'");
       Memo[E] = E->name() == Var ? B.one() : B.zero();
       continue;
     }
-    // Subtrees free of Var have derivative 0: skip their rules entirely.
-    bool Free = Var == "x"   ? !E->hasX()
-                : Var == "y" ? !E->hasY()
-                             : !E->hasParams();
-    if (Free) {
+    if (E->numOperands() == 0 || Free(E)) {
       Memo[E] = B.zero();
-      continue;
-    }
-    if (!Expanded) {
-      Stack.push_back({E, true});
-      for (ExprRef Op : E->operands())
-        Stack.push_back({Op, false});
       continue;
     }
     Rule R = Rules[static_cast<unsigned>(E->op())];
     if (!R)
-      return plainError(ErrorKind::Formula,
-                        Twine("no derivative rule for '") +
-                            opInfo(E->op()).Spelling + "' in '" + print(E) +
-                            "'");
+      return plainError(ErrorKind::Formula, Twine("no derivative rule for '") +
+                                                opInfo(E->op()).Spelling +
+                                                "' in '" + print(E) + "'");
     std::vector<ExprRef> D;
     for (ExprRef Op : E->operands())
       D.push_back(Memo[Op]);

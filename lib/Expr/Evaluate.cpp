@@ -37,30 +37,54 @@ double applyOp(Op O, ArrayRef<double> A) {
   case Op::Var:
   case Op::Param:
     break;
-  case Op::Lt: return A[0] < A[1];
-  case Op::Le: return A[0] <= A[1];
-  case Op::Gt: return A[0] > A[1];
-  case Op::Ge: return A[0] >= A[1];
-  case Op::Add: return A[0] + A[1];
-  case Op::Sub: return A[0] - A[1];
-  case Op::Mul: return A[0] * A[1];
-  case Op::Div: return A[0] / A[1];
-  case Op::Neg: return -A[0];
-  case Op::Pow: return std::pow(A[0], A[1]);
-  case Op::Exp: return std::exp(A[0]);
-  case Op::Expm1: return std::expm1(A[0]);
-  case Op::Log: return std::log(A[0]);
-  case Op::Log1p: return std::log1p(A[0]);
-  case Op::Sqrt: return std::sqrt(A[0]);
-  case Op::Abs: return std::fabs(A[0]);
-  case Op::Sign: return sign(A[0]);
-  case Op::Tanh: return std::tanh(A[0]);
-  case Op::Sigmoid: return sigmoid(A[0]);
-  case Op::Softplus: return softplus(A[0]);
-  case Op::Erf: return std::erf(A[0]);
-  case Op::Erfc: return std::erfc(A[0]);
-  case Op::Sin: return std::sin(A[0]);
-  case Op::Cos: return std::cos(A[0]);
+  case Op::Lt:
+    return A[0] < A[1];
+  case Op::Le:
+    return A[0] <= A[1];
+  case Op::Gt:
+    return A[0] > A[1];
+  case Op::Ge:
+    return A[0] >= A[1];
+  case Op::Add:
+    return A[0] + A[1];
+  case Op::Sub:
+    return A[0] - A[1];
+  case Op::Mul:
+    return A[0] * A[1];
+  case Op::Div:
+    return A[0] / A[1];
+  case Op::Neg:
+    return -A[0];
+  case Op::Pow:
+    return std::pow(A[0], A[1]);
+  case Op::Exp:
+    return std::exp(A[0]);
+  case Op::Expm1:
+    return std::expm1(A[0]);
+  case Op::Log:
+    return std::log(A[0]);
+  case Op::Log1p:
+    return std::log1p(A[0]);
+  case Op::Sqrt:
+    return std::sqrt(A[0]);
+  case Op::Abs:
+    return std::fabs(A[0]);
+  case Op::Sign:
+    return sign(A[0]);
+  case Op::Tanh:
+    return std::tanh(A[0]);
+  case Op::Sigmoid:
+    return sigmoid(A[0]);
+  case Op::Softplus:
+    return softplus(A[0]);
+  case Op::Erf:
+    return std::erf(A[0]);
+  case Op::Erfc:
+    return std::erfc(A[0]);
+  case Op::Sin:
+    return std::sin(A[0]);
+  case Op::Cos:
+    return std::cos(A[0]);
   // NaN propagates; on ties the first operand wins (PyTorch's convention).
   case Op::Min:
     return std::isnan(A[0]) || std::isnan(A[1]) ? NAN
@@ -70,7 +94,8 @@ double applyOp(Op O, ArrayRef<double> A) {
     return std::isnan(A[0]) || std::isnan(A[1]) ? NAN
            : A[0] >= A[1]                       ? A[0]
                                                 : A[1];
-  case Op::Where: return A[0] != 0 ? A[1] : A[2];
+  case Op::Where:
+    return A[0] != 0 ? A[1] : A[2];
   }
   return NAN;
 }
@@ -78,20 +103,7 @@ double applyOp(Op O, ArrayRef<double> A) {
 Expected<Evaluator> Evaluator::create(ExprRef Root, const ParamValues &Params) {
   Evaluator Ev;
   DenseMap<ExprRef, unsigned> Slot;
-  // Iterative post-order so that deep expressions cannot overflow the stack.
-  std::vector<std::pair<ExprRef, bool>> Stack{{Root, false}};
-  while (!Stack.empty()) {
-    auto [E, Expanded] = Stack.back();
-    Stack.pop_back();
-    if (Slot.count(E))
-      continue;
-    if (!Expanded) {
-      Stack.push_back({E, true});
-      for (ExprRef Op : E->operands())
-        if (!Slot.count(Op))
-          Stack.push_back({Op, false});
-      continue;
-    }
+  for (ExprRef E : postOrder(Root)) {
     double Leaf = 0;
     if (E->op() == Op::Const)
       Leaf = E->value();

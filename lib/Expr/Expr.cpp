@@ -137,33 +137,36 @@ ExprRef ExprContext::make(Op O, ArrayRef<ExprRef> Operands) {
   return &E;
 }
 
-// Post-order walk with an explicit stack: safe on any depth.
-template <typename Fn> static void forEachNode(ExprRef Root, Fn F) {
-  DenseSet<ExprRef> Seen;
-  std::vector<ExprRef> Stack{Root};
+std::vector<ExprRef> postOrder(ExprRef Root,
+                               function_ref<bool(ExprRef)> Descend) {
+  std::vector<ExprRef> Order;
+  DenseSet<ExprRef> Done;
+  std::vector<std::pair<ExprRef, bool>> Stack{{Root, false}};
   while (!Stack.empty()) {
-    ExprRef E = Stack.back();
+    auto [E, Expanded] = Stack.back();
     Stack.pop_back();
-    if (!Seen.insert(E).second)
+    if (Done.count(E))
       continue;
-    F(E);
-    for (ExprRef Op : E->operands())
-      Stack.push_back(Op);
+    if (!Expanded && E->numOperands() > 0 && Descend(E)) {
+      Stack.push_back({E, true});
+      for (ExprRef Op : E->operands())
+        if (!Done.count(Op))
+          Stack.push_back({Op, false});
+      continue;
+    }
+    Done.insert(E);
+    Order.push_back(E);
   }
+  return Order;
 }
 
-size_t countNodes(ExprRef E) {
-  size_t N = 0;
-  forEachNode(E, [&](ExprRef) { ++N; });
-  return N;
-}
+size_t countNodes(ExprRef E) { return postOrder(E).size(); }
 
 std::vector<std::string> paramsOf(ExprRef E) {
   std::vector<std::string> Names;
-  forEachNode(E, [&](ExprRef N) {
+  for (ExprRef N : postOrder(E))
     if (N->op() == Op::Param)
       Names.push_back(N->name().str());
-  });
   std::sort(Names.begin(), Names.end());
   return Names;
 }
@@ -173,9 +176,7 @@ bool contains(ExprRef E, ExprRef S) {
     return true;
   if (E->depth() <= S->depth())
     return false;
-  bool Found = false;
-  forEachNode(E, [&](ExprRef N) { Found |= N == S; });
-  return Found;
+  return llvm::is_contained(postOrder(E), S);
 }
 
 int compareStructure(ExprRef A, ExprRef B) {
@@ -231,9 +232,9 @@ Error checkLimits(ExprRef E, StringRef What) {
                           " levels, the limit is " + Twine(MaxDepth));
   size_t N = countNodes(E);
   if (N > MaxNodes)
-    return plainError(ErrorKind::Formula,
-                      What + " is too large: " + Twine(N) +
-                          " distinct nodes, the limit is " + Twine(MaxNodes));
+    return plainError(ErrorKind::Formula, What + " is too large: " + Twine(N) +
+                                              " distinct nodes, the limit is " +
+                                              Twine(MaxNodes));
   return Error::success();
 }
 

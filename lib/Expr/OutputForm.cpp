@@ -86,7 +86,8 @@ ExprRef replaceSubproduct(ExprContext &C, ExprRef E, const Facts &Fs) {
     if (F.Lhs->op() != Op::Mul && F.Lhs->op() != Op::Div)
       continue;
     ProductForm Q;
-    if (!Q.flatten(F.Lhs) || Q.Factors.size() < 2 || Q.Factors.size() > P.Factors.size())
+    if (!Q.flatten(F.Lhs) || Q.Factors.size() < 2 ||
+        Q.Factors.size() > P.Factors.size())
       continue;
     ProductForm Rest = P;
     bool All = true;

@@ -33,8 +33,9 @@ public:
     if (!R)
       return R;
     if (Cur().Kind != Tok::End)
-      return fail(Cur(), "unexpected '" + Cur().Text + "' after a complete "
-                                                         "expression");
+      return fail(Cur(), "unexpected '" + Cur().Text +
+                             "' after a complete "
+                             "expression");
     if (Error E = checkLimits(*R, "the formula"))
       return std::move(E);
     return R;
@@ -83,8 +84,8 @@ private:
           }
         }
         if (I < N && (isAlpha(Src[I]) || Src[I] == '_' || Src[I] == '.'))
-          return failAt(I, "malformed number '" +
-                               Src.slice(Start, I + 1) + "'");
+          return failAt(I,
+                        "malformed number '" + Src.slice(Start, I + 1) + "'");
         Toks.push_back({Tok::Num, Src.slice(Start, I), Start});
         continue;
       }
@@ -326,8 +327,7 @@ private:
     }
     --Nesting;
     if (!isPunct(")"))
-      return fail(Cur(), "expected ',' or ')' in the arguments of '" + N +
-                             "'");
+      return fail(Cur(), "expected ',' or ')' in the arguments of '" + N + "'");
     ++Pos;
     unsigned Arity = opInfo(O).Arity;
     if (Args.size() != Arity)

@@ -72,9 +72,10 @@ static void printTo(raw_ostream &OS, ExprRef E) {
   case Syntax::Prefix:
     OS << I.Spelling;
     // "--x" would lex as one token in some readers; keep it unambiguous.
-    printOperand(OS, E->operand(0), precOf(E->operand(0)) < I.Prec ||
-                                        E->operand(0)->op() == Op::Neg ||
-                                        precOf(E->operand(0)) == I.Prec);
+    printOperand(OS, E->operand(0),
+                 precOf(E->operand(0)) < I.Prec ||
+                     E->operand(0)->op() == Op::Neg ||
+                     precOf(E->operand(0)) == I.Prec);
     return;
   case Syntax::Infix: {
     ExprRef L = E->operand(0), R = E->operand(1);

@@ -5,8 +5,8 @@
 // first), so equal values built in different ways meet as one node.
 #include "netjit/Expr/Simplify.h"
 
-#include "netjit/Expr/Evaluate.h"
 #include "netjit/Expr/Canonical.h"
+#include "netjit/Expr/Evaluate.h"
 #include "llvm/ADT/DenseMap.h"
 #include <cmath>
 
@@ -145,8 +145,7 @@ ExprRef logExp(Simplifier &S, ExprRef N) {
 // log(sigmoid(u)) -> -softplus(-u)   (finite for very negative u)
 ExprRef logSigmoid(Simplifier &S, ExprRef N) {
   if (N->op() == Op::Log && N->operand(0)->op() == Op::Sigmoid)
-    return S.C.neg(
-        S.C.call(Op::Softplus, S.C.neg(N->operand(0)->operand(0))));
+    return S.C.neg(S.C.call(Op::Softplus, S.C.neg(N->operand(0)->operand(0))));
   return nullptr;
 }
 
@@ -184,13 +183,15 @@ ExprRef absNeg(Simplifier &S, ExprRef N) {
 // c (a + b) -> c a + c b;  (a + b) / c -> a / c + b / c   (c input-free)
 ExprRef distributeSum(Simplifier &S, ExprRef N) {
   ExprRef Sum, Factor;
-  if (N->op() == Op::Mul && isSum(N->operand(1)) && N->operand(0)->isInputFree()) {
+  if (N->op() == Op::Mul && isSum(N->operand(1)) &&
+      N->operand(0)->isInputFree()) {
     Factor = N->operand(0);
     Sum = N->operand(1);
     return S.C.make(Sum->op(), {S.C.mul(Factor, Sum->operand(0)),
                                 S.C.mul(Factor, Sum->operand(1))});
   }
-  if (N->op() == Op::Div && isSum(N->operand(0)) && N->operand(1)->isInputFree()) {
+  if (N->op() == Op::Div && isSum(N->operand(0)) &&
+      N->operand(1)->isInputFree()) {
     Factor = N->operand(1);
     Sum = N->operand(0);
     return S.C.make(Sum->op(), {S.C.div(Sum->operand(0), Factor),
@@ -231,10 +232,12 @@ const Rule Rules[] = {
       "coefficient"},
      canonicalProduct},
     {{"distribute", "c (a + b) -> c a + c b, c input-free (y-rewrite only)"},
-     distributeSum, /*DistributeOnly=*/true},
+     distributeSum,
+     /*DistributeOnly=*/true},
     {{"distribute-where",
       "c where(k, a, b) -> where(k, c a, c b), c input-free (y-rewrite only)"},
-     distributeWhere, /*DistributeOnly=*/true},
+     distributeWhere,
+     /*DistributeOnly=*/true},
 };
 
 ExprRef Simplifier::rewriteOnce(ExprRef N) {

@@ -54,9 +54,9 @@ Error sourceError(ErrorKind Kind, StringRef File, StringRef Source,
   StringRef Line = Source.slice(LineStart, LineEnd);
   size_t Col = Offset - LineStart + 1;
   std::string Snippet = Line.str() + "\n" + std::string(Col - 1, ' ') + "^";
-  return make_error<LocatedError>(
-      Kind, File.str(), (Twine(LineNo) + ":" + Twine(Col)).str(),
-      Message.str(), std::move(Snippet));
+  return make_error<LocatedError>(Kind, File.str(),
+                                  (Twine(LineNo) + ":" + Twine(Col)).str(),
+                                  Message.str(), std::move(Snippet));
 }
 
 Error locatedError(ErrorKind Kind, StringRef File, StringRef Where,

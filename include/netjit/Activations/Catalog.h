@@ -37,11 +37,11 @@ std::vector<std::string> activationNames();
 
 /// An activation compiled to expressions: what every later stage consumes.
 struct ActivationForms {
-  ExprRef Formula;    // as written
-  ExprRef Forward;    // simplified (numerically stable) f(x)
-  ExprRef RawDerivative;  // chain-rule output, df/dx
-  ExprRef Derivative; // simplified df/dx in terms of x
-  ExprRef DerivativeY; // exact form in terms of y = f(x), or nullptr
+  ExprRef Formula;       // as written
+  ExprRef Forward;       // simplified (numerically stable) f(x)
+  ExprRef RawDerivative; // chain-rule output, df/dx
+  ExprRef Derivative;    // simplified df/dx in terms of x
+  ExprRef DerivativeY;   // exact form in terms of y = f(x), or nullptr
   /// Simplified df/dp for every parameter p, by name.
   std::map<std::string, ExprRef> ParamDerivatives;
   std::vector<std::string> Params;

@@ -24,9 +24,9 @@ public:
   double operator()(double X, double Y = 0) const;
 
 private:
-  std::vector<ExprRef> Order;         // operands before users
+  std::vector<ExprRef> Order;              // operands before users
   std::vector<std::vector<unsigned>> Args; // operand slots per node
-  std::vector<double> Leaves;         // constant/parameter value per node
+  std::vector<double> Leaves;              // constant/parameter value per node
   mutable std::vector<double> Slots;
 };
 

@@ -6,6 +6,7 @@
 #define NETJIT_EXPR_EXPR_H
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include <cstdint>
@@ -23,7 +24,7 @@ enum class Op : uint8_t {
 enum class Syntax : uint8_t { Leaf, Prefix, Infix, Call };
 
 struct OpInfo {
-  const char *Name;     // enumerator name, e.g. "Sigmoid"
+  const char *Name; // enumerator name, e.g. "Sigmoid"
   unsigned Arity;
   const char *Spelling; // "sigmoid", "+", "" for leaves
   Syntax Syn;
@@ -38,9 +39,9 @@ std::vector<std::string> functionNames();
 bool isComparison(Op O);
 
 /// Limits that keep every recursive algorithm far from the stack's end.
-constexpr unsigned MaxNesting = 256;    // parentheses, calls, unary ops
-constexpr unsigned MaxDepth = 2048;     // tree depth, long + chains included
-constexpr size_t MaxNodes = 100000;     // distinct nodes of one expression
+constexpr unsigned MaxNesting = 256; // parentheses, calls, unary ops
+constexpr unsigned MaxDepth = 2048;  // tree depth, long + chains included
+constexpr size_t MaxNodes = 100000;  // distinct nodes of one expression
 
 class Expr;
 using ExprRef = const Expr *;
@@ -121,6 +122,11 @@ private:
   ExprRef makeNamed(Op O, llvm::StringRef Name, uint8_t Flags);
 };
 
+/// The distinct nodes reachable from Root, operands before their users
+/// (Root last), without recursion. Descend(E) = false treats E as a leaf.
+std::vector<ExprRef> postOrder(
+    ExprRef Root,
+    llvm::function_ref<bool(ExprRef)> Descend = [](ExprRef) { return true; });
 /// Distinct nodes reachable from E.
 size_t countNodes(ExprRef E);
 /// Parameter names used by E, sorted.

@@ -1,4 +1,5 @@
-// Diagnostics.h - located errors: file plus JSON pointer, line:column or offset.
+// Diagnostics.h - located errors: file plus JSON pointer, line:column or
+// offset.
 #ifndef NETJIT_SUPPORT_DIAGNOSTICS_H
 #define NETJIT_SUPPORT_DIAGNOSTICS_H
 
@@ -13,14 +14,14 @@ namespace netjit {
 /// What went wrong, coarsely; tools/netjit maps each kind to a stable exit
 /// status (docs/errors.md).
 enum class ErrorKind {
-  Usage = 2,     // command-line misuse
-  Formula = 3,   // an expression that does not parse or differentiate
-  Spec = 4,      // a network spec or Keras file
-  Data = 5,      // a data set file
+  Usage = 2,   // command-line misuse
+  Formula = 3, // an expression that does not parse or differentiate
+  Spec = 4,    // a network spec or Keras file
+  Data = 5,    // a data set file
   Checkpoint = 6,
-  Compile = 7,   // code generation or JIT
-  Training = 8,  // a numerical fault during training
-  IO = 9,        // a file that cannot be read or written
+  Compile = 7,  // code generation or JIT
+  Training = 8, // a numerical fault during training
+  IO = 9,       // a file that cannot be read or written
 };
 
 /// An error that says where: `File: /json/pointer: message`,
