@@ -1,10 +1,12 @@
 // netjit.cpp - the command line; the only place that prints errors and picks
 // exit statuses (docs/errors.md).
 #include "netjit/Activations/Catalog.h"
+#include "netjit/CodeGen/Emitter.h"
 #include "netjit/Expr/Differentiate.h"
 #include "netjit/Expr/Evaluate.h"
 #include "netjit/Expr/Parser.h"
 #include "netjit/Expr/Simplify.h"
+#include "netjit/JIT/Jit.h"
 #include "netjit/Support/Diagnostics.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -112,7 +114,44 @@ struct ExprArgs {
   std::string Wrt = "x";
   std::string Eval;
   bool Json = false;
+  std::string Kernel = "fused";
+  TargetOptions Target;
 };
+
+/// --emit=llvm|opt|asm: the kernels of the formula for the chosen target.
+llvm::Error emitCode(const ExprArgs &A, const ActivationForms &Forms) {
+  auto TM = createTargetMachine(A.Target);
+  if (!TM)
+    return TM.takeError();
+  llvm::LLVMContext Ctx;
+  llvm::Module M("netjit", Ctx);
+  std::vector<KernelKind> Kinds;
+  if (A.Kernel == "forward" || A.Kernel == "all")
+    Kinds.push_back(KernelKind::Forward);
+  if (A.Kernel == "backward" || A.Kernel == "all")
+    Kinds.push_back(KernelKind::Backward);
+  if (A.Kernel == "fused" || A.Kernel == "all")
+    Kinds.push_back(KernelKind::Fused);
+  M.setTargetTriple((*TM)->getTargetTriple().str());
+  M.setDataLayout((*TM)->createDataLayout());
+  if (llvm::Error E =
+          emitActivationKernels(M, Forms, "act", vectorLanes(**TM), Kinds))
+    return E;
+  if (A.Emit == "llvm") {
+    M.print(llvm::outs(), nullptr);
+    return llvm::Error::success();
+  }
+  optimizeModule(M, **TM);
+  if (A.Emit == "opt") {
+    M.print(llvm::outs(), nullptr);
+    return llvm::Error::success();
+  }
+  auto Asm = emitAssembly(M, **TM);
+  if (!Asm)
+    return Asm.takeError();
+  llvm::outs() << *Asm;
+  return llvm::Error::success();
+}
 
 llvm::Error runExpr(const ExprArgs &A) {
   auto Values = parseParams(A.Params);
@@ -184,6 +223,8 @@ llvm::Error runExpr(const ExprArgs &A) {
     return llvm::Error::success();
   }
 
+  if (A.Emit == "llvm" || A.Emit == "opt" || A.Emit == "asm")
+    return emitCode(A, *Forms);
   if (A.Emit == "expr") {
     llvm::outs() << print(Forms->Formula) << "\n";
   } else if (A.Emit == "grad") {
@@ -357,9 +398,21 @@ int main(int argc, char **argv) {
       ->allow_extra_args(false); // one value per -p, never the formula
   Expr->add_option("--emit", EA.Emit,
                    "stage to print: expr (as parsed), grad (raw derivative), "
-                   "simplified (forward, derivative, derivative in y)")
-      ->check(CLI::IsMember({"expr", "grad", "simplified"}))
+                   "simplified (forward, derivative, derivative in y), llvm "
+                   "(the kernels' IR), opt (after O3), asm (machine code)")
+      ->check(
+          CLI::IsMember({"expr", "grad", "simplified", "llvm", "opt", "asm"}))
       ->default_str("simplified");
+  Expr->add_option("--kernel", EA.Kernel,
+                   "with --emit=llvm|opt|asm: which kernels (docs/ir.md)")
+      ->check(CLI::IsMember({"forward", "backward", "fused", "all"}))
+      ->default_str("fused");
+  Expr->add_option("--mcpu", EA.Target.CPU,
+                   "target CPU for --emit=llvm|opt|asm (default: this host)");
+  Expr->add_option("--mattr", EA.Target.Features,
+                   "target features, e.g. +avx2,-avx512f");
+  Expr->add_option("--triple", EA.Target.Triple,
+                   "target triple, e.g. aarch64-linux-gnu");
   Expr->add_option("--wrt", EA.Wrt,
                    "differentiate with respect to this parameter instead of x");
   Expr->add_option("--eval", EA.Eval,

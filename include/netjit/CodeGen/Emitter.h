@@ -1,0 +1,35 @@
+// Emitter.h - activation expressions lowered to vectorized LLVM IR kernels.
+#ifndef NETJIT_CODEGEN_EMITTER_H
+#define NETJIT_CODEGEN_EMITTER_H
+
+#include "netjit/Activations/Catalog.h"
+
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+
+namespace netjit {
+
+/// Which kernels of an activation NAME to emit (docs/ir.md, "Kernels"):
+///   void NAME_forward(const float *x, float *y, int64_t n, const float *p)
+///   void NAME_backward(const float *x, const float *y, const float *dy,
+///                      float *dx, int64_t n, const float *p)
+///   void NAME_fused(const float *x, const float *dy, float *y, float *dx,
+///                   int64_t n, const float *p)
+/// p holds the parameters in ActivationForms::Params order. backward uses the
+/// derivative in y when there is one (y must then hold f(x)). fused writes
+/// y = f(x) and dx = dy * f'(x) in one pass sharing subexpressions; with
+/// dy == NULL it writes dx = f'(x).
+enum class KernelKind { Forward, Backward, Fused };
+
+/// Adds the kernels to M, each a loop over Lanes floats at a time with a
+/// masked tail.
+llvm::Error emitActivationKernels(llvm::Module &M, const ActivationForms &A,
+                                  llvm::StringRef Name, unsigned Lanes,
+                                  llvm::ArrayRef<KernelKind> Kinds);
+
+/// The symbol of a kernel: "NAME_forward", "NAME_backward", "NAME_fused".
+std::string kernelSymbol(llvm::StringRef Name, KernelKind K);
+
+} // namespace netjit
+
+#endif

@@ -1,0 +1,360 @@
+// Emitter.cpp - lowering of expressions to <N x float> IR, and the kernel
+// loops around them.
+#include "netjit/CodeGen/Emitter.h"
+
+#include "netjit/CodeGen/VectorMath.h"
+#include "netjit/Support/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include <cmath>
+
+using namespace llvm;
+
+namespace netjit {
+namespace {
+
+/// Lowers expressions lane-wise; one instance per loop body, so values shared
+/// between the forward and the derivative are computed once.
+class ExprLowering {
+public:
+  ExprLowering(IRBuilder<> &B, VectorMath &VM, unsigned Lanes)
+      : B(B), VM(VM), VT(FixedVectorType::get(B.getFloatTy(), Lanes)) {}
+
+  void bind(ExprRef Leaf, Value *V) { Memo[Leaf] = V; }
+
+  Expected<Value *> lower(ExprRef E) {
+    for (ExprRef N : postOrder(E)) {
+      if (Memo.count(N))
+        continue;
+      auto V = lowerNode(N);
+      if (!V)
+        return V.takeError();
+      Memo[N] = *V;
+    }
+    return Memo[E];
+  }
+
+private:
+  IRBuilder<> &B;
+  VectorMath &VM;
+  Type *VT;
+  DenseMap<ExprRef, Value *> Memo;
+
+  Value *k(double V) { return ConstantFP::get(VT, V); }
+  Value *arg(ExprRef N, unsigned I) { return Memo[N->operand(I)]; }
+
+  /// A where() condition as i1 lanes: comparisons directly, else c != 0.
+  Value *cond(ExprRef C) {
+    Value *V = Memo[C];
+    if (auto *Cast = dyn_cast<UIToFPInst>(V))
+      return Cast->getOperand(0);
+    return B.CreateFCmpUNE(V, k(0));
+  }
+
+  /// a^b: integer exponents by repeated squaring, 0.5 by sqrt, else
+  /// exp(b log a) (valid for a > 0).
+  Value *power(Value *A, ExprRef Exp) {
+    if (Exp->isConst()) {
+      double P = Exp->value();
+      if (P == 0.5)
+        return B.CreateUnaryIntrinsic(Intrinsic::sqrt, A);
+      if (P == std::floor(P) && std::fabs(P) <= 64) {
+        unsigned N = static_cast<unsigned>(std::fabs(P));
+        Value *R = nullptr, *Sq = A;
+        for (; N; N >>= 1) {
+          if (N & 1)
+            R = R ? B.CreateFMul(R, Sq) : Sq;
+          if (N > 1)
+            Sq = B.CreateFMul(Sq, Sq);
+        }
+        if (!R)
+          R = k(1);
+        return P < 0 ? B.CreateFDiv(k(1), R) : R;
+      }
+    }
+    return VM.call(B, Op::Exp, B.CreateFMul(Memo[Exp], VM.call(B, Op::Log, A)));
+  }
+
+  Expected<Value *> lowerNode(ExprRef N) {
+    switch (N->op()) {
+    case Op::Const:
+      return k(N->value());
+    case Op::Var:
+    case Op::Param:
+      return plainError(ErrorKind::Compile,
+                        "no value bound for '" + N->name() + "'");
+    case Op::Lt:
+    case Op::Le:
+    case Op::Gt:
+    case Op::Ge: {
+      CmpInst::Predicate P = N->op() == Op::Lt   ? CmpInst::FCMP_OLT
+                             : N->op() == Op::Le ? CmpInst::FCMP_OLE
+                             : N->op() == Op::Gt ? CmpInst::FCMP_OGT
+                                                 : CmpInst::FCMP_OGE;
+      // As a number a comparison is 1 or 0; cond() reads the i1 back.
+      return B.CreateUIToFP(B.CreateFCmp(P, arg(N, 0), arg(N, 1)), VT);
+    }
+    case Op::Add:
+      return B.CreateFAdd(arg(N, 0), arg(N, 1));
+    case Op::Sub:
+      return B.CreateFSub(arg(N, 0), arg(N, 1));
+    case Op::Mul:
+      return B.CreateFMul(arg(N, 0), arg(N, 1));
+    case Op::Div:
+      return B.CreateFDiv(arg(N, 0), arg(N, 1));
+    case Op::Neg:
+      return B.CreateFNeg(arg(N, 0));
+    case Op::Pow:
+      return power(arg(N, 0), N->operand(1));
+    case Op::Sqrt:
+      return B.CreateUnaryIntrinsic(Intrinsic::sqrt, arg(N, 0));
+    case Op::Abs:
+      return B.CreateUnaryIntrinsic(Intrinsic::fabs, arg(N, 0));
+    case Op::Sign: {
+      // 1, -1, or x itself for 0 and NaN.
+      Value *X = arg(N, 0);
+      Value *R = B.CreateSelect(B.CreateFCmpOLT(X, k(0)), k(-1), X);
+      return B.CreateSelect(B.CreateFCmpOGT(X, k(0)), k(1), R);
+    }
+    case Op::Min:
+    case Op::Max: {
+      // NaN propagates; on ties the first operand wins.
+      Value *A = arg(N, 0), *C = arg(N, 1);
+      Value *Pick =
+          N->op() == Op::Min ? B.CreateFCmpOLE(A, C) : B.CreateFCmpOGE(A, C);
+      Value *R = B.CreateSelect(Pick, A, C);
+      return B.CreateSelect(B.CreateFCmpUNO(A, A), A, R);
+    }
+    case Op::Where:
+      return B.CreateSelect(cond(N->operand(0)), arg(N, 1), arg(N, 2));
+    default:
+      if (VectorMath::provides(N->op()))
+        return VM.call(B, N->op(), arg(N, 0));
+      return plainError(ErrorKind::Compile, Twine("no lowering for '") +
+                                                opInfo(N->op()).Spelling + "'");
+    }
+  }
+};
+
+struct KernelArgs {
+  Value *X = nullptr, *Y = nullptr, *DY = nullptr, *DX = nullptr;
+  Value *N = nullptr, *P = nullptr;
+};
+
+/// The loop body: given lane values of the inputs, computes and stores.
+using BodyFn = function_ref<Error(IRBuilder<> &B, Value *Index, Value *Mask)>;
+
+/// for (i = 0; i + L <= n; i += L) body(i); then one masked body for the
+/// remaining n % L elements.
+Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned Lanes,
+               BodyFn Body) {
+  LLVMContext &Ctx = B.getContext();
+  Type *I64 = B.getInt64Ty();
+  BasicBlock *Entry = B.GetInsertBlock();
+  BasicBlock *Loop = BasicBlock::Create(Ctx, "loop", F);
+  BasicBlock *Tail = BasicBlock::Create(Ctx, "tail.check", F);
+  BasicBlock *TailBody = BasicBlock::Create(Ctx, "tail", F);
+  BasicBlock *Exit = BasicBlock::Create(Ctx, "exit", F);
+  Value *NVec = B.CreateAnd(N, ConstantInt::get(I64, ~uint64_t(Lanes - 1)));
+  B.CreateCondBr(B.CreateICmpSGT(NVec, ConstantInt::get(I64, 0)), Loop, Tail);
+
+  B.SetInsertPoint(Loop);
+  PHINode *I = B.CreatePHI(I64, 2, "i");
+  I->addIncoming(ConstantInt::get(I64, 0), Entry);
+  if (Error E = Body(B, I, nullptr))
+    return E;
+  Value *Next =
+      B.CreateAdd(I, ConstantInt::get(I64, Lanes), "i.next", true, true);
+  I->addIncoming(Next, B.GetInsertBlock());
+  B.CreateCondBr(B.CreateICmpSLT(Next, NVec), Loop, Tail);
+
+  B.SetInsertPoint(Tail);
+  Value *Rem = B.CreateSub(N, NVec);
+  B.CreateCondBr(B.CreateICmpSGT(Rem, ConstantInt::get(I64, 0)), TailBody,
+                 Exit);
+  B.SetInsertPoint(TailBody);
+  // Lane j is live when j < n % L.
+  SmallVector<Constant *, 16> Iota;
+  for (unsigned J = 0; J < Lanes; ++J)
+    Iota.push_back(ConstantInt::get(I64, J));
+  Value *Mask = B.CreateICmpSLT(ConstantVector::get(Iota),
+                                B.CreateVectorSplat(Lanes, Rem));
+  if (Error E = Body(B, NVec, Mask))
+    return E;
+  B.CreateBr(Exit);
+  B.SetInsertPoint(Exit);
+  return Error::success();
+}
+
+Value *loadLanes(IRBuilder<> &B, Type *VT, Value *Base, Value *Index,
+                 Value *Mask) {
+  Value *Ptr = B.CreateGEP(B.getFloatTy(), Base, Index);
+  if (!Mask)
+    return B.CreateAlignedLoad(VT, Ptr, Align(4));
+  return B.CreateMaskedLoad(VT, Ptr, Align(4), Mask, ConstantFP::get(VT, 0));
+}
+
+void storeLanes(IRBuilder<> &B, Value *V, Value *Base, Value *Index,
+                Value *Mask) {
+  Value *Ptr = B.CreateGEP(B.getFloatTy(), Base, Index);
+  if (!Mask)
+    B.CreateAlignedStore(V, Ptr, Align(4));
+  else
+    B.CreateMaskedStore(V, Ptr, Align(4), Mask);
+}
+
+Function *declareKernel(Module &M, StringRef Symbol, unsigned NumPtrs,
+                        unsigned Lanes) {
+  LLVMContext &Ctx = M.getContext();
+  Type *Ptr = PointerType::getUnqual(Ctx);
+  SmallVector<Type *, 8> Params(NumPtrs, Ptr);
+  Params.push_back(Type::getInt64Ty(Ctx));
+  Params.push_back(Ptr);
+  Function *F =
+      Function::Create(FunctionType::get(Type::getVoidTy(Ctx), Params, false),
+                       GlobalValue::ExternalLinkage, Symbol, M);
+  F->addFnAttr(Attribute::NoUnwind);
+  // Wide vectors are what we asked for: keep them whole on CPUs that
+  // otherwise prefer 256-bit operations.
+  F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
+  F->addFnAttr("prefer-vector-width", std::to_string(Lanes * 32));
+  for (unsigned I = 0; I <= NumPtrs + 1; ++I)
+    if (I != NumPtrs)
+      F->addParamAttr(I, Attribute::NoAlias);
+  return F;
+}
+
+} // namespace
+
+std::string kernelSymbol(StringRef Name, KernelKind K) {
+  switch (K) {
+  case KernelKind::Forward:
+    return (Name + "_forward").str();
+  case KernelKind::Backward:
+    return (Name + "_backward").str();
+  case KernelKind::Fused:
+    return (Name + "_fused").str();
+  }
+  return Name.str();
+}
+
+/// Collects the Param and Var leaves of the forms so they can be bound.
+static void leavesOf(ExprRef E, std::vector<ExprRef> &Out) {
+  for (ExprRef N : postOrder(E))
+    if (N->op() == Op::Param || N->op() == Op::Var)
+      if (!llvm::is_contained(Out, N))
+        Out.push_back(N);
+}
+
+Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
+                            unsigned Lanes, ArrayRef<KernelKind> Kinds) {
+  VectorMath VM(M, Lanes);
+  LLVMContext &Ctx = M.getContext();
+  Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
+  ExprRef DF = A.DerivativeY ? A.DerivativeY : A.Derivative;
+  std::vector<ExprRef> Leaves;
+  leavesOf(A.Forward, Leaves);
+  leavesOf(A.Derivative, Leaves);
+  if (A.DerivativeY)
+    leavesOf(A.DerivativeY, Leaves);
+
+  for (KernelKind K : Kinds) {
+    unsigned NumPtrs = K == KernelKind::Forward ? 2 : 4;
+    Function *F = declareKernel(M, kernelSymbol(Name, K), NumPtrs, Lanes);
+    IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
+    KernelArgs Args;
+    if (K == KernelKind::Forward) {
+      Args.X = F->getArg(0);
+      Args.Y = F->getArg(1);
+    } else if (K == KernelKind::Backward) {
+      Args.X = F->getArg(0);
+      Args.Y = F->getArg(1);
+      Args.DY = F->getArg(2);
+      Args.DX = F->getArg(3);
+    } else {
+      Args.X = F->getArg(0);
+      Args.DY = F->getArg(1);
+      Args.Y = F->getArg(2);
+      Args.DX = F->getArg(3);
+    }
+    Args.N = F->getArg(NumPtrs);
+    Args.P = F->getArg(NumPtrs + 1);
+    // Parameter splats, hoisted out of the loop.
+    DenseMap<ExprRef, Value *> ParamSplat;
+    for (ExprRef Leaf : Leaves)
+      if (Leaf->op() == Op::Param) {
+        auto It = llvm::find(A.Params, Leaf->name().str());
+        unsigned Index = It - A.Params.begin();
+        Value *S = B.CreateLoad(
+            B.getFloatTy(), B.CreateConstGEP1_64(B.getFloatTy(), Args.P, Index),
+            Leaf->name());
+        ParamSplat[Leaf] = B.CreateVectorSplat(Lanes, S);
+      }
+
+    auto Body = [&](bool WithDY) {
+      return [&, WithDY](IRBuilder<> &B, Value *I, Value *Mask) -> Error {
+        ExprLowering L(B, VM, Lanes);
+        for (auto &[Leaf, V] : ParamSplat)
+          L.bind(Leaf, V);
+        for (ExprRef Leaf : Leaves)
+          if (Leaf->isVar("x"))
+            L.bind(Leaf, loadLanes(B, VT, Args.X, I, Mask));
+        ExprRef YLeaf = nullptr;
+        for (ExprRef Leaf : Leaves)
+          if (Leaf->isVar("y"))
+            YLeaf = Leaf;
+        if (K == KernelKind::Forward) {
+          auto Y = L.lower(A.Forward);
+          if (!Y)
+            return Y.takeError();
+          storeLanes(B, *Y, Args.Y, I, Mask);
+          return Error::success();
+        }
+        Value *Yv = nullptr;
+        if (K == KernelKind::Fused) {
+          auto Y = L.lower(A.Forward);
+          if (!Y)
+            return Y.takeError();
+          Yv = *Y;
+          storeLanes(B, Yv, Args.Y, I, Mask);
+        } else if (A.DerivativeY) {
+          Yv = loadLanes(B, VT, Args.Y, I, Mask);
+        }
+        if (YLeaf && Yv)
+          L.bind(YLeaf, Yv);
+        auto D = L.lower(A.DerivativeY && Yv ? DF : A.Derivative);
+        if (!D)
+          return D.takeError();
+        Value *DX = *D;
+        if (WithDY)
+          DX = B.CreateFMul(loadLanes(B, VT, Args.DY, I, Mask), DX);
+        storeLanes(B, DX, Args.DX, I, Mask);
+        return Error::success();
+      };
+    };
+
+    if (K == KernelKind::Fused) {
+      // dy == NULL: dx receives f'(x) itself.
+      BasicBlock *WithDY = BasicBlock::Create(Ctx, "with.dy", F);
+      BasicBlock *NoDY = BasicBlock::Create(Ctx, "no.dy", F);
+      B.CreateCondBr(B.CreateIsNull(Args.DY), NoDY, WithDY);
+      B.SetInsertPoint(WithDY);
+      if (Error E = emitLoop(B, F, Args.N, Lanes, Body(true)))
+        return E;
+      B.CreateRetVoid();
+      B.SetInsertPoint(NoDY);
+      if (Error E = emitLoop(B, F, Args.N, Lanes, Body(false)))
+        return E;
+      B.CreateRetVoid();
+    } else {
+      if (Error E =
+              emitLoop(B, F, Args.N, Lanes, Body(K == KernelKind::Backward)))
+        return E;
+      B.CreateRetVoid();
+    }
+  }
+  return Error::success();
+}
+
+} // namespace netjit

@@ -1,0 +1,375 @@
+// VectorMath.cpp - float vector implementations of the transcendental ops.
+//
+// Every function is written once over <N x float> with FMAs; the x86 backend
+// turns the selects and integer bit tricks into blends and shifts, so nothing
+// becomes a per-lane libm call. Polynomial coefficients are Taylor's where the
+// series converges fast on the reduced range, else Chebyshev fits made by
+// tools/vmfit/fit.py. Measured errors are in docs/accuracy.md.
+#include "netjit/CodeGen/VectorMath.h"
+
+#include "llvm/IR/Intrinsics.h"
+#include <cmath>
+
+using namespace llvm;
+
+namespace netjit {
+namespace {
+
+/// Lane-wise helpers over a float vector type and its i32 / double twins.
+struct VB {
+  IRBuilder<> &B;
+  unsigned N;
+  Type *F, *I, *D;
+
+  VB(IRBuilder<> &B, unsigned N)
+      : B(B), N(N), F(FixedVectorType::get(B.getFloatTy(), N)),
+        I(FixedVectorType::get(B.getInt32Ty(), N)),
+        D(FixedVectorType::get(B.getDoubleTy(), N)) {}
+
+  Value *k(double V) { return ConstantFP::get(F, V); }
+  Value *kd(double V) { return ConstantFP::get(D, V); }
+  Value *ki(int V) { return ConstantInt::get(I, V); }
+  Value *add(Value *A, Value *C) { return B.CreateFAdd(A, C); }
+  Value *sub(Value *A, Value *C) { return B.CreateFSub(A, C); }
+  Value *mul(Value *A, Value *C) { return B.CreateFMul(A, C); }
+  Value *div(Value *A, Value *C) { return B.CreateFDiv(A, C); }
+  Value *fma(Value *A, Value *C, Value *E) {
+    return B.CreateIntrinsic(Intrinsic::fma, {A->getType()}, {A, C, E});
+  }
+  Value *sel(Value *C, Value *A, Value *E) { return B.CreateSelect(C, A, E); }
+  Value *lt(Value *A, Value *C) { return B.CreateFCmpOLT(A, C); }
+  Value *gt(Value *A, Value *C) { return B.CreateFCmpOGT(A, C); }
+  Value *isNaN(Value *A) { return B.CreateFCmpUNO(A, A); }
+  Value *abs(Value *A) { return B.CreateUnaryIntrinsic(Intrinsic::fabs, A); }
+  Value *copysign(Value *Mag, Value *Sgn) {
+    return B.CreateBinaryIntrinsic(Intrinsic::copysign, Mag, Sgn);
+  }
+  /// Clamps to [Lo, Hi]; a NaN comes out as Hi (callers restore NaN last).
+  Value *clamp(Value *X, double Lo, double Hi) {
+    Value *T = sel(lt(X, k(Hi)), X, k(Hi));
+    return sel(gt(T, k(Lo)), T, k(Lo));
+  }
+  /// Round to nearest even for |x| < 2^22, without SSE4.1's roundps.
+  Value *rint(Value *X) {
+    Value *Magic = X->getType() == D ? kd(6755399441055744.0) : k(12582912.0);
+    return B.CreateFSub(B.CreateFAdd(X, Magic), Magic);
+  }
+  Value *toInt(Value *X) { return B.CreateBitCast(X, I); }
+  Value *toFloat(Value *X) { return B.CreateBitCast(X, F); }
+  /// Horner's rule, coefficients highest degree first.
+  Value *horner(Value *X, ArrayRef<double> C) {
+    bool Dbl = X->getType() == D;
+    Value *Acc = Dbl ? kd(C[0]) : k(C[0]);
+    for (size_t J = 1; J < C.size(); ++J)
+      Acc = fma(Acc, X, Dbl ? kd(C[J]) : k(C[J]));
+    return Acc;
+  }
+  /// 2^n for integer n in [-126, 127].
+  Value *pow2(Value *N) {
+    return toFloat(B.CreateShl(B.CreateAdd(N, ki(127)), 23));
+  }
+  /// P * 2^n for n in [-252, 254], in two exact steps so that a subnormal
+  /// result is rounded once.
+  Value *ldexp(Value *P, Value *N) {
+    Value *N1 = B.CreateAShr(N, 1);
+    Value *N2 = B.CreateSub(N, N1);
+    return mul(mul(P, pow2(N1)), pow2(N2));
+  }
+  Value *restoreNaN(Value *X, Value *R) { return sel(isNaN(X), X, R); }
+};
+
+constexpr double Log2E = 1.4426950408889634;
+// ln 2 split so that n * Ln2Hi is exact for |n| < 2^9.
+constexpr double Ln2Hi = 0.693145751953125;
+constexpr double Ln2Lo = 1.428606765330187045e-06;
+
+/// x = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite).
+std::pair<Value *, Value *> reduceLn2(VB &V, Value *X) {
+  Value *N = V.rint(V.mul(X, V.k(Log2E)));
+  Value *R = V.fma(N, V.k(-Ln2Hi), X);
+  R = V.fma(N, V.k(-Ln2Lo), R);
+  return {N, R};
+}
+
+/// e^r - 1 on |r| <= ln2/2: r + r^2 (1/2 + r/6 + ...), Taylor to r^9.
+Value *expm1Reduced(VB &V, Value *R) {
+  Value *Q = V.horner(R, {1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720,
+                          1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5});
+  return V.fma(V.mul(R, R), Q, R);
+}
+
+Value *emitExp(VB &V, Value *X) {
+  // e^x = 2^n e^r; past [-104, 89] the result is 0 or inf anyway.
+  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89));
+  Value *E = V.add(V.k(1), expm1Reduced(V, R));
+  Value *Res = V.ldexp(E, V.B.CreateFPToSI(N, V.I));
+  return V.restoreNaN(X, Res);
+}
+
+Value *emitExpm1(VB &V, Value *X) {
+  // e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact for n = 0, one rounding else.
+  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89));
+  Value *Em1 = expm1Reduced(V, R);
+  Value *Ni = V.B.CreateFPToSI(N, V.I);
+  Value *Nc = V.B.CreateSelect(
+      V.B.CreateICmpSLT(Ni, V.ki(-126)), V.ki(-126),
+      V.B.CreateSelect(V.B.CreateICmpSGT(Ni, V.ki(127)), V.ki(127), Ni));
+  Value *Scale = V.pow2(Nc);
+  Value *Main = V.fma(Scale, Em1, V.sub(Scale, V.k(1)));
+  // n > 127: -1 is negligible next to e^x (and overflow gives inf).
+  Value *Big = V.ldexp(V.add(V.k(1), Em1), Ni);
+  Value *Res = V.sel(V.B.CreateICmpSGT(Ni, V.ki(127)), Big, Main);
+  // e^x < 2^-25: e^x - 1 rounds to -1.
+  Res = V.sel(V.B.CreateICmpSLT(Ni, V.ki(-25)), V.k(-1), Res);
+  return V.restoreNaN(X, Res);
+}
+
+/// log(u) for positive finite u (subnormals included): u = 2^k m with
+/// m in [sqrt(1/2), sqrt(2)), f = m - 1, s = f / (2 + f), and
+/// log(1 + f) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R(s^2)).
+Value *logPositive(VB &V, Value *U) {
+  Value *Sub = V.lt(U, V.k(0x1p-126));
+  Value *Us = V.sel(Sub, V.mul(U, V.k(0x1p25)), U);
+  Value *Ix = V.B.CreateAdd(V.toInt(Us), V.ki(0x3f800000 - 0x3f3504f3));
+  Value *K = V.B.CreateSub(V.B.CreateAShr(Ix, 23), V.ki(127));
+  K = V.B.CreateSub(K, V.B.CreateSelect(Sub, V.ki(25), V.ki(0)));
+  Value *M = V.toFloat(
+      V.B.CreateAdd(V.B.CreateAnd(Ix, V.ki(0x007fffff)), V.ki(0x3f3504f3)));
+  Value *F = V.sub(M, V.k(1));
+  Value *S = V.div(F, V.add(V.k(2), F));
+  Value *Z = V.mul(S, S);
+  // 2 atanh(s) = 2s + s R, R = z (2/3 + z (2/5 + z (2/7 + z 2/9))).
+  Value *R = V.mul(Z, V.horner(Z, {2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3}));
+  Value *Hfsq = V.mul(V.k(0.5), V.mul(F, F));
+  Value *Dk = V.B.CreateSIToFP(K, V.F);
+  Value *T = V.fma(S, V.add(Hfsq, R), V.mul(Dk, V.k(Ln2Lo)));
+  return V.fma(Dk, V.k(Ln2Hi), V.sub(F, V.sub(Hfsq, T)));
+}
+
+/// log(x) or log1p(x) (Offset 1): special values first, then the core.
+Value *logSpecials(VB &V, Value *X, Value *Arg, Value *Res) {
+  Res = V.sel(V.B.CreateFCmpOEQ(Arg, V.k(0)), V.k(-INFINITY), Res);
+  Res = V.sel(V.lt(Arg, V.k(0)), V.k(NAN), Res);
+  Res = V.sel(V.B.CreateFCmpOEQ(Arg, V.k(INFINITY)), V.k(INFINITY), Res);
+  return V.restoreNaN(X, Res);
+}
+
+Value *emitLog(VB &V, Value *X) {
+  return logSpecials(V, X, X, logPositive(V, X));
+}
+
+Value *emitLog1p(VB &V, Value *X) {
+  // log1p(x) = log(u) + c / u with u = 1 + x rounded and c = x - (u - 1)
+  // the rounding error, so small x keep their digits.
+  Value *U = V.add(V.k(1), X);
+  Value *C = V.sub(X, V.sub(U, V.k(1)));
+  Value *Res = V.add(logPositive(V, U), V.div(C, U));
+  return logSpecials(V, X, U, Res);
+}
+
+Value *emitTanh(VB &V, Value *X) {
+  // tanh|x| = t / (t + 2), t = expm1(2|x|); tanh(9.5) is 1 in float.
+  Value *A = V.clamp(V.abs(X), 0, 9.5);
+  Value *T = emitExpm1(V, V.mul(V.k(2), A));
+  Value *R = V.div(T, V.add(T, V.k(2)));
+  return V.restoreNaN(X, V.copysign(R, X));
+}
+
+Value *emitSigmoid(VB &V, Value *X) {
+  // e = exp(-|x|) never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) else.
+  Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
+  Value *Den = V.add(V.k(1), E);
+  Value *Pos = V.div(V.k(1), Den);
+  Value *Neg = V.div(E, Den);
+  return V.restoreNaN(X, V.sel(V.lt(X, V.k(0)), Neg, Pos));
+}
+
+Value *emitSoftplus(VB &V, Value *X) {
+  // max(x, 0) + log1p(exp(-|x|)): no overflow, and exactly x for large x.
+  Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
+  Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
+  return V.restoreNaN(X, V.add(Pos, emitLog1p(V, E)));
+}
+
+// tools/vmfit/fit.py: erf(x) = x P(s), s = 2 x^2 - 1, |x| <= 1.
+const double ErfP[] = {-7.552378571474216e-08,  1.2316395977478375e-06,
+                       -1.7536914180800595e-05, 0.0002175119906208899,
+                       -0.002285485612212242,   0.019852497722455814,
+                       -0.14053608902112114,    0.9654687386375691};
+// erfc(x) = exp(-x^2) Q(s), s = (1/x - Mid) / Half, on three pieces of x.
+const double ErfcQ[3][10] = {
+    // 0.5 <= x <= 1.25
+    {-3.2508667232628133e-06, 9.136188351639985e-06, -1.2482179413847669e-05,
+     5.419535361864695e-07, 0.0001533320865571788, -0.0011218729596322685,
+     0.005945414629563457, -0.02751132559885744, 0.11785070075393836,
+     0.5203801486499077},
+    // 1.25 <= x <= 2.5
+    {1.3275963300191066e-08, -1.0799100235886874e-08, -3.303288477117723e-07,
+     3.0657821976028516e-06, -1.723719242220995e-05, 4.7401493680368364e-05,
+     0.00032902903175919266, -0.0070232935744001, 0.07819680140776579,
+     0.2962874773618761},
+    // 2.5 <= x <= 10.1
+    {-1.660809431885351e-08, -5.38607085128057e-08, 6.803809382929891e-07,
+     -2.0062493589631214e-06, -7.394224218830866e-06, 0.00010912847943414254,
+     -0.0003862845920410924, -0.0036515579287382323, 0.07800095357131451,
+     0.1367429150808272}};
+const double ErfcMid[3] = {1.4, 0.6000000000000001, 0.2495049504950495};
+const double ErfcHalf[3] = {0.6, 0.2, 0.15049504950495052};
+
+/// erf(x) for |x| <= 1, odd.
+Value *erfSmall(VB &V, Value *X) {
+  Value *S = V.fma(V.k(2), V.mul(X, X), V.k(-1));
+  return V.mul(X, V.horner(S, ErfP));
+}
+
+/// erfc(a) for a >= 0.5 (0 past 10.1, where it underflows).
+Value *erfcLarge(VB &V, Value *A) {
+  Value *Ac = V.clamp(A, 0.5, 10.1);
+  Value *Piece1 = V.lt(Ac, V.k(1.25)), *Piece2 = V.lt(Ac, V.k(2.5));
+  auto Pick = [&](double P0, double P1, double P2) {
+    return V.sel(Piece1, V.k(P0), V.sel(Piece2, V.k(P1), V.k(P2)));
+  };
+  Value *Inv = V.div(V.k(1), Ac);
+  Value *S = V.div(V.sub(Inv, Pick(ErfcMid[0], ErfcMid[1], ErfcMid[2])),
+                   Pick(ErfcHalf[0], ErfcHalf[1], ErfcHalf[2]));
+  Value *Q = Pick(ErfcQ[0][0], ErfcQ[1][0], ErfcQ[2][0]);
+  for (int J = 1; J < 10; ++J)
+    Q = V.fma(Q, S, Pick(ErfcQ[0][J], ErfcQ[1][J], ErfcQ[2][J]));
+  // exp(-a^2) with a^2 = Hi + Lo exactly: exp(-Hi) (1 - Lo).
+  Value *Hi = V.mul(Ac, Ac);
+  Value *Lo = V.fma(Ac, Ac, V.B.CreateFNeg(Hi));
+  Value *E = emitExp(V, V.B.CreateFNeg(Hi));
+  E = V.fma(V.B.CreateFNeg(Lo), E, E);
+  return V.sel(V.gt(A, V.k(10.1)), V.k(0), V.mul(E, Q));
+}
+
+Value *emitErf(VB &V, Value *X) {
+  Value *A = V.abs(X);
+  Value *Small = erfSmall(V, V.clamp(A, 0, 1));
+  Value *Large = V.sub(V.k(1), erfcLarge(V, A));
+  Value *R = V.sel(V.lt(A, V.k(1)), Small, Large);
+  return V.restoreNaN(X, V.copysign(R, X));
+}
+
+Value *emitErfc(VB &V, Value *X) {
+  Value *A = V.abs(X);
+  Value *Small = V.sub(V.k(1), erfSmall(V, V.clamp(X, -0.5, 0.5)));
+  Value *Large = erfcLarge(V, A);
+  Large = V.sel(V.lt(X, V.k(0)), V.sub(V.k(2), Large), Large);
+  return V.restoreNaN(X, V.sel(V.lt(A, V.k(0.5)), Small, Large));
+}
+
+/// sin or cos, computed in double: x = n pi/2 + r, then the Taylor series of
+/// sin and cos on |r| <= pi/4, one rounding to float at the end.
+Value *emitSinCos(VB &V, Value *X, bool Cos) {
+  Value *Xd = V.B.CreateFPExt(X, V.D);
+  Value *N = V.rint(V.B.CreateFMul(Xd, V.kd(0.63661977236758134)));
+  Value *R = V.fma(N, V.kd(-1.5707963267341256), Xd);
+  R = V.fma(N, V.kd(-6.077100506506192e-11), R);
+  Value *Z = V.B.CreateFMul(R, R);
+  // sin r = r + r^3 (-1/3! + z (1/5! - ...)), cos r = 1 - z/2 + z^2 (...).
+  Value *S = V.horner(Z, {-1.0 / 1307674368000.0, 1.0 / 6227020800.0,
+                          -1.0 / 39916800.0, 1.0 / 362880.0, -1.0 / 5040.0,
+                          1.0 / 120.0, -1.0 / 6.0});
+  S = V.fma(V.B.CreateFMul(Z, R), S, R);
+  Value *C = V.horner(Z, {1.0 / 20922789888000.0, -1.0 / 87178291200.0,
+                          1.0 / 479001600.0, -1.0 / 3628800.0, 1.0 / 40320.0,
+                          -1.0 / 720.0, 1.0 / 24.0, -0.5, 1.0});
+  // Quadrant q = n mod 4 (two's complement keeps negative n right).
+  Type *I64 = FixedVectorType::get(V.B.getInt64Ty(), V.N);
+  Value *Q = V.B.CreateAnd(V.B.CreateFPToSI(N, I64), ConstantInt::get(I64, 3));
+  if (Cos)
+    Q = V.B.CreateAnd(V.B.CreateAdd(Q, ConstantInt::get(I64, 1)),
+                      ConstantInt::get(I64, 3));
+  // sin(x) by quadrant: sin r, cos r, -sin r, -cos r.
+  Value *Odd = V.B.CreateICmpNE(V.B.CreateAnd(Q, ConstantInt::get(I64, 1)),
+                                ConstantInt::get(I64, 0));
+  Value *Negate = V.B.CreateICmpNE(V.B.CreateAnd(Q, ConstantInt::get(I64, 2)),
+                                   ConstantInt::get(I64, 0));
+  Value *Res = V.B.CreateSelect(Odd, C, S);
+  Res = V.B.CreateSelect(Negate, V.B.CreateFNeg(Res), Res);
+  return V.B.CreateFPTrunc(Res, V.F);
+}
+
+} // namespace
+
+bool VectorMath::provides(Op O) {
+  switch (O) {
+  case Op::Exp:
+  case Op::Expm1:
+  case Op::Log:
+  case Op::Log1p:
+  case Op::Tanh:
+  case Op::Sigmoid:
+  case Op::Softplus:
+  case Op::Erf:
+  case Op::Erfc:
+  case Op::Sin:
+  case Op::Cos:
+    return true;
+  default:
+    return false;
+  }
+}
+
+Function *VectorMath::get(Op O) {
+  std::string Name = std::string("netjit.vm.") + opInfo(O).Spelling + ".v" +
+                     std::to_string(Lanes) + "f32";
+  if (Function *F = M.getFunction(Name))
+    return F;
+  LLVMContext &Ctx = M.getContext();
+  Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
+  Function *F = Function::Create(FunctionType::get(VT, {VT}, false),
+                                 GlobalValue::InternalLinkage, Name, M);
+  F->addFnAttr(Attribute::AlwaysInline);
+  F->addFnAttr(Attribute::NoUnwind);
+  IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
+  VB V(B, Lanes);
+  Value *X = F->getArg(0);
+  Value *R = nullptr;
+  switch (O) {
+  case Op::Exp:
+    R = emitExp(V, X);
+    break;
+  case Op::Expm1:
+    R = emitExpm1(V, X);
+    break;
+  case Op::Log:
+    R = emitLog(V, X);
+    break;
+  case Op::Log1p:
+    R = emitLog1p(V, X);
+    break;
+  case Op::Tanh:
+    R = emitTanh(V, X);
+    break;
+  case Op::Sigmoid:
+    R = emitSigmoid(V, X);
+    break;
+  case Op::Softplus:
+    R = emitSoftplus(V, X);
+    break;
+  case Op::Erf:
+    R = emitErf(V, X);
+    break;
+  case Op::Erfc:
+    R = emitErfc(V, X);
+    break;
+  case Op::Sin:
+    R = emitSinCos(V, X, false);
+    break;
+  case Op::Cos:
+    R = emitSinCos(V, X, true);
+    break;
+  default:
+    llvm_unreachable("VectorMath::provides() said no");
+  }
+  B.CreateRet(R);
+  return F;
+}
+
+Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X) {
+  return B.CreateCall(get(O), {X});
+}
+
+} // namespace netjit

@@ -1,0 +1,301 @@
+// Jit.cpp - target machines, the O3 pipeline, object emission, the object
+// cache and the ORC LLJIT instance.
+#include "netjit/JIT/Jit.h"
+
+#include "netjit/Support/Diagnostics.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Object/ObjectFile.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/xxhash.h"
+#include "llvm/TargetParser/Host.h"
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+using namespace llvm;
+
+namespace netjit {
+
+static void initializeTargets() {
+  static std::once_flag Once;
+  std::call_once(Once, [] {
+    InitializeAllTargetInfos();
+    InitializeAllTargets();
+    InitializeAllTargetMCs();
+    InitializeAllAsmPrinters();
+    InitializeAllAsmParsers();
+  });
+}
+
+static orc::JITTargetMachineBuilder builderFor(const TargetOptions &O) {
+  bool Host = O.Triple.empty() && O.CPU.empty() && O.Features.empty();
+  orc::JITTargetMachineBuilder JTMB(
+      Triple(O.Triple.empty() ? sys::getProcessTriple() : O.Triple));
+  if (Host) {
+    if (auto Detected = orc::JITTargetMachineBuilder::detectHost())
+      JTMB = std::move(*Detected);
+    else
+      consumeError(Detected.takeError());
+  } else {
+    if (!O.CPU.empty())
+      JTMB.setCPU(O.CPU);
+    else if (O.Triple.empty())
+      JTMB.setCPU(sys::getHostCPUName().str());
+    if (!O.Features.empty()) {
+      SmallVector<StringRef> Fs;
+      StringRef(O.Features).split(Fs, ',', -1, false);
+      std::vector<std::string> V(Fs.begin(), Fs.end());
+      JTMB.addFeatures(V);
+    }
+  }
+  JTMB.setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
+  JTMB.setRelocationModel(Reloc::PIC_);
+  return JTMB;
+}
+
+Expected<std::unique_ptr<TargetMachine>>
+createTargetMachine(const TargetOptions &O) {
+  initializeTargets();
+  std::string Err;
+  Triple T(O.Triple.empty() ? sys::getProcessTriple() : O.Triple);
+  if (!TargetRegistry::lookupTarget(T.str(), Err))
+    return plainError(ErrorKind::Usage, "--triple " + O.Triple + ": " + Err);
+  auto JTMB = builderFor(O);
+  auto TM = JTMB.createTargetMachine();
+  if (!TM)
+    return plainError(ErrorKind::Compile, "cannot target '" + T.str() +
+                                              "': " + toString(TM.takeError()));
+  const MCSubtargetInfo *STI = (*TM)->getMCSubtargetInfo();
+  if (!O.CPU.empty() && !STI->isCPUStringValid(O.CPU))
+    return plainError(ErrorKind::Usage,
+                      "--mcpu " + O.CPU + ": not a CPU of " + T.str());
+  return std::move(*TM);
+}
+
+unsigned vectorLanes(const TargetMachine &TM) {
+  const Triple &T = TM.getTargetTriple();
+  const MCSubtargetInfo *STI = TM.getMCSubtargetInfo();
+  if (T.isX86()) {
+    if (STI->checkFeatures("+avx512f"))
+      return 16;
+    if (STI->checkFeatures("+avx"))
+      return 8;
+  }
+  return 4;
+}
+
+void optimizeModule(Module &M, TargetMachine &TM) {
+  M.setTargetTriple(TM.getTargetTriple().str());
+  M.setDataLayout(TM.createDataLayout());
+  LoopAnalysisManager LAM;
+  FunctionAnalysisManager FAM;
+  CGSCCAnalysisManager CGAM;
+  ModuleAnalysisManager MAM;
+  PassBuilder PB(&TM);
+  PB.registerModuleAnalyses(MAM);
+  PB.registerCGSCCAnalyses(CGAM);
+  PB.registerFunctionAnalyses(FAM);
+  PB.registerLoopAnalyses(LAM);
+  PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
+  PB.buildPerModuleDefaultPipeline(OptimizationLevel::O3).run(M, MAM);
+}
+
+static Expected<std::string> emitFile(Module &M, TargetMachine &TM,
+                                      CodeGenFileType Kind) {
+  M.setTargetTriple(TM.getTargetTriple().str());
+  M.setDataLayout(TM.createDataLayout());
+  SmallVector<char, 0> Buf;
+  raw_svector_ostream OS(Buf);
+  legacy::PassManager PM;
+  if (TM.addPassesToEmitFile(PM, OS, nullptr, Kind))
+    return plainError(ErrorKind::Compile,
+                      "the target cannot emit this file type");
+  PM.run(M);
+  return std::string(Buf.begin(), Buf.end());
+}
+
+Expected<std::string> emitAssembly(Module &M, TargetMachine &TM) {
+  return emitFile(M, TM, CodeGenFileType::AssemblyFile);
+}
+Expected<std::string> emitObject(Module &M, TargetMachine &TM) {
+  return emitFile(M, TM, CodeGenFileType::ObjectFile);
+}
+
+ArrayRef<const char *> runtimeAllowList() {
+  // Code generation may lower large copies and fills to these.
+  static const char *List[] = {"memcpy", "memmove", "memset"};
+  return List;
+}
+
+static void *allowedAddress(StringRef Name) {
+  if (Name == "memcpy")
+    return reinterpret_cast<void *>(&::memcpy);
+  if (Name == "memmove")
+    return reinterpret_cast<void *>(&::memmove);
+  if (Name == "memset")
+    return reinterpret_cast<void *>(&::memset);
+  return nullptr;
+}
+
+/// Every undefined symbol of an object must be on the allow-list.
+static Error checkObjectSymbols(MemoryBufferRef Obj) {
+  auto File = object::ObjectFile::createObjectFile(Obj);
+  if (!File)
+    return plainError(ErrorKind::Compile,
+                      "bad object file: " + toString(File.takeError()));
+  for (const object::SymbolRef &S : (*File)->symbols()) {
+    auto Flags = S.getFlags();
+    if (!Flags) {
+      consumeError(Flags.takeError());
+      continue;
+    }
+    if (!(*Flags & object::SymbolRef::SF_Undefined))
+      continue;
+    auto Name = S.getName();
+    if (!Name) {
+      consumeError(Name.takeError());
+      continue;
+    }
+    if (Name->empty() || llvm::is_contained(runtimeAllowList(), *Name))
+      continue;
+    return plainError(ErrorKind::Compile,
+                      "generated code calls '" + *Name +
+                          "', which is not in the JIT's runtime allow-list (" +
+                          join(runtimeAllowList(), ", ") + ")");
+  }
+  return Error::success();
+}
+
+static std::string defaultCacheDir() {
+  if (const char *D = std::getenv("NETJIT_CACHE_DIR"))
+    return D;
+  SmallString<256> P;
+  if (const char *X = std::getenv("XDG_CACHE_HOME"))
+    P = X;
+  else if (const char *H = std::getenv("HOME"))
+    sys::path::append(P, H, ".cache");
+  else
+    return "";
+  sys::path::append(P, "netjit");
+  return std::string(P);
+}
+
+Expected<std::unique_ptr<Jit>> Jit::create(const JitOptions &Opts) {
+  if (!Opts.Target.Triple.empty() &&
+      Triple(Opts.Target.Triple).getArch() !=
+          Triple(sys::getProcessTriple()).getArch())
+    return plainError(ErrorKind::Usage, "cannot run code for " +
+                                            Opts.Target.Triple + " on this " +
+                                            sys::getProcessTriple() + " host");
+  auto TM = createTargetMachine(Opts.Target);
+  if (!TM)
+    return TM.takeError();
+  std::unique_ptr<Jit> R(new Jit());
+  R->TM = std::move(*TM);
+  R->Lanes = vectorLanes(*R->TM);
+  R->UseCache = Opts.UseCache && !std::getenv("NETJIT_NO_CACHE");
+  R->CacheDir = Opts.CacheDir.empty() ? defaultCacheDir() : Opts.CacheDir;
+  if (R->CacheDir.empty())
+    R->UseCache = false;
+
+  auto J = orc::LLJITBuilder()
+               .setJITTargetMachineBuilder(builderFor(Opts.Target))
+               .setLinkProcessSymbolsByDefault(false)
+               .create();
+  if (!J)
+    return plainError(ErrorKind::Compile,
+                      "cannot start the JIT: " + toString(J.takeError()));
+  R->J = std::move(*J);
+  // The allow-list, and nothing else from this process.
+  orc::SymbolMap Syms;
+  for (const char *Name : runtimeAllowList())
+    Syms[R->J->mangleAndIntern(Name)] = {
+        orc::ExecutorAddr::fromPtr(allowedAddress(Name)),
+        JITSymbolFlags::Exported | JITSymbolFlags::Callable};
+  if (Error E = R->J->getMainJITDylib().define(orc::absoluteSymbols(Syms)))
+    return std::move(E);
+  return std::move(R);
+}
+
+Jit::~Jit() = default;
+
+Error Jit::addModule(std::unique_ptr<Module> M,
+                     std::unique_ptr<LLVMContext> Ctx) {
+  M->setTargetTriple(TM->getTargetTriple().str());
+  M->setDataLayout(TM->createDataLayout());
+  std::string Verify;
+  raw_string_ostream VOS(Verify);
+  if (verifyModule(*M, &VOS))
+    return plainError(ErrorKind::Compile, "invalid IR: " + VOS.str());
+
+  // The cache key: the unoptimized IR, the target, and both versions.
+  std::string Key;
+  if (UseCache) {
+    std::string IR;
+    raw_string_ostream OS(IR);
+    M->print(OS, nullptr);
+    OS << TM->getTargetTriple().str() << '|' << TM->getTargetCPU() << '|'
+       << TM->getTargetFeatureString() << "|LLVM " LLVM_VERSION_STRING
+       << "|netjit 1";
+    Key = utohexstr(xxh3_64bits(arrayRefFromStringRef(OS.str())), true, 16);
+  }
+  SmallString<256> Path(CacheDir);
+  sys::path::append(Path, Key + ".o");
+
+  std::unique_ptr<MemoryBuffer> Obj;
+  if (UseCache) {
+    if (auto B = MemoryBuffer::getFile(Path)) {
+      Obj = std::move(*B);
+      ++Hits;
+    }
+  }
+  if (!Obj) {
+    optimizeModule(*M, *TM);
+    auto Bytes = emitObject(*M, *TM);
+    if (!Bytes)
+      return Bytes.takeError();
+    ++Misses;
+    if (UseCache && !sys::fs::create_directories(CacheDir)) {
+      // Write then rename: a concurrent reader never sees half a file.
+      SmallString<256> Tmp(Path);
+      Tmp += ".tmp" + std::to_string(sys::Process::getProcessId());
+      std::error_code EC;
+      {
+        raw_fd_ostream OS(Tmp, EC);
+        if (!EC)
+          OS << *Bytes;
+      }
+      if (!EC)
+        sys::fs::rename(Tmp, Path);
+    }
+    Obj = MemoryBuffer::getMemBufferCopy(*Bytes, M->getModuleIdentifier());
+  }
+  if (Error E = checkObjectSymbols(Obj->getMemBufferRef()))
+    return E;
+  if (Error E = J->addObjectFile(std::move(Obj)))
+    return plainError(ErrorKind::Compile, "cannot load the compiled code: " +
+                                              toString(std::move(E)));
+  return Error::success();
+}
+
+Expected<void *> Jit::lookup(StringRef Symbol) {
+  auto A = J->lookup(Symbol);
+  if (!A)
+    return plainError(ErrorKind::Compile, "no JIT symbol '" + Symbol +
+                                              "': " + toString(A.takeError()));
+  return A->toPtr<void *>();
+}
+
+} // namespace netjit
