@@ -10,28 +10,23 @@ using namespace llvm;
 
 namespace netjit {
 
-static double sigmoid(double X) {
+template <typename T> static T sigmoidT(T X) {
   // Never forms exp of a large positive number.
+  using std::exp;
   if (X >= 0)
-    return 1 / (1 + std::exp(-X));
-  double E = std::exp(X);
+    return 1 / (1 + exp(-X));
+  T E = exp(X);
   return E / (1 + E);
 }
 
-static double softplus(double X) {
+template <typename T> static T softplusT(T X) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact, no overflow.
   if (std::isnan(X))
     return X;
-  return std::max(X, 0.0) + std::log1p(std::exp(-std::fabs(X)));
+  return std::max(X, T(0)) + std::log1p(std::exp(-std::fabs(X)));
 }
 
-static double sign(double X) {
-  if (std::isnan(X))
-    return X;
-  return X > 0 ? 1 : X < 0 ? -1 : 0;
-}
-
-double applyOp(Op O, ArrayRef<double> A) {
+template <typename T> static T applyOpT(Op O, ArrayRef<T> A) {
   switch (O) {
   case Op::Const:
   case Op::Var:
@@ -70,13 +65,13 @@ double applyOp(Op O, ArrayRef<double> A) {
   case Op::Abs:
     return std::fabs(A[0]);
   case Op::Sign:
-    return sign(A[0]);
+    return std::isnan(A[0]) ? A[0] : A[0] > 0 ? 1 : A[0] < 0 ? -1 : 0;
   case Op::Tanh:
     return std::tanh(A[0]);
   case Op::Sigmoid:
-    return sigmoid(A[0]);
+    return sigmoidT(A[0]);
   case Op::Softplus:
-    return softplus(A[0]);
+    return softplusT(A[0]);
   case Op::Erf:
     return std::erf(A[0]);
   case Op::Erfc:
@@ -87,18 +82,20 @@ double applyOp(Op O, ArrayRef<double> A) {
     return std::cos(A[0]);
   // NaN propagates; on ties the first operand wins (PyTorch's convention).
   case Op::Min:
-    return std::isnan(A[0]) || std::isnan(A[1]) ? NAN
+    return std::isnan(A[0]) || std::isnan(A[1]) ? T(NAN)
            : A[0] <= A[1]                       ? A[0]
                                                 : A[1];
   case Op::Max:
-    return std::isnan(A[0]) || std::isnan(A[1]) ? NAN
+    return std::isnan(A[0]) || std::isnan(A[1]) ? T(NAN)
            : A[0] >= A[1]                       ? A[0]
                                                 : A[1];
   case Op::Where:
     return A[0] != 0 ? A[1] : A[2];
   }
-  return NAN;
+  return T(NAN);
 }
+
+double applyOp(Op O, ArrayRef<double> A) { return applyOpT<double>(O, A); }
 
 Expected<Evaluator> Evaluator::create(ExprRef Root, const ParamValues &Params) {
   Evaluator Ev;
@@ -126,8 +123,12 @@ Expected<Evaluator> Evaluator::create(ExprRef Root, const ParamValues &Params) {
   return Ev;
 }
 
-double Evaluator::operator()(double X, double Y) const {
-  double Buf[3];
+template <typename T>
+static T sweep(const std::vector<ExprRef> &Order,
+               const std::vector<std::vector<unsigned>> &Args,
+               const std::vector<double> &Leaves, std::vector<T> &Slots, T X,
+               T Y) {
+  T Buf[3];
   for (size_t I = 0; I < Order.size(); ++I) {
     ExprRef E = Order[I];
     switch (E->op()) {
@@ -141,10 +142,19 @@ double Evaluator::operator()(double X, double Y) const {
     default:
       for (size_t K = 0; K < Args[I].size(); ++K)
         Buf[K] = Slots[Args[I][K]];
-      Slots[I] = applyOp(E->op(), ArrayRef<double>(Buf, Args[I].size()));
+      Slots[I] = applyOpT<T>(E->op(), ArrayRef<T>(Buf, Args[I].size()));
     }
   }
   return Slots.back();
+}
+
+double Evaluator::operator()(double X, double Y) const {
+  return sweep<double>(Order, Args, Leaves, Slots, X, Y);
+}
+
+long double Evaluator::evalLong(long double X, long double Y) const {
+  LongSlots.resize(Order.size());
+  return sweep<long double>(Order, Args, Leaves, LongSlots, X, Y);
 }
 
 Expected<double> evaluate(ExprRef E, double X, const ParamValues &Params,

@@ -1,5 +1,6 @@
 // netjit.cpp - the command line; the only place that prints errors and picks
 // exit statuses (docs/errors.md).
+#include "netjit/Accuracy/Accuracy.h"
 #include "netjit/Activations/Catalog.h"
 #include "netjit/CodeGen/Emitter.h"
 #include "netjit/Expr/Differentiate.h"
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 using namespace netjit;
 using json = nlohmann::ordered_json;
@@ -374,6 +376,77 @@ llvm::Error runActivations(bool Json, bool Markdown) {
   return llvm::Error::success();
 }
 
+struct AccuracyArgs {
+  std::vector<std::string> Names;
+  bool Exhaustive = false, Json = false, Check = false;
+  size_t Samples = 1 << 20;
+  unsigned Threads = 0;
+};
+
+llvm::Error runAccuracy(const AccuracyArgs &A) {
+  std::vector<AccuracyBudget> Selected;
+  std::vector<std::string> Known;
+  for (const AccuracyBudget &B : accuracyBudgets())
+    Known.push_back(B.Name);
+  for (const std::string &N : A.Names)
+    if (!llvm::is_contained(Known, N))
+      return usage("accuracy: no function or activation '" + N + "'" +
+                   didYouMean(N, Known));
+  for (const AccuracyBudget &B : accuracyBudgets())
+    if (A.Names.empty() || llvm::is_contained(A.Names, B.Name))
+      Selected.push_back(B);
+  auto J = Jit::create();
+  if (!J)
+    return J.takeError();
+  unsigned Threads =
+      A.Threads ? A.Threads : std::thread::hardware_concurrency();
+  std::vector<float> Points = samplePoints(A.Samples);
+  json Rows = json::array();
+  bool AllOk = true;
+  if (!A.Json)
+    llvm::outs() << llvm::format(
+        "%-14s %-10s %6s %10s %14s %12s %s\n", (const char *)"name",
+        (const char *)"kind", (const char *)"budget", (const char *)"max ulp",
+        (const char *)"worst x", (const char *)"points", (const char *)"");
+  for (const AccuracyBudget &B : Selected) {
+    auto R = A.Exhaustive ? measureExhaustive(**J, B, Threads)
+                          : measureAccuracy(**J, B, Points);
+    if (!R)
+      return R.takeError();
+    AllOk &= R->withinBudget();
+    json Row = {{"name", B.Name},
+                {"kind", kindName(B.Kind)},
+                {"budget_ulp", B.MaxUlp},
+                {"max_ulp", number(R->MaxUlp)},
+                {"worst_x", number(R->WorstX)},
+                {"got", number(R->WorstGot)},
+                {"want", number(R->WorstWant)},
+                {"points", R->Points},
+                {"ok", R->withinBudget()}};
+    if (R->IllPoints) {
+      Row["ill_conditioned_points"] = R->IllPoints;
+      Row["ill_conditioned_max_abs"] = number(R->IllMaxAbs);
+    }
+    Rows.push_back(Row);
+    if (!A.Json) {
+      llvm::outs() << llvm::format("%-14s %-10s %6g %10.3f %14.8g %12llu %s\n",
+                                   B.Name.c_str(), kindName(B.Kind), B.MaxUlp,
+                                   R->MaxUlp, (double)R->WorstX,
+                                   (unsigned long long)R->Points,
+                                   R->withinBudget() ? "ok" : "OVER BUDGET");
+      llvm::outs().flush();
+    }
+  }
+  if (A.Json)
+    llvm::outs()
+        << json({{"exhaustive", A.Exhaustive}, {"results", Rows}}).dump(2)
+        << "\n";
+  if (A.Check && !AllOk)
+    return plainError(ErrorKind::Compile,
+                      "accuracy: some results are over budget");
+  return llvm::Error::success();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -428,6 +501,22 @@ int main(int argc, char **argv) {
                  "print the Markdown table of docs/activations.md")
       ->excludes("--json");
 
+  AccuracyArgs AA;
+  CLI::App *Acc = App.add_subcommand(
+      "accuracy", "Measure generated float code in ULPs against a "
+                  "high-precision reference (docs/accuracy.md)");
+  Acc->add_option("NAME", AA.Names,
+                  "functions (exp, log, ...) or activations; default: all");
+  Acc->add_flag("--exhaustive", AA.Exhaustive, "every one of the 2^32 floats");
+  Acc->add_option("--samples", AA.Samples,
+                  "random inputs besides the edge cases (default 2^20)")
+      ->check(CLI::Range(size_t(1), size_t(1) << 32));
+  Acc->add_option("--threads", AA.Threads,
+                  "threads for --exhaustive (default: all cores)");
+  Acc->add_flag("--json", AA.Json, "print JSON");
+  Acc->add_flag("--check", AA.Check,
+                "exit non-zero if anything is over budget");
+
   // An unknown command gets a suggestion, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> Commands;
@@ -463,6 +552,8 @@ int main(int argc, char **argv) {
       Err = runExpr(EA);
   } else if (*Acts) {
     Err = runActivations(ActJson, ActMarkdown);
+  } else if (*Acc) {
+    Err = runAccuracy(AA);
   }
   if (Err)
     return report(std::move(Err));

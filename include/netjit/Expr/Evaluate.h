@@ -22,12 +22,20 @@ public:
 
   /// f(x), with y (the forward output) bound to Y for derivative forms.
   double operator()(double X, double Y = 0) const;
+  /// The same in long double (64-bit mantissa on x86): a reference for
+  /// float results.
+  long double evalLong(long double X, long double Y = 0) const;
+  /// The flattened nodes, operands first (for other evaluators).
+  const std::vector<ExprRef> &order() const { return Order; }
+  const std::vector<std::vector<unsigned>> &args() const { return Args; }
+  const std::vector<double> &leaves() const { return Leaves; }
 
 private:
   std::vector<ExprRef> Order;              // operands before users
   std::vector<std::vector<unsigned>> Args; // operand slots per node
   std::vector<double> Leaves;              // constant/parameter value per node
   mutable std::vector<double> Slots;
+  mutable std::vector<long double> LongSlots;
 };
 
 /// The double-precision meaning of one op applied to operand values: the
