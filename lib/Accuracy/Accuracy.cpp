@@ -290,17 +290,18 @@ private:
   mpfr_t T;
 };
 
-/// The exact value at X: long double, unless it disagrees with double (a sign
-/// of cancellation or range trouble), then MPFR.
+/// The exact value at X: long double, unless a sum cancelled or it disagrees
+/// with double (range trouble), then MPFR.
 struct Reference {
   Evaluator Ev;
   MpfrEval Mp;
   explicit Reference(Evaluator E) : Ev(std::move(E)), Mp(Ev) {}
   Reference(const Reference &) = delete; // Mp points into Ev
   long double operator()(float X) {
-    long double L = Ev.evalLong(X);
+    bool Cancelled = false;
+    long double L = Ev.evalLong(X, 0, &Cancelled);
     double D = Ev(X);
-    if (std::isfinite(L) && std::isfinite(D) &&
+    if (!Cancelled && std::isfinite(L) && std::isfinite(D) &&
         std::fabs(L - D) <= 1e-13L * std::fabs(L) + 1e-300L)
       return L;
     if (std::isnan(L) && std::isnan(D))

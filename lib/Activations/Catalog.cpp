@@ -58,6 +58,7 @@ Expected<ActivationForms> deriveActivation(ExprContext &Ctx, StringRef Formula,
   if (!Parsed)
     return Parsed.takeError();
   ActivationForms A;
+  A.Ctx = &Ctx;
   A.Formula = *Parsed;
   A.Forward = simplify(Ctx, A.Formula);
   A.Params = paramsOf(A.Formula);

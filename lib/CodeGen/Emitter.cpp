@@ -3,6 +3,7 @@
 #include "netjit/CodeGen/Emitter.h"
 
 #include "netjit/CodeGen/VectorMath.h"
+#include "netjit/Expr/Simplify.h"
 #include "netjit/Support/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/IR/IRBuilder.h"
@@ -252,12 +253,17 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
   VectorMath VM(M, Lanes);
   LLVMContext &Ctx = M.getContext();
   Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
-  ExprRef DF = A.DerivativeY ? A.DerivativeY : A.Derivative;
+  // The y form saves recomputing f's transcendentals, but only where it is
+  // as accurate as the x form (isStableInOutput).
+  ExprRef DY = A.DerivativeY && isStableInOutput(A.DerivativeY) ? A.DerivativeY
+                                                                : nullptr;
+  ExprRef DX = stabilizeForFloat(*A.Ctx, A.Derivative);
+  ExprRef DF = DY ? DY : DX;
   std::vector<ExprRef> Leaves;
   leavesOf(A.Forward, Leaves);
-  leavesOf(A.Derivative, Leaves);
-  if (A.DerivativeY)
-    leavesOf(A.DerivativeY, Leaves);
+  leavesOf(DX, Leaves);
+  if (DY)
+    leavesOf(DY, Leaves);
 
   for (KernelKind K : Kinds) {
     unsigned NumPtrs = K == KernelKind::Forward ? 2 : 4;
@@ -318,12 +324,12 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
             return Y.takeError();
           Yv = *Y;
           storeLanes(B, Yv, Args.Y, I, Mask);
-        } else if (A.DerivativeY) {
+        } else if (DY) {
           Yv = loadLanes(B, VT, Args.Y, I, Mask);
         }
         if (YLeaf && Yv)
           L.bind(YLeaf, Yv);
-        auto D = L.lower(A.DerivativeY && Yv ? DF : A.Derivative);
+        auto D = L.lower(DY && Yv ? DF : DX);
         if (!D)
           return D.takeError();
         Value *DX = *D;

@@ -115,19 +115,37 @@ Value *emitExpm1(VB &V, Value *X) {
       V.B.CreateICmpSLT(Ni, V.ki(-126)), V.ki(-126),
       V.B.CreateSelect(V.B.CreateICmpSGT(Ni, V.ki(127)), V.ki(127), Ni));
   Value *Scale = V.pow2(Nc);
+  // n <= 23: 2^n - 1 is exact, one rounding in the fma. n >= 24: 2^n - 1
+  // is not, so fold the -1 in before scaling: ((e^r - 1) - 2^-n + 1) 2^n.
   Value *Main = V.fma(Scale, Em1, V.sub(Scale, V.k(1)));
+  Value *InvScale = V.pow2(V.B.CreateSub(V.ki(0), Nc));
+  Value *Wide = V.mul(V.add(V.sub(Em1, InvScale), V.k(1)), Scale);
+  Main = V.sel(V.B.CreateICmpSGE(Ni, V.ki(24)), Wide, Main);
   // n > 127: -1 is negligible next to e^x (and overflow gives inf).
   Value *Big = V.ldexp(V.add(V.k(1), Em1), Ni);
   Value *Res = V.sel(V.B.CreateICmpSGT(Ni, V.ki(127)), Big, Main);
   // e^x < 2^-25: e^x - 1 rounds to -1.
   Res = V.sel(V.B.CreateICmpSLT(Ni, V.ki(-25)), V.k(-1), Res);
+  // -0.35 < x < 0.7: no reduction, whose n = 1 would double the error of
+  // a negative e^r - 1 (Taylor to x^12; n = -1 below is harmless).
+  Value *Xs = V.clamp(X, -0.35, 0.7);
+  Value *Direct =
+      V.fma(V.mul(Xs, Xs),
+            V.horner(Xs, {1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800,
+                          1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720,
+                          1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5}),
+            Xs);
+  Res =
+      V.sel(V.B.CreateAnd(V.gt(X, V.k(-0.35)), V.lt(X, V.k(0.7))), Direct, Res);
   return V.restoreNaN(X, Res);
 }
 
 /// log(u) for positive finite u (subnormals included): u = 2^k m with
 /// m in [sqrt(1/2), sqrt(2)), f = m - 1, s = f / (2 + f), and
 /// log(1 + f) = 2 atanh(s) = f - f^2/2 + s (f^2/2 + R(s^2)).
-Value *logPositive(VB &V, Value *U) {
+Value *logCore(VB &V, Value *K, Value *F, Value *Corr = nullptr);
+
+Value *logPositive(VB &V, Value *U, Value *Corr = nullptr) {
   Value *Sub = V.lt(U, V.k(0x1p-126));
   Value *Us = V.sel(Sub, V.mul(U, V.k(0x1p25)), U);
   Value *Ix = V.B.CreateAdd(V.toInt(Us), V.ki(0x3f800000 - 0x3f3504f3));
@@ -135,14 +153,22 @@ Value *logPositive(VB &V, Value *U) {
   K = V.B.CreateSub(K, V.B.CreateSelect(Sub, V.ki(25), V.ki(0)));
   Value *M = V.toFloat(
       V.B.CreateAdd(V.B.CreateAnd(Ix, V.ki(0x007fffff)), V.ki(0x3f3504f3)));
-  Value *F = V.sub(M, V.k(1));
+  return logCore(V, V.B.CreateSIToFP(K, V.F), V.sub(M, V.k(1)), Corr);
+}
+
+/// k ln2 + log(1 + f) + corr for -0.5 < f <= 1 (|s| <= 1/3); a small
+/// correction joins the low-order part, before the last rounding.
+Value *logCore(VB &V, Value *Dk, Value *F, Value *Corr) {
   Value *S = V.div(F, V.add(V.k(2), F));
   Value *Z = V.mul(S, S);
-  // 2 atanh(s) = 2s + s R, R = z (2/3 + z (2/5 + z (2/7 + z 2/9))).
-  Value *R = V.mul(Z, V.horner(Z, {2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3}));
+  // 2 atanh(s) = 2s + s R, R = z (2/3 + z (2/5 + ... + z 2/17)).
+  Value *R = V.mul(Z, V.horner(Z, {2.0 / 17, 2.0 / 15, 2.0 / 13, 2.0 / 11,
+                                   2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3}));
   Value *Hfsq = V.mul(V.k(0.5), V.mul(F, F));
-  Value *Dk = V.B.CreateSIToFP(K, V.F);
-  Value *T = V.fma(S, V.add(Hfsq, R), V.mul(Dk, V.k(Ln2Lo)));
+  Value *Low = V.mul(Dk, V.k(Ln2Lo));
+  if (Corr)
+    Low = V.add(Low, Corr);
+  Value *T = V.fma(S, V.add(Hfsq, R), Low);
   return V.fma(Dk, V.k(Ln2Hi), V.sub(F, V.sub(Hfsq, T)));
 }
 
@@ -163,8 +189,12 @@ Value *emitLog1p(VB &V, Value *X) {
   // the rounding error, so small x keep their digits.
   Value *U = V.add(V.k(1), X);
   Value *C = V.sub(X, V.sub(U, V.k(1)));
-  Value *Res = V.add(logPositive(V, U), V.div(C, U));
-  return logSpecials(V, X, U, Res);
+  Value *Far = logPositive(V, U, V.div(C, U));
+  // Near 0, 1 + x is already reduced: f = x exactly, k = 0.
+  Value *Near = logCore(V, V.k(0), V.clamp(X, -0.5, 1));
+  Value *IsNear =
+      V.B.CreateAnd(V.gt(X, V.k(-0.5)), V.B.CreateFCmpOLE(X, V.k(1)));
+  return logSpecials(V, X, U, V.sel(IsNear, Near, Far));
 }
 
 Value *emitTanh(VB &V, Value *X) {
@@ -176,12 +206,20 @@ Value *emitTanh(VB &V, Value *X) {
 }
 
 Value *emitSigmoid(VB &V, Value *X) {
-  // e = exp(-|x|) never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) else.
-  Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
-  Value *Den = V.add(V.k(1), E);
-  Value *Pos = V.div(V.k(1), Den);
-  Value *Neg = V.div(E, Den);
-  return V.restoreNaN(X, V.sel(V.lt(X, V.k(0)), Neg, Pos));
+  // 1 / (1 + E), E = e^-x, with the rounding error of 1 + E put back
+  // (two-sum), so only exp's error and the division's remain.
+  Value *Xc = V.clamp(X, -10, 89);
+  Value *E = emitExp(V, V.B.CreateFNeg(Xc));
+  Value *S = V.add(V.k(1), E);
+  Value *Big = V.sel(V.gt(E, V.k(1)), E, V.k(1));
+  Value *Small = V.sel(V.gt(E, V.k(1)), V.k(1), E);
+  Value *Err = V.add(V.sub(Big, S), Small); // (1 + E) - S exactly
+  Value *R = V.div(V.k(1), S);
+  Value *Main = V.fma(V.B.CreateFNeg(R), V.mul(R, Err), R);
+  // Below -10: e^x / (1 + e^x) = e^x - e^2x to float precision.
+  Value *T = emitExp(V, X);
+  Value *Tail = V.fma(V.B.CreateFNeg(T), T, T);
+  return V.restoreNaN(X, V.sel(V.lt(X, V.k(-10)), Tail, Main));
 }
 
 Value *emitSoftplus(VB &V, Value *X) {
@@ -196,25 +234,23 @@ const double ErfP[] = {-7.552378571474216e-08,  1.2316395977478375e-06,
                        -1.7536914180800595e-05, 0.0002175119906208899,
                        -0.002285485612212242,   0.019852497722455814,
                        -0.14053608902112114,    0.9654687386375691};
-// erfc(x) = exp(-x^2) Q(s), s = (1/x - Mid) / Half, on three pieces of x.
-const double ErfcQ[3][10] = {
-    // 0.5 <= x <= 1.25
-    {-3.2508667232628133e-06, 9.136188351639985e-06, -1.2482179413847669e-05,
-     5.419535361864695e-07, 0.0001533320865571788, -0.0011218729596322685,
-     0.005945414629563457, -0.02751132559885744, 0.11785070075393836,
-     0.5203801486499077},
-    // 1.25 <= x <= 2.5
-    {1.3275963300191066e-08, -1.0799100235886874e-08, -3.303288477117723e-07,
-     3.0657821976028516e-06, -1.723719242220995e-05, 4.7401493680368364e-05,
-     0.00032902903175919266, -0.0070232935744001, 0.07819680140776579,
-     0.2962874773618761},
-    // 2.5 <= x <= 10.1
-    {-1.660809431885351e-08, -5.38607085128057e-08, 6.803809382929891e-07,
-     -2.0062493589631214e-06, -7.394224218830866e-06, 0.00010912847943414254,
-     -0.0003862845920410924, -0.0036515579287382323, 0.07800095357131451,
-     0.1367429150808272}};
-const double ErfcMid[3] = {1.4, 0.6000000000000001, 0.2495049504950495};
-const double ErfcHalf[3] = {0.6, 0.2, 0.15049504950495052};
+// erfc(x) = exp(-x^2) Q(s), s = (1/x - Mid) / Half, on three pieces of x:
+// [0.5, 1.25), [1.25, 2.5), [2.5, 10.1]; Mid and Half are exact in float.
+const double ErfcQ[3][11] = {
+    {1.7671160306337716e-06, -5.5787974218783415e-06, 1.0500820607623546e-05,
+     -1.9299681496898853e-05, 8.890048770144739e-06, 0.00018628396558953772,
+     -0.0013593484521047844, 0.0069345541900589095, -0.030670795290582604,
+     0.12518186589042873, 0.5154215047670834},
+    {-2.801773708538095e-08, 7.57345022012501e-08, 5.7302932959776565e-08,
+     -1.5670213587741616e-06, 1.0569009019885016e-05, -4.592755888961168e-05,
+     9.112573763509038e-05, 0.0006838941155373525, -0.010774671187198557,
+     0.09557093884408736, 0.3059529922709411},
+    {1.028239648353868e-08, -2.3620310198493435e-08, -9.727422378653497e-08,
+     8.836711871889867e-07, -2.4738464048419106e-06, -8.968462713539433e-06,
+     0.00012665480592776213, -0.00043070926165942876, -0.003940270494150309,
+     0.08095876522040948, 0.13699945762506138}};
+const double ErfcMid[3] = {1.375, 0.625, 0.25};
+const double ErfcHalf[3] = {0.625, 0.25, 0.15625};
 
 /// erf(x) for |x| <= 1, odd.
 Value *erfSmall(VB &V, Value *X) {
@@ -233,7 +269,7 @@ Value *erfcLarge(VB &V, Value *A) {
   Value *S = V.div(V.sub(Inv, Pick(ErfcMid[0], ErfcMid[1], ErfcMid[2])),
                    Pick(ErfcHalf[0], ErfcHalf[1], ErfcHalf[2]));
   Value *Q = Pick(ErfcQ[0][0], ErfcQ[1][0], ErfcQ[2][0]);
-  for (int J = 1; J < 10; ++J)
+  for (int J = 1; J < 11; ++J)
     Q = V.fma(Q, S, Pick(ErfcQ[0][J], ErfcQ[1][J], ErfcQ[2][J]));
   // exp(-a^2) with a^2 = Hi + Lo exactly: exp(-Hi) (1 - Lo).
   Value *Hi = V.mul(Ac, Ac);

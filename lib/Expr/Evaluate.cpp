@@ -127,7 +127,7 @@ template <typename T>
 static T sweep(const std::vector<ExprRef> &Order,
                const std::vector<std::vector<unsigned>> &Args,
                const std::vector<double> &Leaves, std::vector<T> &Slots, T X,
-               T Y) {
+               T Y, bool *Cancelled = nullptr) {
   T Buf[3];
   for (size_t I = 0; I < Order.size(); ++I) {
     ExprRef E = Order[I];
@@ -143,6 +143,13 @@ static T sweep(const std::vector<ExprRef> &Order,
       for (size_t K = 0; K < Args[I].size(); ++K)
         Buf[K] = Slots[Args[I][K]];
       Slots[I] = applyOpT<T>(E->op(), ArrayRef<T>(Buf, Args[I].size()));
+      // A sum that lost more than 30 bits to cancellation.
+      if (Cancelled && (E->op() == Op::Add || E->op() == Op::Sub)) {
+        T Big = std::max(std::fabs(Buf[0]), std::fabs(Buf[1]));
+        if (Big != 0 && std::isfinite(Big) &&
+            std::fabs(Slots[I]) < Big * T(0x1p-30))
+          *Cancelled = true;
+      }
     }
   }
   return Slots.back();
@@ -152,9 +159,10 @@ double Evaluator::operator()(double X, double Y) const {
   return sweep<double>(Order, Args, Leaves, Slots, X, Y);
 }
 
-long double Evaluator::evalLong(long double X, long double Y) const {
+long double Evaluator::evalLong(long double X, long double Y,
+                                bool *Cancelled) const {
   LongSlots.resize(Order.size());
-  return sweep<long double>(Order, Args, Leaves, LongSlots, X, Y);
+  return sweep<long double>(Order, Args, Leaves, LongSlots, X, Y, Cancelled);
 }
 
 Expected<double> evaluate(ExprRef E, double X, const ParamValues &Params,

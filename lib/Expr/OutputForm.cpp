@@ -139,6 +139,10 @@ struct Walker {
     case Op::Sigmoid: // sigmoid(u) = -expm1(-softplus(u))
       if (const Fact *F = lookup(Fs, C.call(Op::Softplus, E->operand(0))))
         return C.neg(C.call(Op::Expm1, C.neg(F->Rhs)));
+      // sigmoid(-u) = 1 - sigmoid(u)
+      if (const Fact *F =
+              lookup(Fs, C.call(Op::Sigmoid, negateProduct(C, E->operand(0)))))
+        return C.sub(C.constant(1), F->Rhs);
       break;
     case Op::Where: {
       Walker A{C, Fs, {}}, B{C, Fs, {}};
@@ -181,6 +185,15 @@ bool xOnlyInConditions(ExprRef E) {
 }
 
 } // namespace
+
+bool isStableInOutput(ExprRef DY) {
+  // y + k or k - y cancels where y approaches -k (1 - y for sigmoid and tanh
+  // near 1, y + alpha for elu's tail); products and functions of y do not.
+  for (ExprRef N : postOrder(DY))
+    if ((N->op() == Op::Add || N->op() == Op::Sub) && N->hasY())
+      return false;
+  return true;
+}
 
 ExprRef rewriteInOutput(ExprContext &C, ExprRef F, ExprRef DF) {
   Facts Fs;

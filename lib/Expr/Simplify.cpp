@@ -160,6 +160,20 @@ ExprRef sigmoidRecip(Simplifier &S, ExprRef N) {
   return nullptr;
 }
 
+// 1 - sigmoid(u) -> sigmoid(-u);  1 + erf(u) -> erfc(-u);  1 - erf(u) ->
+// erfc(u) (exact, and no cancellation where sigmoid or erf approach 1)
+ExprRef complement(Simplifier &S, ExprRef N) {
+  if (!isSum(N) || !N->operand(0)->isConst(1))
+    return nullptr;
+  ExprRef F = N->operand(1);
+  bool Minus = N->op() == Op::Sub;
+  if (Minus && F->op() == Op::Sigmoid)
+    return S.C.call(Op::Sigmoid, S.C.neg(F->operand(0)));
+  if (F->op() == Op::Erf)
+    return S.C.call(Op::Erfc, Minus ? F->operand(0) : S.C.neg(F->operand(0)));
+  return nullptr;
+}
+
 // sqrt(u^2) -> abs(u)
 ExprRef sqrtSquare(Simplifier &S, ExprRef N) {
   if (N->op() == Op::Sqrt && N->operand(0)->op() == Op::Pow &&
@@ -222,6 +236,10 @@ const Rule Rules[] = {
     {{"log-exp", "log(exp(u)) -> u"}, logExp},
     {{"log-sigmoid", "log(sigmoid(u)) -> -softplus(-u)"}, logSigmoid},
     {{"sigmoid-recip", "1 / (1 + exp(u)) -> sigmoid(-u)"}, sigmoidRecip},
+    {{"complement",
+      "1 - sigmoid(u) -> sigmoid(-u); 1 + erf(u) -> erfc(-u); 1 - erf(u) -> "
+      "erfc(u)"},
+     complement},
     {{"sqrt-square", "sqrt(u^2) -> abs(u)"}, sqrtSquare},
     {{"abs-neg", "abs(-u) -> abs(u); abs(abs(u)) -> abs(u)"}, absNeg},
     {{"canonical-sum",
@@ -313,6 +331,28 @@ ArrayRef<RewriteRuleInfo> rewriteRules() {
 
 ExprRef simplify(ExprContext &Ctx, ExprRef E, const SimplifyOptions &Opts) {
   return Simplifier(Ctx, Opts).run(E);
+}
+
+ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
+  DenseMap<ExprRef, ExprRef> Memo;
+  for (ExprRef N : postOrder(E)) {
+    std::vector<ExprRef> Ops;
+    for (ExprRef O : N->operands())
+      Ops.push_back(Memo[O]);
+    ExprRef R = N->numOperands() ? Ctx.make(N->op(), Ops) : N;
+    // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
+    if (R->op() == Op::Sub && R->operand(0)->isConst(1) &&
+        R->operand(1)->op() == Op::Pow &&
+        R->operand(1)->operand(1)->isConst(2) &&
+        R->operand(1)->operand(0)->op() == Op::Tanh) {
+      ExprRef U2 =
+          Ctx.mul(Ctx.constant(2), R->operand(1)->operand(0)->operand(0));
+      R = Ctx.mul(Ctx.mul(Ctx.constant(4), Ctx.call(Op::Sigmoid, U2)),
+                  Ctx.call(Op::Sigmoid, Ctx.neg(U2)));
+    }
+    Memo[N] = R;
+  }
+  return Memo[E];
 }
 
 } // namespace netjit

@@ -117,6 +117,7 @@ struct ExprArgs {
   std::string Eval;
   bool Json = false;
   std::string Kernel = "fused";
+  bool RunJit = false;
   TargetOptions Target;
 };
 
@@ -152,6 +153,52 @@ llvm::Error emitCode(const ExprArgs &A, const ActivationForms &Forms) {
   if (!Asm)
     return Asm.takeError();
   llvm::outs() << *Asm;
+  return llvm::Error::success();
+}
+
+/// --eval with --jit: the compiled float kernel (fused: y and f') at Xs.
+llvm::Error evalJit(const ExprArgs &A, const ActivationForms &Forms,
+                    const ParamValues &Bound, const std::vector<double> &Xs) {
+  JitOptions JO;
+  JO.Target = A.Target;
+  auto J = Jit::create(JO);
+  if (!J)
+    return J.takeError();
+  auto Ctx = std::make_unique<llvm::LLVMContext>();
+  auto M = std::make_unique<llvm::Module>("eval", *Ctx);
+  if (llvm::Error E = emitActivationKernels(*M, Forms, "act", (*J)->lanes(),
+                                            {KernelKind::Fused}))
+    return E;
+  if (llvm::Error E = (*J)->addModule(std::move(M), std::move(Ctx)))
+    return E;
+  auto Sym = (*J)->lookup(kernelSymbol("act", KernelKind::Fused));
+  if (!Sym)
+    return Sym.takeError();
+  auto Fn = reinterpret_cast<void (*)(const float *, const float *, float *,
+                                      float *, int64_t, const float *)>(*Sym);
+  std::vector<float> X(Xs.begin(), Xs.end()), Y(Xs.size()), D(Xs.size()), P;
+  for (const std::string &N : Forms.Params)
+    P.push_back(static_cast<float>(Bound.at(N)));
+  Fn(X.data(), nullptr, Y.data(), D.data(), static_cast<int64_t>(X.size()),
+     P.data());
+  if (A.Json) {
+    json Points = json::array();
+    for (size_t I = 0; I < X.size(); ++I)
+      Points.push_back(
+          {{"x", number(X[I])}, {"f", number(Y[I])}, {"df", number(D[I])}});
+    llvm::outs() << json({{"expr", print(Forms.Formula)},
+                          {"derivative", print(Forms.Derivative)},
+                          {"points", Points}})
+                        .dump(2)
+                 << "\n";
+    return llvm::Error::success();
+  }
+  llvm::outs() << llvm::format("%-16s %-16s %s\n", (const char *)"x",
+                               (const char *)"f (float)",
+                               (const char *)"df (float)");
+  for (size_t I = 0; I < X.size(); ++I)
+    llvm::outs() << llvm::format("%-16.9g %-16.9g %.9g\n", (double)X[I],
+                                 (double)Y[I], (double)D[I]);
   return llvm::Error::success();
 }
 
@@ -195,6 +242,8 @@ llvm::Error runExpr(const ExprArgs &A) {
       return Xs.takeError();
     ExprRef DF =
         A.Wrt == "x" ? Forms->Derivative : Forms->ParamDerivatives[A.Wrt];
+    if (A.RunJit)
+      return evalJit(A, *Forms, Bound, *Xs);
     auto F = Evaluator::create(Forms->Forward, Bound);
     if (!F)
       return F.takeError();
@@ -492,6 +541,9 @@ int main(int argc, char **argv) {
                    "X1,X2,...: evaluate f and its derivative in double at "
                    "these points");
   Expr->add_flag("--json", EA.Json, "with --eval: print JSON");
+  Expr->add_flag("--jit", EA.RunJit,
+                 "with --eval: run the JIT-compiled float kernel instead of "
+                 "the double-precision reference");
 
   bool ActJson = false, ActMarkdown = false;
   CLI::App *Acts = App.add_subcommand(

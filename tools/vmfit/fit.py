@@ -28,8 +28,9 @@ def scaled_erfc(t):  # erfc(x) * exp(x^2) as a function of t = 1/x
 
 
 fit("erf(x) = x * P(v), v = x^2, |x| <= 1", erf_over_x, 0, 1, 7)
-# erfc(x) = exp(-x^2) * Q(1/x) on three pieces of x: [0.5, 1.25], [1.25, 2.5],
-# [2.5, 10.1] (erfc underflows past 10.06).
-fit("erfc Q(v), v = 1/x, 0.5 <= x <= 1.25", scaled_erfc, mp.mpf(0.8), 2, 9)
-fit("erfc Q(v), v = 1/x, 1.25 <= x <= 2.5", scaled_erfc, mp.mpf(0.4), mp.mpf(0.8), 9)
-fit("erfc Q(v), v = 1/x, 2.5 <= x <= 10.1", scaled_erfc, 1 / mp.mpf(10.1), mp.mpf(0.4), 9)
+# erfc(x) = exp(-x^2) * Q(1/x) on three overlapping pieces of v = 1/x whose
+# centres and half-widths are exact in float (an inexact centre shifts the
+# argument by an ulp and costs one in the result).
+fit("erfc Q(v), v = 1/x, x in [0.5, 1.333]", scaled_erfc, mp.mpf(0.75), mp.mpf(2), 10)
+fit("erfc Q(v), v = 1/x, x in [1.143, 2.667]", scaled_erfc, mp.mpf(0.375), mp.mpf(0.875), 10)
+fit("erfc Q(v), v = 1/x, x in [2.462, 10.67]", scaled_erfc, mp.mpf(0.09375), mp.mpf(0.40625), 10)

@@ -45,6 +45,8 @@ struct ActivationForms {
   /// Simplified df/dp for every parameter p, by name.
   std::map<std::string, ExprRef> ParamDerivatives;
   std::vector<std::string> Params;
+  /// The context that owns these expressions.
+  ExprContext *Ctx = nullptr;
 };
 
 /// Parses Formula (parameters named by Params), differentiates it with

@@ -15,8 +15,9 @@ namespace netjit {
 ///                      float *dx, int64_t n, const float *p)
 ///   void NAME_fused(const float *x, const float *dy, float *y, float *dx,
 ///                   int64_t n, const float *p)
-/// p holds the parameters in ActivationForms::Params order. backward uses the
-/// derivative in y when there is one (y must then hold f(x)). fused writes
+/// p holds the parameters in ActivationForms::Params order. backward reads y
+/// (which must hold f(x)) when the derivative has a stable form in y
+/// (isStableInOutput), else recomputes from x. fused writes
 /// y = f(x) and dx = dy * f'(x) in one pass sharing subexpressions; with
 /// dy == NULL it writes dx = f'(x).
 enum class KernelKind { Forward, Backward, Fused };

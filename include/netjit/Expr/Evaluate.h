@@ -23,8 +23,10 @@ public:
   /// f(x), with y (the forward output) bound to Y for derivative forms.
   double operator()(double X, double Y = 0) const;
   /// The same in long double (64-bit mantissa on x86): a reference for
-  /// float results.
-  long double evalLong(long double X, long double Y = 0) const;
+  /// float results. Sets *Cancelled if a sum lost more than 30 bits, when
+  /// even long double may be wrong.
+  long double evalLong(long double X, long double Y = 0,
+                       bool *Cancelled = nullptr) const;
   /// The flattened nodes, operands first (for other evaluators).
   const std::vector<ExprRef> &order() const { return Order; }
   const std::vector<std::vector<unsigned>> &args() const { return Args; }

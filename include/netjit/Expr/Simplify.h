@@ -39,6 +39,16 @@ ExprRef simplify(ExprContext &Ctx, ExprRef E, const SimplifyOptions &Opts = {});
 /// Returns nullptr unless x survives only inside where() conditions.
 ExprRef rewriteInOutput(ExprContext &Ctx, ExprRef F, ExprRef DF);
 
+/// E with the float-stable rewrites applied (codegen only: the printed forms
+/// stay the familiar ones): 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u),
+/// which does not cancel where tanh rounds to +-1.
+ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E);
+
+/// Whether a form in y is as accurate in float as the form in x: it is not
+/// when y enters a sum (1 - y^2 loses every digit once tanh rounds to 1).
+/// Kernels use the y form only then.
+bool isStableInOutput(ExprRef DY);
+
 } // namespace netjit
 
 #endif

@@ -1,0 +1,233 @@
+// JitTest.cpp - compiled kernels against the double reference, tails, the
+// allow-list, and the object cache.
+#include "TestUtil.h"
+
+#include "netjit/Activations/Catalog.h"
+#include "netjit/CodeGen/Emitter.h"
+#include "netjit/JIT/Jit.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/Support/FileSystem.h"
+
+using namespace netjit;
+using namespace netjit::test;
+
+namespace {
+
+using FwdFn = void (*)(const float *, float *, int64_t, const float *);
+using BwdFn = void (*)(const float *, const float *, const float *, float *,
+                       int64_t, const float *);
+using FusedFn = void (*)(const float *, const float *, float *, float *,
+                         int64_t, const float *);
+
+std::unique_ptr<Jit> makeJit(bool Cache = false, std::string Dir = "") {
+  JitOptions O;
+  O.UseCache = Cache;
+  O.CacheDir = Dir;
+  auto J = Jit::create(O);
+  if (!J) {
+    ADD_FAILURE() << toString(J.takeError());
+    return nullptr;
+  }
+  return std::move(*J);
+}
+
+struct Kernels {
+  FwdFn Fwd;
+  BwdFn Bwd;
+  FusedFn Fused;
+};
+
+Kernels compile(Jit &J, const ActivationForms &F, const std::string &Name) {
+  auto Ctx = std::make_unique<llvm::LLVMContext>();
+  auto M = std::make_unique<llvm::Module>(Name, *Ctx);
+  llvm::cantFail(emitActivationKernels(
+      *M, F, Name, J.lanes(),
+      {KernelKind::Forward, KernelKind::Backward, KernelKind::Fused}));
+  llvm::cantFail(J.addModule(std::move(M), std::move(Ctx)));
+  auto Sym = [&](KernelKind K) {
+    return llvm::cantFail(J.lookup(kernelSymbol(Name, K)));
+  };
+  return {reinterpret_cast<FwdFn>(Sym(KernelKind::Forward)),
+          reinterpret_cast<BwdFn>(Sym(KernelKind::Backward)),
+          reinterpret_cast<FusedFn>(Sym(KernelKind::Fused))};
+}
+
+} // namespace
+
+class KernelTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KernelTest, MatchesTheReferenceInEveryKernel) {
+  auto J = makeJit();
+  ASSERT_TRUE(J);
+  const ActivationInfo &I = *findActivation(GetParam());
+  ExprContext C;
+  std::vector<std::string> Names;
+  for (auto &P : I.Params)
+    Names.push_back(P.Name);
+  auto F = llvm::cantFail(deriveActivation(C, I.Formula, Names));
+  Kernels K = compile(*J, F, "k_" + I.Name);
+  ParamValues PV;
+  std::vector<float> P;
+  for (const std::string &N : F.Params)
+    for (auto &A : I.Params)
+      if (A.Name == N) {
+        P.push_back(A.Default);
+        PV[N] = static_cast<float>(A.Default);
+      }
+  // An odd count exercises the masked tail.
+  const int64_t N = 1037;
+  std::vector<float> X(N), DY(N), Y(N), DX(N), Y2(N), DX2(N), DX3(N);
+  for (int64_t K2 = 0; K2 < N; ++K2) {
+    X[K2] = -8.0f + 16.0f * (K2 + 0.31f) / N;
+    DY[K2] = 0.5f + (K2 % 7) * 0.25f;
+  }
+  K.Fwd(X.data(), Y.data(), N, P.data());
+  K.Bwd(X.data(), Y.data(), DY.data(), DX.data(), N, P.data());
+  K.Fused(X.data(), DY.data(), Y2.data(), DX2.data(), N, P.data());
+  K.Fused(X.data(), nullptr, Y2.data(), DX3.data(), N, P.data());
+  auto Fr = llvm::cantFail(Evaluator::create(F.Forward, PV));
+  auto Dr = llvm::cantFail(Evaluator::create(F.Derivative, PV));
+  for (int64_t K2 = 0; K2 < N; ++K2) {
+    double Want = Fr(X[K2]), WantD = Dr(X[K2]);
+    EXPECT_TRUE(closeRel(Y[K2], Want, 1e-5))
+        << I.Name << "(" << X[K2] << ") = " << Y[K2] << " vs " << Want;
+    EXPECT_EQ(Y[K2], Y2[K2]) << "forward and fused disagree at " << X[K2];
+    EXPECT_TRUE(closeRel(DX[K2], DY[K2] * WantD, 1e-5))
+        << I.Name << "' at " << X[K2] << ": " << DX[K2] << " vs "
+        << DY[K2] * WantD;
+    EXPECT_TRUE(closeRel(DX2[K2], DY[K2] * WantD, 1e-5))
+        << I.Name << " fused at " << X[K2];
+    EXPECT_TRUE(closeRel(DX3[K2], WantD, 1e-5)) << I.Name << " f' at " << X[K2];
+  }
+}
+
+static std::vector<std::string> kernelNames() {
+  std::vector<std::string> N;
+  for (const ActivationInfo &I : activationCatalog())
+    if (!I.RowWise)
+      N.push_back(I.Name);
+  return N;
+}
+
+INSTANTIATE_TEST_SUITE_P(Catalog, KernelTest,
+                         ::testing::ValuesIn(kernelNames()),
+                         [](const auto &Info) { return Info.param; });
+
+TEST(Kernel, TailsWriteExactlyNElements) {
+  auto J = makeJit();
+  ASSERT_TRUE(J);
+  ExprContext C;
+  auto F = llvm::cantFail(deriveActivation(C, "tanh(x)", {}));
+  Kernels K = compile(*J, F, "tails");
+  for (int64_t N = 0; N <= 2 * J->lanes() + 3; ++N) {
+    std::vector<float> X(N + 8, 0.5f), Y(N + 8, -7.0f);
+    K.Fwd(X.data(), Y.data(), N, nullptr);
+    for (int64_t I = 0; I < N; ++I)
+      EXPECT_FLOAT_EQ(Y[I], std::tanh(0.5f)) << "n = " << N;
+    for (int64_t I = N; I < N + 8; ++I)
+      EXPECT_EQ(Y[I], -7.0f) << "wrote past n = " << N;
+  }
+}
+
+TEST(Kernel, SpecialValues) {
+  auto J = makeJit();
+  ASSERT_TRUE(J);
+  struct Case {
+    const char *F;
+    float X, Want;
+  } Cases[] = {{"tanh(x)", INFINITY, 1},      {"tanh(x)", -INFINITY, -1},
+               {"sigmoid(x)", -INFINITY, 0},  {"sigmoid(x)", INFINITY, 1},
+               {"softplus(x)", 1e30f, 1e30f}, {"softplus(x)", 100, 100},
+               {"exp(x)", -INFINITY, 0},      {"exp(x)", INFINITY, INFINITY},
+               {"log(x)", 0, -INFINITY},      {"log1p(x)", -1, -INFINITY},
+               {"erf(x)", INFINITY, 1},       {"erfc(x)", INFINITY, 0},
+               {"erfc(x)", -INFINITY, 2}};
+  int Id = 0;
+  for (auto &K : Cases) {
+    ExprContext C;
+    auto F = llvm::cantFail(deriveActivation(C, K.F, {}));
+    Kernels Ks = compile(*J, F, "sv" + std::to_string(Id++));
+    float Y;
+    Ks.Fwd(&K.X, &Y, 1, nullptr);
+    EXPECT_EQ(Y, K.Want) << K.F << " at " << K.X;
+  }
+  // NaN propagates through every function; nothing overflows inside.
+  const char *All[] = {"exp(x)",  "expm1(x)",   "log(x)",      "log1p(x)",
+                       "tanh(x)", "sigmoid(x)", "softplus(x)", "erf(x)",
+                       "erfc(x)", "sin(x)",     "cos(x)"};
+  for (const char *Fn : All) {
+    ExprContext C;
+    auto F = llvm::cantFail(deriveActivation(C, Fn, {}));
+    Kernels Ks = compile(*J, F, "nan" + std::to_string(Id++));
+    float X = NAN, Y = 0;
+    Ks.Fwd(&X, &Y, 1, nullptr);
+    EXPECT_TRUE(std::isnan(Y)) << Fn;
+  }
+  struct Finite {
+    const char *Name;
+    float X;
+  } Finites[] = {{"mish", 100},
+                 {"silu", -100},
+                 {"gelu", -20},
+                 {"mish", -100},
+                 {"gelu", 100}};
+  for (auto &Fi : Finites) {
+    ExprContext C;
+    const ActivationInfo &I = *findActivation(Fi.Name);
+    std::vector<std::string> Names;
+    std::vector<float> P;
+    for (auto &A : I.Params) {
+      Names.push_back(A.Name);
+      P.push_back(A.Default);
+    }
+    auto F = llvm::cantFail(deriveActivation(C, I.Formula, Names));
+    Kernels Ks = compile(*J, F, "fin" + std::to_string(Id++));
+    float Y = NAN, D = NAN;
+    Ks.Fused(&Fi.X, nullptr, &Y, &D, 1, P.data());
+    EXPECT_TRUE(std::isfinite(Y) && std::isfinite(D))
+        << Fi.Name << "(" << Fi.X << ")";
+    double Want = *evaluate(F.Forward, Fi.X, {{"beta", 1.0}});
+    EXPECT_TRUE(closeRel(Y, Want, 1e-6))
+        << Fi.Name << "(" << Fi.X << ") = " << Y << " vs " << Want;
+  }
+}
+
+TEST(Jit, CallsOutsideTheAllowListAreAClearError) {
+  auto J = makeJit();
+  ASSERT_TRUE(J);
+  auto Ctx = std::make_unique<llvm::LLVMContext>();
+  auto M = std::make_unique<llvm::Module>("bad", *Ctx);
+  llvm::Type *F = llvm::Type::getFloatTy(*Ctx);
+  llvm::FunctionCallee Expf =
+      M->getOrInsertFunction("expf", llvm::FunctionType::get(F, {F}, false));
+  llvm::Function *Fn = llvm::Function::Create(
+      llvm::FunctionType::get(F, {F}, false),
+      llvm::GlobalValue::ExternalLinkage, "calls_expf", *M);
+  llvm::IRBuilder<> B(llvm::BasicBlock::Create(*Ctx, "entry", Fn));
+  B.CreateRet(B.CreateCall(Expf, {Fn->getArg(0)}));
+  llvm::Error E = J->addModule(std::move(M), std::move(Ctx));
+  ASSERT_TRUE(bool(E));
+  EXPECT_EQ(toString(std::move(E)),
+            "generated code calls 'expf', which is not in the JIT's runtime "
+            "allow-list (memcpy, memmove, memset)");
+}
+
+TEST(Jit, ObjectCacheHitsOnTheSecondCompile) {
+  llvm::SmallString<128> Dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("netjit-cache", Dir));
+  auto Run = [&](const char *Name) {
+    auto J = makeJit(/*Cache=*/true, std::string(Dir));
+    ExprContext C;
+    auto F = llvm::cantFail(deriveActivation(C, "x * tanh(softplus(x))", {}));
+    Kernels K = compile(*J, F, Name);
+    float X = 1, Y = 0;
+    K.Fwd(&X, &Y, 1, nullptr);
+    EXPECT_NEAR(Y, 0.865098f, 1e-5);
+    return std::make_pair(J->cacheHits(), J->cacheMisses());
+  };
+  EXPECT_EQ(Run("cached"), std::make_pair(0u, 1u));
+  EXPECT_EQ(Run("cached"), std::make_pair(1u, 0u));
+  EXPECT_EQ(Run("other"), std::make_pair(0u, 1u)); // different IR, new entry
+  llvm::sys::fs::remove_directories(Dir);
+}
