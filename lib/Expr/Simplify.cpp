@@ -171,7 +171,27 @@ ExprRef complement(Simplifier &S, ExprRef N) {
     return S.C.call(Op::Sigmoid, S.C.neg(F->operand(0)));
   if (F->op() == Op::Erf)
     return S.C.call(Op::Erfc, Minus ? F->operand(0) : S.C.neg(F->operand(0)));
+  // 1 +- tanh(u) = 2 sigmoid(+-2u)
+  if (F->op() == Op::Tanh) {
+    ExprRef U2 = S.C.mul(K(S, 2), F->operand(0));
+    return S.C.mul(K(S, 2), S.C.call(Op::Sigmoid, Minus ? S.C.neg(U2) : U2));
+  }
   return nullptr;
+}
+
+// c + u / k -> (c k + u) / k   when c k is exact: near u = -c k the sum is
+// then exact (Sterbenz) instead of cancelling a rounded quotient
+ExprRef sumOverConstant(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Add || !N->operand(0)->isConst())
+    return nullptr;
+  ExprRef D = N->operand(1);
+  if (D->op() != Op::Div || !D->operand(1)->isConst() || !D->hasX())
+    return nullptr;
+  double C = N->operand(0)->value(), Kd = D->operand(1)->value();
+  double CK = C * Kd;
+  if (!std::isfinite(CK) || std::fma(C, Kd, -CK) != 0)
+    return nullptr;
+  return S.C.div(S.C.add(K(S, CK), D->operand(0)), D->operand(1));
 }
 
 // sqrt(u^2) -> abs(u)
@@ -238,8 +258,10 @@ const Rule Rules[] = {
     {{"sigmoid-recip", "1 / (1 + exp(u)) -> sigmoid(-u)"}, sigmoidRecip},
     {{"complement",
       "1 - sigmoid(u) -> sigmoid(-u); 1 + erf(u) -> erfc(-u); 1 - erf(u) -> "
-      "erfc(u)"},
+      "erfc(u); 1 +- tanh(u) -> 2 sigmoid(+-2u)"},
      complement},
+    {{"sum-over-constant", "c + u / k -> (c k + u) / k (c k exact)"},
+     sumOverConstant},
     {{"sqrt-square", "sqrt(u^2) -> abs(u)"}, sqrtSquare},
     {{"abs-neg", "abs(-u) -> abs(u); abs(abs(u)) -> abs(u)"}, absNeg},
     {{"canonical-sum",
