@@ -206,27 +206,25 @@ Value *emitTanh(VB &V, Value *X) {
 }
 
 Value *emitSigmoid(VB &V, Value *X) {
-  // 1 / (1 + E), E = e^-x, with the rounding error of 1 + E put back
-  // (two-sum), so only exp's error and the division's remain.
-  Value *Xc = V.clamp(X, -10, 89);
-  Value *E = emitExp(V, V.B.CreateFNeg(Xc));
+  // One exp for both signs: E = e^-|x| in (0, 1], sigmoid = N / (1 + E) with
+  // N = 1 for x >= 0 and N = E below. The rounding error of 1 + E is exact by
+  // Fast2Sum (1 >= E) and is put back, leaving exp's error and one division.
+  // sigmoid(x) and sigmoid(-x) then share everything but N after inlining.
+  Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
   Value *S = V.add(V.k(1), E);
-  Value *Big = V.sel(V.gt(E, V.k(1)), E, V.k(1));
-  Value *Small = V.sel(V.gt(E, V.k(1)), V.k(1), E);
-  Value *Err = V.add(V.sub(Big, S), Small); // (1 + E) - S exactly
-  Value *R = V.div(V.k(1), S);
-  Value *Main = V.fma(V.B.CreateFNeg(R), V.mul(R, Err), R);
-  // Below -10: e^x / (1 + e^x) = e^x - e^2x to float precision.
-  Value *T = emitExp(V, X);
-  Value *Tail = V.fma(V.B.CreateFNeg(T), T, T);
-  return V.restoreNaN(X, V.sel(V.lt(X, V.k(-10)), Tail, Main));
+  Value *Err = V.add(V.sub(V.k(1), S), E); // (1 + E) - S exactly
+  Value *N = V.sel(V.lt(X, V.k(0)), E, V.k(1));
+  Value *R = V.div(N, S);
+  Value *Corr = V.mul(Err, V.div(V.k(1), S));
+  return V.restoreNaN(X, V.fma(V.B.CreateFNeg(R), Corr, R));
 }
 
 Value *emitSoftplus(VB &V, Value *X) {
   // max(x, 0) + log1p(exp(-|x|)): no overflow, and exactly x for large x.
+  // E is in (0, 1], where log1p(E) is log's core with f = E exactly.
   Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
-  return V.restoreNaN(X, V.add(Pos, emitLog1p(V, E)));
+  return V.restoreNaN(X, V.add(Pos, logCore(V, V.k(0), E)));
 }
 
 // tools/vmfit/fit.py: erf(x) = x P(s), s = 2 x^2 - 1, |x| <= 1.
