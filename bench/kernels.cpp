@@ -64,8 +64,8 @@ double compile(Jit &J, const ActivationForms &F, const std::string &Sym,
 } // namespace
 
 int main(int Argc, char **Argv) {
-  std::vector<std::string> Acts = {"relu", "sigmoid", "tanh", "gelu",
-                                   "gelu_tanh", "silu", "mish", "softplus"};
+  std::vector<std::string> Acts = {"relu",      "sigmoid", "tanh", "gelu",
+                                   "gelu_tanh", "silu",    "mish", "softplus"};
   std::vector<int64_t> Sizes = {1 << 20, 64 << 20};
   int Reps = Argc > 1 ? std::atoi(Argv[1]) : 7;
   nlohmann::ordered_json Out;
@@ -96,13 +96,9 @@ int main(int Argc, char **Argv) {
   for (const std::string &Name : Acts) {
     const ActivationInfo &Info = *findActivation(Name);
     ExprContext Ctx;
-    std::vector<std::string> Params;
-    std::vector<float> P;
-    for (auto &A : Info.Params) {
-      Params.push_back(A.Name);
-      P.push_back(A.Default);
-    }
-    auto F = llvm::cantFail(deriveActivation(Ctx, Info.Formula, Params));
+    auto F =
+        llvm::cantFail(deriveActivation(Ctx, Info.Formula, paramNames(Info)));
+    std::vector<float> P = llvm::cantFail(packParams(F, defaultParams(Info)));
     FwdFn Fwd;
     BwdFn Bwd;
     FusedFn Fused;

@@ -29,20 +29,6 @@ template <typename F> double richardson(F Fn, double X, double H) {
   return (4 * D2 - D1) / 3;
 }
 
-ParamValues defaults(const ActivationInfo &I) {
-  ParamValues P;
-  for (const ActivationParam &A : I.Params)
-    P[A.Name] = A.Default;
-  return P;
-}
-
-std::vector<std::string> names(const ActivationInfo &I) {
-  std::vector<std::string> N;
-  for (const ActivationParam &A : I.Params)
-    N.push_back(A.Name);
-  return N;
-}
-
 } // namespace
 
 class CatalogGradient : public ::testing::TestWithParam<std::string> {};
@@ -50,9 +36,9 @@ class CatalogGradient : public ::testing::TestWithParam<std::string> {};
 TEST_P(CatalogGradient, MatchesFiniteDifferences) {
   const ActivationInfo &Info = *findActivation(GetParam());
   ExprContext C;
-  auto Forms = deriveActivation(C, Info.Formula, names(Info));
+  auto Forms = deriveActivation(C, Info.Formula, paramNames(Info));
   ASSERT_TRUE(bool(Forms)) << toString(Forms.takeError());
-  ParamValues P = defaults(Info);
+  ParamValues P = defaultParams(Info);
   auto F = *Evaluator::create(Forms->Forward, P);
   auto D = *Evaluator::create(Forms->Derivative, P);
   auto Raw = *Evaluator::create(Forms->RawDerivative, P);
@@ -69,12 +55,12 @@ TEST_P(CatalogGradient, MatchesFiniteDifferences) {
 TEST_P(CatalogGradient, ParameterDerivativesMatchFiniteDifferences) {
   const ActivationInfo &Info = *findActivation(GetParam());
   ExprContext C;
-  auto Forms = deriveActivation(C, Info.Formula, names(Info));
+  auto Forms = deriveActivation(C, Info.Formula, paramNames(Info));
   ASSERT_TRUE(bool(Forms));
   for (const ActivationParam &A : Info.Params) {
     // Also away from the default, so that nothing depends on alpha = 1.
     for (double V : {A.Default, A.Default * 0.7 + 0.05}) {
-      ParamValues P = defaults(Info);
+      ParamValues P = defaultParams(Info);
       P[A.Name] = V;
       auto DP = *Evaluator::create(Forms->ParamDerivatives.at(A.Name), P);
       for (double X : samplePoints()) {
@@ -101,7 +87,7 @@ TEST_P(CatalogGradient, ParameterDerivativesMatchFiniteDifferences) {
 TEST_P(CatalogGradient, PrintedFormsReparseToTheSameValues) {
   const ActivationInfo &Info = *findActivation(GetParam());
   ExprContext C;
-  auto Forms = deriveActivation(C, Info.Formula, names(Info));
+  auto Forms = deriveActivation(C, Info.Formula, paramNames(Info));
   ASSERT_TRUE(bool(Forms));
   std::vector<ExprRef> All = {Forms->Formula, Forms->Forward,
                               Forms->Derivative};
@@ -110,7 +96,7 @@ TEST_P(CatalogGradient, PrintedFormsReparseToTheSameValues) {
   for (auto &[N, E] : Forms->ParamDerivatives)
     All.push_back(E);
   for (ExprRef E : All) {
-    ExprRef R = parseOrDie(C, print(E), names(Info), /*AllowOutput=*/true);
+    ExprRef R = parseOrDie(C, print(E), paramNames(Info), /*AllowOutput=*/true);
     EXPECT_EQ(R, E) << print(E);
   }
 }
@@ -118,11 +104,11 @@ TEST_P(CatalogGradient, PrintedFormsReparseToTheSameValues) {
 TEST_P(CatalogGradient, DerivativeInYAgreesWithDerivativeInX) {
   const ActivationInfo &Info = *findActivation(GetParam());
   ExprContext C;
-  auto Forms = deriveActivation(C, Info.Formula, names(Info));
+  auto Forms = deriveActivation(C, Info.Formula, paramNames(Info));
   ASSERT_TRUE(bool(Forms));
   if (!Forms->DerivativeY)
     return; // no exact form in y (gelu, mish, ...): nothing to compare
-  ParamValues P = defaults(Info);
+  ParamValues P = defaultParams(Info);
   auto F = *Evaluator::create(Forms->Forward, P);
   auto D = *Evaluator::create(Forms->Derivative, P);
   auto DY = *Evaluator::create(Forms->DerivativeY, P);
@@ -164,13 +150,8 @@ TEST(Catalog, KinkConventionsFollowPyTorch) {
   auto D = [](const char *Name, double X) {
     ExprContext C;
     const ActivationInfo &I = *findActivation(Name);
-    std::vector<std::string> N;
-    ParamValues P;
-    for (auto &A : I.Params) {
-      N.push_back(A.Name);
-      P[A.Name] = A.Default;
-    }
-    return *evaluate(deriveActivation(C, I.Formula, N)->Derivative, X, P);
+    return *evaluate(deriveActivation(C, I.Formula, paramNames(I))->Derivative,
+                     X, defaultParams(I));
   };
   EXPECT_EQ(D("relu", 0), 0);
   EXPECT_EQ(D("leaky_relu", 0), 0.01);

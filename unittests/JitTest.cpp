@@ -62,19 +62,12 @@ TEST_P(KernelTest, MatchesTheReferenceInEveryKernel) {
   ASSERT_TRUE(J);
   const ActivationInfo &I = *findActivation(GetParam());
   ExprContext C;
-  std::vector<std::string> Names;
-  for (auto &P : I.Params)
-    Names.push_back(P.Name);
-  auto F = llvm::cantFail(deriveActivation(C, I.Formula, Names));
+  auto F = llvm::cantFail(deriveActivation(C, I.Formula, paramNames(I)));
   Kernels K = compile(*J, F, "k_" + I.Name);
-  ParamValues PV;
-  std::vector<float> P;
-  for (const std::string &N : F.Params)
-    for (auto &A : I.Params)
-      if (A.Name == N) {
-        P.push_back(A.Default);
-        PV[N] = static_cast<float>(A.Default);
-      }
+  ParamValues PV = defaultParams(I);
+  for (auto &[Name, V] : PV)
+    V = static_cast<float>(V); // what the kernel sees
+  std::vector<float> P = llvm::cantFail(packParams(F, PV));
   // An odd count exercises the masked tail.
   const int64_t N = 1037;
   std::vector<float> X(N), DY(N), Y(N), DX(N), Y2(N), DX2(N), DX3(N);
@@ -175,19 +168,14 @@ TEST(Kernel, SpecialValues) {
   for (auto &Fi : Finites) {
     ExprContext C;
     const ActivationInfo &I = *findActivation(Fi.Name);
-    std::vector<std::string> Names;
-    std::vector<float> P;
-    for (auto &A : I.Params) {
-      Names.push_back(A.Name);
-      P.push_back(A.Default);
-    }
-    auto F = llvm::cantFail(deriveActivation(C, I.Formula, Names));
+    auto F = llvm::cantFail(deriveActivation(C, I.Formula, paramNames(I)));
+    std::vector<float> P = llvm::cantFail(packParams(F, defaultParams(I)));
     Kernels Ks = compile(*J, F, "fin" + std::to_string(Id++));
     float Y = NAN, D = NAN;
     Ks.Fused(&Fi.X, nullptr, &Y, &D, 1, P.data());
     EXPECT_TRUE(std::isfinite(Y) && std::isfinite(D))
         << Fi.Name << "(" << Fi.X << ")";
-    double Want = *evaluate(F.Forward, Fi.X, {{"beta", 1.0}});
+    double Want = *evaluate(F.Forward, Fi.X, defaultParams(I));
     EXPECT_TRUE(closeRel(Y, Want, 1e-6))
         << Fi.Name << "(" << Fi.X << ") = " << Y << " vs " << Want;
   }

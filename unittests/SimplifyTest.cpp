@@ -70,10 +70,7 @@ TEST(Simplify, DerivativesInTermsOfTheOutput) {
   auto Y = [](const char *Name) {
     ExprContext C;
     const ActivationInfo &I = *findActivation(Name);
-    std::vector<std::string> N;
-    for (auto &A : I.Params)
-      N.push_back(A.Name);
-    auto F = deriveActivation(C, I.Formula, N);
+    auto F = deriveActivation(C, I.Formula, paramNames(I));
     return F->DerivativeY ? print(F->DerivativeY) : std::string("none");
   };
   EXPECT_EQ(Y("sigmoid"), "y * (1 - y)");

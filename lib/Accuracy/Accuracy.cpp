@@ -316,7 +316,8 @@ using FusedFn = void (*)(const float *, const float *, float *, float *,
 struct Target {
   ExprContext Ctx;
   ActivationForms Forms;
-  std::vector<float> Params;
+  ParamValues Values;        // the reference's parameters
+  std::vector<float> Params; // the same, as the kernel takes them
   FusedFn Kernel = nullptr;
 };
 
@@ -324,31 +325,28 @@ Expected<std::unique_ptr<Target>> compileTarget(Jit &J,
                                                 const AccuracyBudget &B) {
   auto T = std::make_unique<Target>();
   std::string Formula = B.Name + "(x)";
-  std::vector<std::string> Names;
   if (B.Kind != AccuracyKind::Function) {
     const ActivationInfo *I = findActivation(B.Name);
     if (!I || I->RowWise)
       return plainError(ErrorKind::Usage,
                         "no elementwise activation '" + B.Name + "'");
     Formula = I->Formula;
-    for (const ActivationParam &P : I->Params) {
-      Names.push_back(P.Name);
-      T->Params.push_back(static_cast<float>(P.Default));
-    }
+    T->Values = defaultParams(*I);
   }
+  std::vector<std::string> Names;
+  for (auto &[N, V] : T->Values)
+    Names.push_back(N);
   auto Forms = deriveActivation(T->Ctx, Formula, Names);
   if (!Forms)
     return Forms.takeError();
   T->Forms = *Forms;
-  // Parameters in Forms.Params order (sorted), with catalogue defaults.
-  if (B.Kind != AccuracyKind::Function) {
-    const ActivationInfo *I = findActivation(B.Name);
-    T->Params.clear();
-    for (const std::string &N : T->Forms.Params)
-      for (const ActivationParam &P : I->Params)
-        if (P.Name == N)
-          T->Params.push_back(static_cast<float>(P.Default));
-  }
+  // The reference sees the float values the kernel sees.
+  for (auto &[N, V] : T->Values)
+    V = static_cast<float>(V);
+  auto P = packParams(T->Forms, T->Values);
+  if (!P)
+    return P.takeError();
+  T->Params = std::move(*P);
   static std::atomic<unsigned> Counter{0};
   std::string Sym = "acc" + std::to_string(Counter++);
   auto Ctx = std::make_unique<LLVMContext>();
@@ -363,13 +361,6 @@ Expected<std::unique_ptr<Target>> compileTarget(Jit &J,
     return Addr.takeError();
   T->Kernel = reinterpret_cast<FusedFn>(*Addr);
   return std::move(T);
-}
-
-ParamValues paramValues(const Target &T) {
-  ParamValues P;
-  for (size_t I = 0; I < T.Forms.Params.size(); ++I)
-    P[T.Forms.Params[I]] = static_cast<float>(T.Params[I]);
-  return P;
 }
 
 /// Accumulates one chunk of points into R.
@@ -427,7 +418,7 @@ Expected<AccuracyReport> measureAccuracy(Jit &J, const AccuracyBudget &B,
     return T.takeError();
   ExprRef E = B.Kind == AccuracyKind::Derivative ? (*T)->Forms.Derivative
                                                  : (*T)->Forms.Forward;
-  auto Ev = Evaluator::create(E, paramValues(**T));
+  auto Ev = Evaluator::create(E, (*T)->Values);
   if (!Ev)
     return Ev.takeError();
   Reference Ref(std::move(*Ev));
@@ -451,7 +442,7 @@ Expected<AccuracyReport> measureExhaustive(Jit &J, const AccuracyBudget &B,
   auto Work = [&] {
     ExprRef E = B.Kind == AccuracyKind::Derivative ? (*T)->Forms.Derivative
                                                    : (*T)->Forms.Forward;
-    auto Ev = Evaluator::create(E, paramValues(**T));
+    auto Ev = Evaluator::create(E, (*T)->Values);
     if (!Ev) {
       std::lock_guard<std::mutex> L(Mu);
       Failure = joinErrors(std::move(Failure), Ev.takeError());

@@ -39,6 +39,20 @@ const ActivationInfo *findActivation(StringRef Name) {
   return nullptr;
 }
 
+std::vector<std::string> paramNames(const ActivationInfo &I) {
+  std::vector<std::string> Names;
+  for (const ActivationParam &P : I.Params)
+    Names.push_back(P.Name);
+  return Names;
+}
+
+ParamValues defaultParams(const ActivationInfo &I) {
+  ParamValues V;
+  for (const ActivationParam &P : I.Params)
+    V[P.Name] = P.Default;
+  return V;
+}
+
 std::vector<std::string> activationNames() {
   std::vector<std::string> Names;
   for (const ActivationInfo &I : activationCatalog()) {

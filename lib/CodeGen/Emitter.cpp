@@ -228,6 +228,19 @@ Function *declareKernel(Module &M, StringRef Symbol, unsigned NumPtrs,
 
 } // namespace
 
+Expected<std::vector<float>> packParams(const ActivationForms &A,
+                                        const ParamValues &Values) {
+  std::vector<float> P;
+  for (const std::string &N : A.Params) {
+    auto It = Values.find(N);
+    if (It == Values.end())
+      return plainError(ErrorKind::Compile,
+                        "no value for parameter '" + N + "'");
+    P.push_back(static_cast<float>(It->second));
+  }
+  return P;
+}
+
 std::string kernelSymbol(StringRef Name, KernelKind K) {
   switch (K) {
   case KernelKind::Forward:

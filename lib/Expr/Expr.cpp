@@ -171,14 +171,6 @@ std::vector<std::string> paramsOf(ExprRef E) {
   return Names;
 }
 
-bool contains(ExprRef E, ExprRef S) {
-  if (E == S)
-    return true;
-  if (E->depth() <= S->depth())
-    return false;
-  return llvm::is_contained(postOrder(E), S);
-}
-
 int compareStructure(ExprRef A, ExprRef B) {
   while (A != B) {
     if (A->op() != B->op())
@@ -203,26 +195,6 @@ int compareStructure(ExprRef A, ExprRef B) {
     B = B->operand(I);
   }
   return 0;
-}
-
-ExprRef substitute(ExprContext &Ctx, ExprRef E, ExprRef From, ExprRef To) {
-  DenseMap<ExprRef, ExprRef> Memo;
-  std::function<ExprRef(ExprRef)> Go = [&](ExprRef N) -> ExprRef {
-    if (N == From)
-      return To;
-    if (N->numOperands() == 0 || N->depth() <= From->depth())
-      return N;
-    auto It = Memo.find(N);
-    if (It != Memo.end())
-      return It->second;
-    std::vector<ExprRef> Ops;
-    for (ExprRef O : N->operands())
-      Ops.push_back(Go(O));
-    ExprRef R = Ctx.make(N->op(), Ops);
-    Memo[N] = R;
-    return R;
-  };
-  return Go(E);
 }
 
 Error checkLimits(ExprRef E, StringRef What) {

@@ -289,8 +289,6 @@ ExprRef Simplifier::rewriteOnce(ExprRef N) {
     ExprRef New = R.Apply(*this, N);
     if (New && New != N) {
       --Budget;
-      if (O.Fired)
-        ++(*O.Fired)[R.Info.Name];
       return New;
     }
   }

@@ -176,11 +176,12 @@ llvm::Error evalJit(const ExprArgs &A, const ActivationForms &Forms,
     return Sym.takeError();
   auto Fn = reinterpret_cast<void (*)(const float *, const float *, float *,
                                       float *, int64_t, const float *)>(*Sym);
-  std::vector<float> X(Xs.begin(), Xs.end()), Y(Xs.size()), D(Xs.size()), P;
-  for (const std::string &N : Forms.Params)
-    P.push_back(static_cast<float>(Bound.at(N)));
+  auto P = packParams(Forms, Bound);
+  if (!P)
+    return P.takeError();
+  std::vector<float> X(Xs.begin(), Xs.end()), Y(Xs.size()), D(Xs.size());
   Fn(X.data(), nullptr, Y.data(), D.data(), static_cast<int64_t>(X.size()),
-     P.data());
+     P->data());
   if (A.Json) {
     json Points = json::array();
     for (size_t I = 0; I < X.size(); ++I)
@@ -214,8 +215,7 @@ llvm::Error runExpr(const ExprArgs &A) {
       return usage("'" + A.Text + "' is row-wise (" + Info->Formula +
                    "); it is compiled by a network layer, not as a formula");
     Formula = Info->Formula;
-    for (const ActivationParam &P : Info->Params)
-      Bound[P.Name] = P.Default;
+    Bound = defaultParams(*Info);
   }
   for (auto &[N, V] : *Values)
     Bound[N] = V;
@@ -364,13 +364,11 @@ llvm::Error runActivations(bool Json, bool Markdown) {
   json List = json::array();
   for (const ActivationInfo &I : activationCatalog()) {
     json Params = json::array();
-    std::vector<std::string> Names;
-    for (const ActivationParam &P : I.Params) {
+    for (const ActivationParam &P : I.Params)
       Params.push_back({{"name", P.Name},
                         {"default", P.Default},
                         {"trainable", P.Trainable}});
-      Names.push_back(P.Name);
-    }
+    std::vector<std::string> Names = paramNames(I);
     json Entry = {{"name", I.Name},       {"formula", I.Formula},
                   {"summary", I.Summary}, {"params", Params},
                   {"aliases", I.Aliases}, {"rowwise", I.RowWise}};

@@ -3,6 +3,7 @@
 #ifndef NETJIT_ACTIVATIONS_CATALOG_H
 #define NETJIT_ACTIVATIONS_CATALOG_H
 
+#include "netjit/Expr/Evaluate.h"
 #include "netjit/Expr/Expr.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -32,6 +33,11 @@ struct ActivationInfo {
 llvm::ArrayRef<ActivationInfo> activationCatalog();
 /// The entry called Name (or an alias of it), or nullptr.
 const ActivationInfo *findActivation(llvm::StringRef Name);
+/// An entry's parameter names, in declaration order.
+std::vector<std::string> paramNames(const ActivationInfo &I);
+/// An entry's parameters at their defaults.
+ParamValues defaultParams(const ActivationInfo &I);
+
 /// Every name and alias, for suggestions.
 std::vector<std::string> activationNames();
 

@@ -28,6 +28,11 @@ llvm::Error emitActivationKernels(llvm::Module &M, const ActivationForms &A,
                                   llvm::StringRef Name, unsigned Lanes,
                                   llvm::ArrayRef<KernelKind> Kinds);
 
+/// The kernels' parameter array p: Values in ActivationForms::Params order.
+/// Fails naming a parameter that has no value.
+llvm::Expected<std::vector<float>> packParams(const ActivationForms &A,
+                                              const ParamValues &Values);
+
 /// The symbol of a kernel: "NAME_forward", "NAME_backward", "NAME_fused".
 std::string kernelSymbol(llvm::StringRef Name, KernelKind K);
 

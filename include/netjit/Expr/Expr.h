@@ -131,13 +131,9 @@ std::vector<ExprRef> postOrder(
 size_t countNodes(ExprRef E);
 /// Parameter names used by E, sorted.
 std::vector<std::string> paramsOf(ExprRef E);
-/// Whether S occurs in E (pointer identity = structural identity).
-bool contains(ExprRef E, ExprRef S);
 /// A total order on expressions that depends only on structure, never on
 /// creation order: used to sort operands deterministically.
 int compareStructure(ExprRef A, ExprRef B);
-/// E with every occurrence of From replaced by To.
-ExprRef substitute(ExprContext &Ctx, ExprRef E, ExprRef From, ExprRef To);
 
 /// Deterministic infix text that parseExpr() reads back to the same node.
 std::string print(ExprRef E);

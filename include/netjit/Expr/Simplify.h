@@ -6,7 +6,6 @@
 #include "netjit/Expr/Expr.h"
 
 #include "llvm/ADT/ArrayRef.h"
-#include <map>
 #include <string>
 
 namespace netjit {
@@ -17,8 +16,6 @@ struct SimplifyOptions {
   bool Distribute = false;
   /// Whole-expression passes before giving up on a fixed point.
   unsigned MaxRounds = 32;
-  /// If set, counts how often each rule fired (by rule name).
-  std::map<std::string, unsigned> *Fired = nullptr;
 };
 
 /// One rewrite of the table, for documentation and --emit listings.
