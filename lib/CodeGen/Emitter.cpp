@@ -17,13 +17,24 @@ namespace {
 
 /// Lowers expressions lane-wise; one instance per loop body, so values shared
 /// between the forward and the derivative are computed once.
+///
+/// The arithmetic between vector-math calls (+ - * / powers, comparisons,
+/// where, min/max) runs in double and is rounded to float once, at the end or
+/// where it feeds one of our float functions; there the rounding error of the
+/// argument goes along (VectorMath::takesLo). A formula's error is then that
+/// of its float functions, amplified only by its own conditioning, plus one
+/// rounding: x * sigmoid(1.702 * x) does not lose digits to its products, nor
+/// to 1.702 * x near -50, and x^3 does not overflow on the way.
 class ExprLowering {
 public:
   ExprLowering(IRBuilder<> &B, VectorMath &VM, unsigned Lanes)
-      : B(B), VM(VM), VT(FixedVectorType::get(B.getFloatTy(), Lanes)) {}
+      : B(B), VM(VM), VT(FixedVectorType::get(B.getFloatTy(), Lanes)),
+        VD(FixedVectorType::get(B.getDoubleTy(), Lanes)) {}
 
+  /// Binds a Var or Param leaf to its float lanes.
   void bind(ExprRef Leaf, Value *V) { Memo[Leaf] = V; }
 
+  /// E's value as float lanes.
   Expected<Value *> lower(ExprRef E) {
     for (ExprRef N : postOrder(E)) {
       if (Memo.count(N))
@@ -33,54 +44,82 @@ public:
         return V.takeError();
       Memo[N] = *V;
     }
-    return Memo[E];
+    return toFloat(Memo[E]);
   }
 
 private:
   IRBuilder<> &B;
   VectorMath &VM;
-  Type *VT;
-  DenseMap<ExprRef, Value *> Memo;
+  Type *VT, *VD;
+  DenseMap<ExprRef, Value *> Memo; // float lanes from vector math and leaves,
+                                   // double lanes from arithmetic
 
-  Value *k(double V) { return ConstantFP::get(VT, V); }
-  Value *arg(ExprRef N, unsigned I) { return Memo[N->operand(I)]; }
+  Value *kd(double V) { return ConstantFP::get(VD, V); }
+  Value *toDouble(Value *V) {
+    return V->getType() == VD ? V : B.CreateFPExt(V, VD);
+  }
+  Value *toFloat(Value *V) {
+    return V->getType() == VT ? V : B.CreateFPTrunc(V, VT);
+  }
+  Value *arg(ExprRef N, unsigned I) { return toDouble(Memo[N->operand(I)]); }
 
   /// A where() condition as i1 lanes: comparisons directly, else c != 0.
   Value *cond(ExprRef C) {
     Value *V = Memo[C];
     if (auto *Cast = dyn_cast<UIToFPInst>(V))
       return Cast->getOperand(0);
-    return B.CreateFCmpUNE(V, k(0));
+    return B.CreateFCmpUNE(toDouble(V), kd(0));
   }
 
   /// a^b: integer exponents by repeated squaring, 0.5 by sqrt, else
-  /// exp(b log a) (valid for a > 0).
-  Value *power(Value *A, ExprRef Exp) {
+  /// exp(b log a) in float (valid for a > 0).
+  Value *power(ExprRef N) {
+    ExprRef Exp = N->operand(1);
+    Value *A = arg(N, 0);
     if (Exp->isConst()) {
       double P = Exp->value();
       if (P == 0.5)
         return B.CreateUnaryIntrinsic(Intrinsic::sqrt, A);
       if (P == std::floor(P) && std::fabs(P) <= 64) {
-        unsigned N = static_cast<unsigned>(std::fabs(P));
+        unsigned K = static_cast<unsigned>(std::fabs(P));
         Value *R = nullptr, *Sq = A;
-        for (; N; N >>= 1) {
-          if (N & 1)
+        for (; K; K >>= 1) {
+          if (K & 1)
             R = R ? B.CreateFMul(R, Sq) : Sq;
-          if (N > 1)
+          if (K > 1)
             Sq = B.CreateFMul(Sq, Sq);
         }
         if (!R)
-          R = k(1);
-        return P < 0 ? B.CreateFDiv(k(1), R) : R;
+          R = kd(1);
+        return P < 0 ? B.CreateFDiv(kd(1), R) : R;
       }
     }
-    return VM.call(B, Op::Exp, B.CreateFMul(Memo[Exp], VM.call(B, Op::Log, A)));
+    Value *Log = VM.call(B, Op::Log, toFloat(A));
+    return callVM(Op::Exp, B.CreateFMul(arg(N, 1), toDouble(Log)));
+  }
+
+  /// One of our float functions at V: a double V is rounded, and its
+  /// rounding error passed along where the function can use it.
+  Value *callVM(Op O, Value *V) {
+    if (V->getType() == VT)
+      return VM.call(B, O, V);
+    Value *Hi = B.CreateFPTrunc(V, VT);
+    Value *Lo = nullptr;
+    if (VectorMath::takesLo(O)) {
+      Lo = B.CreateFPTrunc(B.CreateFSub(V, B.CreateFPExt(Hi, VD)), VT);
+      // Past float's range (inf - inf) there is no error to pass.
+      Value *Finite = B.CreateFCmpOLT(
+          B.CreateUnaryIntrinsic(Intrinsic::fabs, Lo),
+          ConstantFP::get(VT, INFINITY));
+      Lo = B.CreateSelect(Finite, Lo, ConstantFP::get(VT, 0));
+    }
+    return VM.call(B, O, Hi, Lo);
   }
 
   Expected<Value *> lowerNode(ExprRef N) {
     switch (N->op()) {
     case Op::Const:
-      return k(N->value());
+      return kd(N->value());
     case Op::Var:
     case Op::Param:
       return plainError(ErrorKind::Compile,
@@ -94,7 +133,7 @@ private:
                              : N->op() == Op::Gt ? CmpInst::FCMP_OGT
                                                  : CmpInst::FCMP_OGE;
       // As a number a comparison is 1 or 0; cond() reads the i1 back.
-      return B.CreateUIToFP(B.CreateFCmp(P, arg(N, 0), arg(N, 1)), VT);
+      return B.CreateUIToFP(B.CreateFCmp(P, arg(N, 0), arg(N, 1)), VD);
     }
     case Op::Add:
       return B.CreateFAdd(arg(N, 0), arg(N, 1));
@@ -107,7 +146,7 @@ private:
     case Op::Neg:
       return B.CreateFNeg(arg(N, 0));
     case Op::Pow:
-      return power(arg(N, 0), N->operand(1));
+      return power(N);
     case Op::Sqrt:
       return B.CreateUnaryIntrinsic(Intrinsic::sqrt, arg(N, 0));
     case Op::Abs:
@@ -115,8 +154,8 @@ private:
     case Op::Sign: {
       // 1, -1, or x itself for 0 and NaN.
       Value *X = arg(N, 0);
-      Value *R = B.CreateSelect(B.CreateFCmpOLT(X, k(0)), k(-1), X);
-      return B.CreateSelect(B.CreateFCmpOGT(X, k(0)), k(1), R);
+      Value *R = B.CreateSelect(B.CreateFCmpOLT(X, kd(0)), kd(-1), X);
+      return B.CreateSelect(B.CreateFCmpOGT(X, kd(0)), kd(1), R);
     }
     case Op::Min:
     case Op::Max: {
@@ -127,11 +166,18 @@ private:
       Value *R = B.CreateSelect(Pick, A, C);
       return B.CreateSelect(B.CreateFCmpUNO(A, A), A, R);
     }
-    case Op::Where:
-      return B.CreateSelect(cond(N->operand(0)), arg(N, 1), arg(N, 2));
+    case Op::Where: {
+      // Float branches stay float: where(x > 0, x, 0.3 * x) costs nothing.
+      Value *T = Memo[N->operand(1)], *F = Memo[N->operand(2)];
+      if (T->getType() != F->getType()) {
+        T = toDouble(T);
+        F = toDouble(F);
+      }
+      return B.CreateSelect(cond(N->operand(0)), T, F);
+    }
     default:
       if (VectorMath::provides(N->op()))
-        return VM.call(B, N->op(), arg(N, 0));
+        return callVM(N->op(), Memo[N->operand(0)]);
       return plainError(ErrorKind::Compile, Twine("no lowering for '") +
                                                 opInfo(N->op()).Spelling + "'");
     }
@@ -270,10 +316,11 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
   // as accurate as the x form (isStableInOutput).
   ExprRef DY = A.DerivativeY && isStableInOutput(A.DerivativeY) ? A.DerivativeY
                                                                 : nullptr;
+  ExprRef Fwd = stabilizeForFloat(*A.Ctx, A.Forward);
   ExprRef DX = stabilizeForFloat(*A.Ctx, A.Derivative);
   ExprRef DF = DY ? DY : DX;
   std::vector<ExprRef> Leaves;
-  leavesOf(A.Forward, Leaves);
+  leavesOf(Fwd, Leaves);
   leavesOf(DX, Leaves);
   if (DY)
     leavesOf(DY, Leaves);
@@ -324,7 +371,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
           if (Leaf->isVar("y"))
             YLeaf = Leaf;
         if (K == KernelKind::Forward) {
-          auto Y = L.lower(A.Forward);
+          auto Y = L.lower(Fwd);
           if (!Y)
             return Y.takeError();
           storeLanes(B, *Y, Args.Y, I, Mask);
@@ -332,7 +379,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
         }
         Value *Yv = nullptr;
         if (K == KernelKind::Fused) {
-          auto Y = L.lower(A.Forward);
+          auto Y = L.lower(Fwd);
           if (!Y)
             return Y.takeError();
           Yv = *Y;

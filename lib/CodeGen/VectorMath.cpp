@@ -83,11 +83,16 @@ constexpr double Log2E = 1.4426950408889634;
 constexpr double Ln2Hi = 0.693145751953125;
 constexpr double Ln2Lo = 1.428606765330187045e-06;
 
-/// x = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite).
-std::pair<Value *, Value *> reduceLn2(VB &V, Value *X) {
+/// x + lo = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite); lo, the
+/// argument's own rounding error (see VectorMath.h), joins the small r.
+std::pair<Value *, Value *> reduceLn2(VB &V, Value *X, Value *Lo) {
+  // Callers clamp x to [-104, 89]; past that lo means nothing (and may be
+  // huge next to the clamped x).
+  if (Lo)
+    Lo = V.sel(V.B.CreateAnd(V.gt(X, V.k(-104)), V.lt(X, V.k(89))), Lo, V.k(0));
   Value *N = V.rint(V.mul(X, V.k(Log2E)));
   Value *R = V.fma(N, V.k(-Ln2Hi), X);
-  R = V.fma(N, V.k(-Ln2Lo), R);
+  R = V.fma(N, V.k(-Ln2Lo), Lo ? V.add(R, Lo) : R);
   return {N, R};
 }
 
@@ -98,17 +103,21 @@ Value *expm1Reduced(VB &V, Value *R) {
   return V.fma(V.mul(R, R), Q, R);
 }
 
-Value *emitExp(VB &V, Value *X) {
-  // e^x = 2^n e^r; past [-104, 89] the result is 0 or inf anyway.
-  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89));
-  Value *E = V.add(V.k(1), expm1Reduced(V, R));
-  Value *Res = V.ldexp(E, V.B.CreateFPToSI(N, V.I));
-  return V.restoreNaN(X, Res);
+/// e^(x + lo) = 2^n (1 + p), n as i32 lanes; past [-104, 89] the result is
+/// 0 or inf anyway.
+std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
+  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
+  return {V.B.CreateFPToSI(N, V.I), expm1Reduced(V, R)};
 }
 
-Value *emitExpm1(VB &V, Value *X) {
+Value *emitExp(VB &V, Value *X, Value *Lo = nullptr) {
+  auto [N, P] = expParts(V, X, Lo);
+  return V.restoreNaN(X, V.ldexp(V.add(V.k(1), P), N));
+}
+
+Value *emitExpm1(VB &V, Value *X, Value *Lo = nullptr) {
   // e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact for n = 0, one rounding else.
-  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89));
+  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
   Value *Em1 = expm1Reduced(V, R);
   Value *Ni = V.B.CreateFPToSI(N, V.I);
   Value *Nc = V.B.CreateSelect(
@@ -135,6 +144,8 @@ Value *emitExpm1(VB &V, Value *X) {
                           1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720,
                           1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5}),
             Xs);
+  if (Lo) // e^(x + lo) - 1 = (e^x - 1) + lo e^x
+    Direct = V.add(Direct, V.fma(Lo, Direct, Lo));
   Res =
       V.sel(V.B.CreateAnd(V.gt(X, V.k(-0.35)), V.lt(X, V.k(0.7))), Direct, Res);
   return V.restoreNaN(X, Res);
@@ -180,51 +191,75 @@ Value *logSpecials(VB &V, Value *X, Value *Arg, Value *Res) {
   return V.restoreNaN(X, Res);
 }
 
-Value *emitLog(VB &V, Value *X) {
-  return logSpecials(V, X, X, logPositive(V, X));
+Value *emitLog(VB &V, Value *X, Value *Lo = nullptr) {
+  // log(x + lo) = log(x) + lo / x
+  return logSpecials(V, X, X, logPositive(V, X, Lo ? V.div(Lo, X) : nullptr));
 }
 
-Value *emitLog1p(VB &V, Value *X) {
+Value *emitLog1p(VB &V, Value *X, Value *Lo = nullptr) {
   // log1p(x) = log(u) + c / u with u = 1 + x rounded and c = x - (u - 1)
   // the rounding error, so small x keep their digits.
   Value *U = V.add(V.k(1), X);
   Value *C = V.sub(X, V.sub(U, V.k(1)));
+  if (Lo)
+    C = V.add(C, Lo);
   Value *Far = logPositive(V, U, V.div(C, U));
   // Near 0, 1 + x is already reduced: f = x exactly, k = 0.
-  Value *Near = logCore(V, V.k(0), V.clamp(X, -0.5, 1));
+  Value *Near = logCore(V, V.k(0), V.clamp(X, -0.5, 1),
+                        Lo ? V.div(Lo, U) : nullptr);
   Value *IsNear =
       V.B.CreateAnd(V.gt(X, V.k(-0.5)), V.B.CreateFCmpOLE(X, V.k(1)));
   return logSpecials(V, X, U, V.sel(IsNear, Near, Far));
 }
 
-Value *emitTanh(VB &V, Value *X) {
+/// The error lo of x, made the error of |x|.
+Value *absLo(VB &V, Value *X, Value *Lo) {
+  return Lo ? V.sel(V.lt(X, V.k(0)), V.B.CreateFNeg(Lo), Lo) : nullptr;
+}
+
+Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   // tanh|x| = t / (t + 2), t = expm1(2|x|); tanh(9.5) is 1 in float.
   Value *A = V.clamp(V.abs(X), 0, 9.5);
-  Value *T = emitExpm1(V, V.mul(V.k(2), A));
+  Value *ALo = absLo(V, X, Lo);
+  Value *T = emitExpm1(V, V.mul(V.k(2), A), Lo ? V.add(ALo, ALo) : nullptr);
   Value *R = V.div(T, V.add(T, V.k(2)));
   return V.restoreNaN(X, V.copysign(R, X));
 }
 
-Value *emitSigmoid(VB &V, Value *X) {
+Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // One exp for both signs: E = e^-|x| in (0, 1], sigmoid = N / (1 + E) with
-  // N = 1 for x >= 0 and N = E below. The rounding error of 1 + E is exact by
-  // Fast2Sum (1 >= E) and is put back, leaving exp's error and one division.
-  // sigmoid(x) and sigmoid(-x) then share everything but N after inlining.
-  Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
-  Value *S = V.add(V.k(1), E);
-  Value *Err = V.add(V.sub(V.k(1), S), E); // (1 + E) - S exactly
-  Value *N = V.sel(V.lt(X, V.k(0)), E, V.k(1));
-  Value *R = V.div(N, S);
-  Value *Corr = V.mul(Err, V.div(V.k(1), S));
-  return V.restoreNaN(X, V.fma(V.B.CreateFNeg(R), Corr, R));
+  // N = 1 for x >= 0 and N = E below, so sigmoid(x) and sigmoid(-x) share
+  // everything but N after inlining. E = 2^n (1 + p) is kept as Eh + El
+  // (1 + p by Fast2Sum, scaled exactly), and 1 + Eh = S + Err (Fast2Sum,
+  // 1 >= Eh); then N / (S + D), D = Err + El, is q + (Nl - q D) / S with
+  // q = Nh / S: exp's last rounding and the sum's never reach the result.
+  Value *ALo = absLo(V, X, Lo);
+  auto [Ni, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
+                          Lo ? V.B.CreateFNeg(ALo) : nullptr);
+  Value *One = V.add(V.k(1), P);
+  Value *Eh = V.ldexp(One, Ni);
+  Value *El = V.ldexp(V.add(V.sub(V.k(1), One), P), Ni);
+  Value *S = V.add(V.k(1), Eh);
+  Value *D = V.add(V.add(V.sub(V.k(1), S), Eh), El);
+  Value *Neg = V.lt(X, V.k(0));
+  Value *Nh = V.sel(Neg, Eh, V.k(1));
+  Value *Nl = V.sel(Neg, El, V.k(0));
+  Value *Q = V.div(Nh, S);
+  Value *Res = V.add(Q, V.div(V.fma(V.B.CreateFNeg(Q), D, Nl), S));
+  return V.restoreNaN(X, Res);
 }
 
-Value *emitSoftplus(VB &V, Value *X) {
+Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   // max(x, 0) + log1p(exp(-|x|)): no overflow, and exactly x for large x.
   // E is in (0, 1], where log1p(E) is log's core with f = E exactly.
-  Value *E = emitExp(V, V.B.CreateFNeg(V.abs(X)));
+  Value *ALo = absLo(V, X, Lo);
+  Value *E =
+      emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
-  return V.restoreNaN(X, V.add(Pos, logCore(V, V.k(0), E)));
+  Value *Log = logCore(V, V.k(0), E);
+  if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0
+    Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
+  return V.restoreNaN(X, V.add(Pos, Log));
 }
 
 // tools/vmfit/fit.py: erf(x) = x P(s), s = 2 x^2 - 1, |x| <= 1.
@@ -232,63 +267,87 @@ const double ErfP[] = {-7.552378571474216e-08,  1.2316395977478375e-06,
                        -1.7536914180800595e-05, 0.0002175119906208899,
                        -0.002285485612212242,   0.019852497722455814,
                        -0.14053608902112114,    0.9654687386375691};
-// erfc(x) = exp(-x^2) Q(s), s = (1/x - Mid) / Half, on three pieces of x:
-// [0.5, 1.25), [1.25, 2.5), [2.5, 10.1]; Mid and Half are exact in float.
-const double ErfcQ[3][11] = {
-    {1.7671160306337716e-06, -5.5787974218783415e-06, 1.0500820607623546e-05,
-     -1.9299681496898853e-05, 8.890048770144739e-06, 0.00018628396558953772,
-     -0.0013593484521047844, 0.0069345541900589095, -0.030670795290582604,
-     0.12518186589042873, 0.5154215047670834},
-    {-2.801773708538095e-08, 7.57345022012501e-08, 5.7302932959776565e-08,
-     -1.5670213587741616e-06, 1.0569009019885016e-05, -4.592755888961168e-05,
-     9.112573763509038e-05, 0.0006838941155373525, -0.010774671187198557,
-     0.09557093884408736, 0.3059529922709411},
-    {1.028239648353868e-08, -2.3620310198493435e-08, -9.727422378653497e-08,
-     8.836711871889867e-07, -2.4738464048419106e-06, -8.968462713539433e-06,
-     0.00012665480592776213, -0.00043070926165942876, -0.003940270494150309,
-     0.08095876522040948, 0.13699945762506138}};
+// erfc(x) = exp(-x^2) R(t) / x, t = 1/x - Mid, on three pieces of x:
+// [0.5, 1.25), [1.25, 2.5), [2.5, 10.1]; Mid is exact in float.
+const double ErfcR[3][11] = {
+    {-3.884241991986035e-05, 0.00024770478972092815, -0.0006822408697406142,
+     0.0013890880068024045, -0.002444366817717227, 0.00351015464282844,
+     -0.002870348217534601, -0.004961897216603838, 0.035226348336948404,
+     -0.12695346490719553, 0.37485200346696973},
+    {0.031188025047976065, -0.04887124233702546, 0.04503743000056453,
+     -0.024392988735900914, -0.01009343236939774, 0.04959905617632262,
+     -0.07803839132445205, 0.07210218341236567, -0.0012945389960244966,
+     -0.1715856521226616, 0.4895247876335057},
+    {-0.5609014277989891, 1.325704959426304, -0.7192737437746028,
+     -0.09398416280497, 0.41121934979436364, -0.2728062679145618,
+     -0.02808674801159935, 0.2195131906517144, -0.16778618916376836,
+     -0.11944693214945458, 0.5479978305002455}};
 const double ErfcMid[3] = {1.375, 0.625, 0.25};
-const double ErfcHalf[3] = {0.625, 0.25, 0.15625};
 
-/// erf(x) for |x| <= 1, odd.
-Value *erfSmall(VB &V, Value *X) {
+/// erf(x) / x for |x| <= 1, even.
+Value *erfOverX(VB &V, Value *X) {
   Value *S = V.fma(V.k(2), V.mul(X, X), V.k(-1));
-  return V.mul(X, V.horner(S, ErfP));
+  return V.horner(S, ErfP);
 }
 
-/// erfc(a) for a >= 0.5 (0 past 10.1, where it underflows).
-Value *erfcLarge(VB &V, Value *A) {
+/// erfc(a + lo) for a >= 0.5 (0 past 10.1, where it underflows): lo moves
+/// exp(-a^2), not the slowly varying R. Computed as 2^n (1 + p) (1/a) R with
+/// one rounding at the end, in the terms that carry the leading digits:
+/// exp(-a^2) = 2^n (1 + p) is never rounded, 1/a is Inv (1 + r) with r its
+/// exact remainder, and R = R0 + S with R0 the constant coefficient's float
+/// part and S the small rest, so Inv R0 = H + L exactly.
+Value *erfcLarge(VB &V, Value *A, Value *ALo = nullptr) {
   Value *Ac = V.clamp(A, 0.5, 10.1);
   Value *Piece1 = V.lt(Ac, V.k(1.25)), *Piece2 = V.lt(Ac, V.k(2.5));
   auto Pick = [&](double P0, double P1, double P2) {
     return V.sel(Piece1, V.k(P0), V.sel(Piece2, V.k(P1), V.k(P2)));
   };
   Value *Inv = V.div(V.k(1), Ac);
-  Value *S = V.div(V.sub(Inv, Pick(ErfcMid[0], ErfcMid[1], ErfcMid[2])),
-                   Pick(ErfcHalf[0], ErfcHalf[1], ErfcHalf[2]));
-  Value *Q = Pick(ErfcQ[0][0], ErfcQ[1][0], ErfcQ[2][0]);
-  for (int J = 1; J < 11; ++J)
-    Q = V.fma(Q, S, Pick(ErfcQ[0][J], ErfcQ[1][J], ErfcQ[2][J]));
-  // exp(-a^2) with a^2 = Hi + Lo exactly: exp(-Hi) (1 - Lo).
+  Value *R = V.fma(V.B.CreateFNeg(Inv), Ac, V.k(1));
+  Value *T = V.sub(Inv, Pick(ErfcMid[0], ErfcMid[1], ErfcMid[2]));
+  Value *Rest = Pick(ErfcR[0][0], ErfcR[1][0], ErfcR[2][0]);
+  for (int J = 1; J < 10; ++J)
+    Rest = V.fma(Rest, T, Pick(ErfcR[0][J], ErfcR[1][J], ErfcR[2][J]));
+  auto LowPart = [](double C) { return C - static_cast<float>(C); };
+  Value *S = V.fma(Rest, T,
+                   Pick(LowPart(ErfcR[0][10]), LowPart(ErfcR[1][10]),
+                        LowPart(ErfcR[2][10])));
+  Value *R0 = Pick(ErfcR[0][10], ErfcR[1][10], ErfcR[2][10]);
+  Value *H = V.mul(Inv, R0);
+  Value *L = V.fma(Inv, R0, V.B.CreateFNeg(H));
+  // a^2 = Hi + Lo exactly; (a + lo)^2 adds 2 a lo.
   Value *Hi = V.mul(Ac, Ac);
   Value *Lo = V.fma(Ac, Ac, V.B.CreateFNeg(Hi));
-  Value *E = emitExp(V, V.B.CreateFNeg(Hi));
-  E = V.fma(V.B.CreateFNeg(Lo), E, E);
-  return V.sel(V.gt(A, V.k(10.1)), V.k(0), V.mul(E, Q));
+  if (ALo)
+    Lo = V.fma(V.add(Ac, Ac), ALo, Lo);
+  auto [N, Rx] = reduceLn2(V, V.B.CreateFNeg(Hi), V.B.CreateFNeg(Lo));
+  Value *P = expm1Reduced(V, Rx);
+  Value *C = V.fma(R, P, V.add(P, R)); // (1 + p)(1 + r) - 1
+  // H (1 + C) + (L + Inv S)(1 + C), the second part to first order in L.
+  Value *InvS = V.mul(Inv, S);
+  Value *Small = V.add(L, V.fma(InvS, C, InvS));
+  Value *Res = V.add(H, V.fma(H, C, Small));
+  Res = V.ldexp(Res, V.B.CreateFPToSI(N, V.I));
+  return V.sel(V.gt(A, V.k(10.1)), V.k(0), Res);
 }
 
 Value *emitErf(VB &V, Value *X) {
   Value *A = V.abs(X);
-  Value *Small = erfSmall(V, V.clamp(A, 0, 1));
+  Value *Xs = V.clamp(A, 0, 1);
+  Value *Small = V.mul(Xs, erfOverX(V, Xs));
   Value *Large = V.sub(V.k(1), erfcLarge(V, A));
   Value *R = V.sel(V.lt(A, V.k(1)), Small, Large);
   return V.restoreNaN(X, V.copysign(R, X));
 }
 
-Value *emitErfc(VB &V, Value *X) {
+Value *emitErfc(VB &V, Value *X, Value *Lo = nullptr) {
   Value *A = V.abs(X);
-  Value *Small = V.sub(V.k(1), erfSmall(V, V.clamp(X, -0.5, 0.5)));
-  Value *Large = erfcLarge(V, A);
+  Value *Xs = V.clamp(X, -0.5, 0.5);
+  Value *Small = V.fma(V.B.CreateFNeg(Xs), erfOverX(V, Xs), V.k(1));
+  if (Lo) // erfc' = -2/sqrt(pi) e^-x^2, and e^-x^2 ~ 1 - x^2 is close enough
+    Small = V.fma(V.mul(Lo, V.k(-1.1283791670955126)),
+                  V.fma(V.B.CreateFNeg(Xs), Xs, V.k(1)), Small);
+  Value *Large = erfcLarge(V, A, absLo(V, X, Lo));
   Large = V.sel(V.lt(X, V.k(0)), V.sub(V.k(2), Large), Large);
   return V.restoreNaN(X, V.sel(V.lt(A, V.k(0.5)), Small, Large));
 }
@@ -327,6 +386,22 @@ Value *emitSinCos(VB &V, Value *X, bool Cos) {
 
 } // namespace
 
+bool VectorMath::takesLo(Op O) {
+  switch (O) {
+  case Op::Exp:
+  case Op::Expm1:
+  case Op::Log:
+  case Op::Log1p:
+  case Op::Tanh:
+  case Op::Sigmoid:
+  case Op::Softplus:
+  case Op::Erfc:
+    return true;
+  default:
+    return false;
+  }
+}
+
 bool VectorMath::provides(Op O) {
   switch (O) {
   case Op::Exp:
@@ -346,48 +421,51 @@ bool VectorMath::provides(Op O) {
   }
 }
 
-Function *VectorMath::get(Op O) {
-  std::string Name = std::string("netjit.vm.") + opInfo(O).Spelling + ".v" +
-                     std::to_string(Lanes) + "f32";
+Function *VectorMath::get(Op O, bool WithLo) {
+  std::string Name = std::string("netjit.vm.") + opInfo(O).Spelling +
+                     (WithLo ? ".lo" : "") + ".v" + std::to_string(Lanes) +
+                     "f32";
   if (Function *F = M.getFunction(Name))
     return F;
   LLVMContext &Ctx = M.getContext();
   Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
-  Function *F = Function::Create(FunctionType::get(VT, {VT}, false),
+  SmallVector<Type *, 2> Args(WithLo ? 2 : 1, VT);
+  Function *F = Function::Create(FunctionType::get(VT, Args, false),
                                  GlobalValue::InternalLinkage, Name, M);
   F->addFnAttr(Attribute::AlwaysInline);
   F->addFnAttr(Attribute::NoUnwind);
   IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
   VB V(B, Lanes);
   Value *X = F->getArg(0);
+  Value *Lo = WithLo ? F->getArg(1) : nullptr;
   Value *R = nullptr;
   switch (O) {
   case Op::Exp:
-    R = emitExp(V, X);
+    R = emitExp(V, X, Lo);
     break;
   case Op::Expm1:
-    R = emitExpm1(V, X);
+    R = emitExpm1(V, X, Lo);
     break;
   case Op::Log:
-    R = emitLog(V, X);
+    R = emitLog(V, X, Lo);
     break;
   case Op::Log1p:
-    R = emitLog1p(V, X);
+    R = emitLog1p(V, X, Lo);
     break;
   case Op::Tanh:
-    R = emitTanh(V, X);
+    R = emitTanh(V, X, Lo);
     break;
   case Op::Sigmoid:
-    R = emitSigmoid(V, X);
+    R = emitSigmoid(V, X, Lo);
     break;
   case Op::Softplus:
-    R = emitSoftplus(V, X);
+    R = emitSoftplus(V, X, Lo);
     break;
   case Op::Erf:
     R = emitErf(V, X);
     break;
   case Op::Erfc:
-    R = emitErfc(V, X);
+    R = emitErfc(V, X, Lo);
     break;
   case Op::Sin:
     R = emitSinCos(V, X, false);
@@ -402,8 +480,10 @@ Function *VectorMath::get(Op O) {
   return F;
 }
 
-Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X) {
-  return B.CreateCall(get(O), {X});
+Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X, Value *Lo) {
+  if (Lo && takesLo(O))
+    return B.CreateCall(get(O, true), {X, Lo});
+  return B.CreateCall(get(O, false), {X});
 }
 
 } // namespace netjit

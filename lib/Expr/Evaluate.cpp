@@ -5,6 +5,7 @@
 #include "netjit/Support/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
 #include <cmath>
+#include <limits>
 
 using namespace llvm;
 
@@ -143,11 +144,12 @@ static T sweep(const std::vector<ExprRef> &Order,
       for (size_t K = 0; K < Args[I].size(); ++K)
         Buf[K] = Slots[Args[I][K]];
       Slots[I] = applyOpT<T>(E->op(), ArrayRef<T>(Buf, Args[I].size()));
-      // A sum that lost more than 30 bits to cancellation.
+      // A sum that kept fewer than 34 bits (float's 24 and 10 to spare).
       if (Cancelled && (E->op() == Op::Add || E->op() == Op::Sub)) {
+        constexpr int Lost = std::numeric_limits<T>::digits - 34;
         T Big = std::max(std::fabs(Buf[0]), std::fabs(Buf[1]));
         if (Big != 0 && std::isfinite(Big) &&
-            std::fabs(Slots[I]) < Big * T(0x1p-30))
+            std::fabs(Slots[I]) < std::ldexp(Big, -Lost))
           *Cancelled = true;
       }
     }
@@ -155,8 +157,8 @@ static T sweep(const std::vector<ExprRef> &Order,
   return Slots.back();
 }
 
-double Evaluator::operator()(double X, double Y) const {
-  return sweep<double>(Order, Args, Leaves, Slots, X, Y);
+double Evaluator::operator()(double X, double Y, bool *Cancelled) const {
+  return sweep<double>(Order, Args, Leaves, Slots, X, Y, Cancelled);
 }
 
 long double Evaluator::evalLong(long double X, long double Y,

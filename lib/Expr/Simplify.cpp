@@ -244,6 +244,34 @@ ExprRef distributeWhere(Simplifier &S, ExprRef N) {
                    S.C.mul(C, W->operand(2)));
 }
 
+// u sign(u) -> abs(u);  a u sign(u) -> a abs(u)
+ExprRef signProduct(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Mul || N->operand(1)->op() != Op::Sign)
+    return nullptr;
+  ExprRef U = N->operand(1)->operand(0), A = N->operand(0);
+  if (A == U)
+    return S.C.call(Op::Abs, U);
+  if (A->op() == Op::Mul && A->operand(1) == U)
+    return S.C.mul(A->operand(0), S.C.call(Op::Abs, U));
+  return nullptr;
+}
+
+// a / u +- b / u^2 -> (a u +- b) / u^2   (the quotient rule's two terms
+// over one denominator, so that like terms in the numerator can cancel:
+// softsign' = 1 / (1 + |x|)^2 instead of a difference that loses every digit)
+ExprRef commonDenominator(Simplifier &S, ExprRef N) {
+  if (!isSum(N) || N->operand(0)->op() != Op::Div ||
+      N->operand(1)->op() != Op::Div)
+    return nullptr;
+  ExprRef L = N->operand(0), R = N->operand(1);
+  ExprRef U = L->operand(1), U2 = R->operand(1);
+  if (U2->op() != Op::Pow || U2->operand(0) != U ||
+      !U2->operand(1)->isConst(2))
+    return nullptr;
+  ExprRef Num = S.C.make(N->op(), {S.C.mul(L->operand(0), U), R->operand(0)});
+  return S.C.div(Num, U2);
+}
+
 const Rule Rules[] = {
     {{"fold-constants", "op(c1, c2) -> c"}, foldConstants},
     {{"where-same", "where(c, a, a) -> a"}, whereSame},
@@ -263,6 +291,9 @@ const Rule Rules[] = {
     {{"sum-over-constant", "c + u / k -> (c k + u) / k (c k exact)"},
      sumOverConstant},
     {{"sqrt-square", "sqrt(u^2) -> abs(u)"}, sqrtSquare},
+    {{"sign-product", "u sign(u) -> abs(u)"}, signProduct},
+    {{"common-denominator", "a / u +- b / u^2 -> (a u +- b) / u^2"},
+     commonDenominator},
     {{"abs-neg", "abs(-u) -> abs(u); abs(abs(u)) -> abs(u)"}, absNeg},
     {{"canonical-sum",
       "a + b - c: like terms collected (a + a -> 2 a), constant first"},
@@ -353,6 +384,21 @@ ExprRef simplify(ExprContext &Ctx, ExprRef E, const SimplifyOptions &Opts) {
   return Simplifier(Ctx, Opts).run(E);
 }
 
+namespace {
+/// n = e^u (2 + e^u) = (1 + e^u)^2 - 1, so that tanh(softplus(u)) =
+/// n / (n + 2) and 1 - tanh(softplus(u))^2 = 4 (n + 1) / (n + 2)^2 with
+/// nothing cancelling. Past u = 80 they are 1 and 0 in float (and e^u
+/// would overflow).
+ExprRef softplusTanhN(ExprContext &Ctx, ExprRef U) {
+  ExprRef E = Ctx.call(Op::Exp, U);
+  return Ctx.mul(E, Ctx.add(Ctx.constant(2), E));
+}
+bool isTanhSquared(ExprRef N) {
+  return N->op() == Op::Pow && N->operand(1)->isConst(2) &&
+         N->operand(0)->op() == Op::Tanh;
+}
+} // namespace
+
 ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
   DenseMap<ExprRef, ExprRef> Memo;
   for (ExprRef N : postOrder(E)) {
@@ -360,15 +406,34 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
     for (ExprRef O : N->operands())
       Ops.push_back(Memo[O]);
     ExprRef R = N->numOperands() ? Ctx.make(N->op(), Ops) : N;
-    // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
-    if (R->op() == Op::Sub && R->operand(0)->isConst(1) &&
-        R->operand(1)->op() == Op::Pow &&
-        R->operand(1)->operand(1)->isConst(2) &&
-        R->operand(1)->operand(0)->op() == Op::Tanh) {
-      ExprRef U2 =
-          Ctx.mul(Ctx.constant(2), R->operand(1)->operand(0)->operand(0));
-      R = Ctx.mul(Ctx.mul(Ctx.constant(4), Ctx.call(Op::Sigmoid, U2)),
-                  Ctx.call(Op::Sigmoid, Ctx.neg(U2)));
+    ExprRef Big = nullptr; // u > 80
+    // tanh(softplus(u)) -> where(u > 80, 1, n / (n + 2))
+    if (N->op() == Op::Tanh && N->operand(0)->op() == Op::Softplus) {
+      ExprRef U = Memo[N->operand(0)->operand(0)];
+      ExprRef Nn = softplusTanhN(Ctx, U);
+      Big = Ctx.make(Op::Gt, {U, Ctx.constant(80)});
+      R = Ctx.where(Big, Ctx.constant(1),
+                    Ctx.div(Nn, Ctx.add(Nn, Ctx.constant(2))));
+    }
+    if (N->op() == Op::Sub && N->operand(0)->isConst(1) &&
+        isTanhSquared(N->operand(1))) {
+      ExprRef T = N->operand(1)->operand(0)->operand(0);
+      if (T->op() == Op::Softplus) {
+        // 1 - tanh(softplus(u))^2 -> where(u > 80, 0, 4 (n + 1) / (n + 2)^2)
+        ExprRef U = Memo[T->operand(0)];
+        ExprRef Nn = softplusTanhN(Ctx, U);
+        ExprRef D = Ctx.add(Nn, Ctx.constant(2));
+        R = Ctx.where(Ctx.make(Op::Gt, {U, Ctx.constant(80)}),
+                      Ctx.constant(0),
+                      Ctx.div(Ctx.mul(Ctx.constant(4),
+                                      Ctx.add(Nn, Ctx.constant(1))),
+                              Ctx.mul(D, D)));
+      } else {
+        // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
+        ExprRef U2 = Ctx.mul(Ctx.constant(2), Memo[T]);
+        R = Ctx.mul(Ctx.mul(Ctx.constant(4), Ctx.call(Op::Sigmoid, U2)),
+                    Ctx.call(Op::Sigmoid, Ctx.neg(U2)));
+      }
     }
     Memo[N] = R;
   }

@@ -11,26 +11,36 @@ import mpmath as mp
 mp.mp.dps = 40
 
 
-def fit(name, f, lo, hi, degree):
+def fit(name, f, lo, hi, degree, unscaled=False):
+    """Fits on s = (v - mid) / half; unscaled prints the same polynomial in
+    t = v - mid instead (coefficient j divided by half^j), so that the code
+    subtracts mid (exactly, by Sterbenz) and divides by nothing."""
     mid, half = (lo + hi) / 2, (hi - lo) / 2
     coeffs, err = mp.chebyfit(lambda s: f(mid + s * half), [-1, 1], degree + 1, error=True)
-    print(f"// {name}: s = (v - {float(mid)!r}) / {float(half)!r}, degree {degree}, "
-          f"max abs error {mp.nstr(err, 3)}")
-    print("{" + ", ".join(f"{float(c)!r}f" for c in coeffs) + "}")
+    rel = max(abs(mp.polyval(coeffs, s) / f(mid + s * half) - 1)
+              for s in mp.linspace(-1, 1, 401))
+    if unscaled:
+        coeffs = [c / half ** (degree - j) for j, c in enumerate(coeffs)]
+    var = "t = v - " if unscaled else "s = (v - "
+    tail = "" if unscaled else f") / {float(half)!r}"
+    print(f"// {name}: {var}{float(mid)!r}{tail}, degree {degree}, "
+          f"max abs error {mp.nstr(err, 3)}, relative {mp.nstr(rel, 3)}")
+    print("{" + ", ".join(f"{float(c)!r}" for c in coeffs) + "}")
 
 
 def erf_over_x(z):  # erf(x) / x as a function of z = x^2
     return mp.erf(mp.sqrt(z)) / mp.sqrt(z) if z else 2 / mp.sqrt(mp.pi)
 
 
-def scaled_erfc(t):  # erfc(x) * exp(x^2) as a function of t = 1/x
-    return mp.erfc(1 / t) * mp.exp(1 / t**2)
+def scaled_erfc(t):  # x erfc(x) exp(x^2) as a function of t = 1/x
+    return mp.erfc(1 / t) * mp.exp(1 / t**2) / t
 
 
 fit("erf(x) = x * P(v), v = x^2, |x| <= 1", erf_over_x, 0, 1, 7)
-# erfc(x) = exp(-x^2) * Q(1/x) on three overlapping pieces of v = 1/x whose
-# centres and half-widths are exact in float (an inexact centre shifts the
-# argument by an ulp and costs one in the result).
-fit("erfc Q(v), v = 1/x, x in [0.5, 1.333]", scaled_erfc, mp.mpf(0.75), mp.mpf(2), 10)
-fit("erfc Q(v), v = 1/x, x in [1.143, 2.667]", scaled_erfc, mp.mpf(0.375), mp.mpf(0.875), 10)
-fit("erfc Q(v), v = 1/x, x in [2.462, 10.67]", scaled_erfc, mp.mpf(0.09375), mp.mpf(0.40625), 10)
+# erfc(x) = exp(-x^2) R(1/x) / x on three overlapping pieces of v = 1/x
+# whose centres are exact in float (an inexact centre shifts the argument by
+# an ulp and costs one in the result). R lies in [0.3, 1/sqrt(pi)], so its
+# polynomial adds small terms to a large constant: nothing cancels.
+fit("erfc R(v), v = 1/x, x in [0.5, 1.333]", scaled_erfc, mp.mpf(0.75), mp.mpf(2), 10, True)
+fit("erfc R(v), v = 1/x, x in [1.143, 2.667]", scaled_erfc, mp.mpf(0.375), mp.mpf(0.875), 10, True)
+fit("erfc R(v), v = 1/x, x in [2.462, 10.67]", scaled_erfc, mp.mpf(0.09375), mp.mpf(0.40625), 10, True)

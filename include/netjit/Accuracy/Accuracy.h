@@ -49,6 +49,8 @@ struct AccuracyReport {
   double WorstWant = 0;
   uint64_t IllPoints = 0; // inside ill-conditioned ranges
   double IllMaxAbs = 0;
+  double IllWorst = 0; // the largest error / its range's MaxAbs
+
   bool withinBudget() const;
 };
 

@@ -19,11 +19,18 @@ public:
   /// Whether Op is one of ours: exp expm1 log log1p tanh sigmoid softplus
   /// erf erfc sin cos.
   static bool provides(Op O);
-  /// O applied lane-wise to X (a <Lanes x float>).
-  llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X);
+  /// Whether O can use the rounding error of its argument: those whose
+  /// condition number grows with |x| (exp's is |x|, erfc's about 2x^2), so
+  /// that an argument such as -x/sqrt(2) rounded to float would otherwise
+  /// cost many ULPs. erf, sin and cos gain nothing.
+  static bool takesLo(Op O);
+  /// O applied lane-wise to X + Lo (a <Lanes x float>; Lo, when given, is
+  /// X's rounding error, small next to X's ulp, and finite).
+  llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X,
+                    llvm::Value *Lo = nullptr);
 
 private:
-  llvm::Function *get(Op O);
+  llvm::Function *get(Op O, bool WithLo);
   llvm::Module &M;
   unsigned Lanes;
 };

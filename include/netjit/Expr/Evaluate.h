@@ -21,10 +21,11 @@ public:
   static llvm::Expected<Evaluator> create(ExprRef E, const ParamValues &Params);
 
   /// f(x), with y (the forward output) bound to Y for derivative forms.
-  double operator()(double X, double Y = 0) const;
-  /// The same in long double (64-bit mantissa on x86): a reference for
-  /// float results. Sets *Cancelled if a sum lost more than 30 bits, when
-  /// even long double may be wrong.
+  /// Sets *Cancelled if a sum kept fewer than 34 bits, too few to judge a
+  /// float result by.
+  double operator()(double X, double Y = 0, bool *Cancelled = nullptr) const;
+  /// The same in long double (64-bit mantissa on x86), where a sum may lose
+  /// 30 bits before *Cancelled is set.
   long double evalLong(long double X, long double Y = 0,
                        bool *Cancelled = nullptr) const;
   /// The flattened nodes, operands first (for other evaluators).

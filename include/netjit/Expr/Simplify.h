@@ -38,7 +38,9 @@ ExprRef rewriteInOutput(ExprContext &Ctx, ExprRef F, ExprRef DF);
 
 /// E with the float-stable rewrites applied (codegen only: the printed forms
 /// stay the familiar ones): 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u),
-/// which does not cancel where tanh rounds to +-1.
+/// which does not cancel where tanh rounds to +-1; tanh(softplus(u)) and
+/// 1 - tanh(softplus(u))^2 as rational functions of e^u (mish), which lose
+/// nothing to tanh's or softplus's rounding.
 ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E);
 
 /// Whether a form in y is as accurate in float as the form in x: it is not
