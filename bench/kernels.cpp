@@ -68,6 +68,8 @@ int main(int Argc, char **Argv) {
                                    "gelu_tanh", "silu",    "mish", "softplus"};
   std::vector<int64_t> Sizes = {1 << 20, 64 << 20};
   int Reps = Argc > 1 ? std::atoi(Argv[1]) : 7;
+  if (Argc > 2) // netjit-bench-kernels REPS NAME...: only these
+    Acts.assign(Argv + 2, Argv + Argc);
   nlohmann::ordered_json Out;
 
   // Streaming bandwidth: a[i] = b[i] + s c[i] over 64M floats (3 streams).

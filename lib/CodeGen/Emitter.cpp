@@ -62,6 +62,78 @@ private:
     return V->getType() == VT ? V : B.CreateFPTrunc(V, VT);
   }
   Value *arg(ExprRef N, unsigned I) { return toDouble(Memo[N->operand(I)]); }
+  /// Operand I as float when it is float already or a constant exact in
+  /// float; else null. Exact operations (neg, abs, comparisons, where,
+  /// min/max) stay in float on such operands.
+  Value *floatArg(ExprRef N, unsigned I) {
+    ExprRef O = N->operand(I);
+    if (O->isConst() && static_cast<float>(O->value()) == O->value())
+      return ConstantFP::get(VT, O->value());
+    Value *V = Memo[O];
+    return V->getType() == VT ? V : nullptr;
+  }
+  /// All operands as float, or false.
+  bool floatArgs(ExprRef N, SmallVectorImpl<Value *> &Out) {
+    for (unsigned I = 0; I < N->numOperands(); ++I) {
+      Value *V = floatArg(N, I);
+      if (!V)
+        return false;
+      Out.push_back(V);
+    }
+    return true;
+  }
+
+  static bool isExact(Op O) {
+    switch (O) {
+    case Op::Neg:
+    case Op::Abs:
+    case Op::Sign:
+    case Op::Min:
+    case Op::Max:
+    case Op::Lt:
+    case Op::Le:
+    case Op::Gt:
+    case Op::Ge:
+    case Op::Where:
+      return true;
+    default:
+      return false;
+    }
+  }
+
+  /// An exact operation on float operands, in float (where's condition is
+  /// read by cond()).
+  Value *lowerExact(ExprRef N, ArrayRef<Value *> A) {
+    Value *Zero = ConstantFP::get(VT, 0);
+    switch (N->op()) {
+    case Op::Neg:
+      return B.CreateFNeg(A[0]);
+    case Op::Abs:
+      return B.CreateUnaryIntrinsic(Intrinsic::fabs, A[0]);
+    case Op::Sign: {
+      Value *R = B.CreateSelect(B.CreateFCmpOLT(A[0], Zero),
+                                ConstantFP::get(VT, -1), A[0]);
+      return B.CreateSelect(B.CreateFCmpOGT(A[0], Zero),
+                            ConstantFP::get(VT, 1), R);
+    }
+    case Op::Min:
+    case Op::Max: {
+      Value *Pick = N->op() == Op::Min ? B.CreateFCmpOLE(A[0], A[1])
+                                       : B.CreateFCmpOGE(A[0], A[1]);
+      Value *R = B.CreateSelect(Pick, A[0], A[1]);
+      return B.CreateSelect(B.CreateFCmpUNO(A[0], A[0]), A[0], R);
+    }
+    case Op::Where:
+      return B.CreateSelect(cond(N->operand(0)), A[1], A[2]);
+    default: {
+      CmpInst::Predicate P = N->op() == Op::Lt   ? CmpInst::FCMP_OLT
+                             : N->op() == Op::Le ? CmpInst::FCMP_OLE
+                             : N->op() == Op::Gt ? CmpInst::FCMP_OGT
+                                                 : CmpInst::FCMP_OGE;
+      return B.CreateUIToFP(B.CreateFCmp(P, A[0], A[1]), VT);
+    }
+    }
+  }
 
   /// A where() condition as i1 lanes: comparisons directly, else c != 0.
   Value *cond(ExprRef C) {
@@ -95,28 +167,57 @@ private:
       }
     }
     Value *Log = VM.call(B, Op::Log, toFloat(A));
-    return callVM(Op::Exp, B.CreateFMul(arg(N, 1), toDouble(Log)));
+    return VM.call(B, Op::Exp,
+                   toFloat(B.CreateFMul(arg(N, 1), toDouble(Log))));
   }
 
-  /// One of our float functions at V: a double V is rounded, and its
-  /// rounding error passed along where the function can use it.
-  Value *callVM(Op O, Value *V) {
-    if (V->getType() == VT)
-      return VM.call(B, O, V);
-    Value *Hi = B.CreateFPTrunc(V, VT);
-    Value *Lo = nullptr;
-    if (VectorMath::takesLo(O)) {
-      Lo = B.CreateFPTrunc(B.CreateFSub(V, B.CreateFPExt(Hi, VD)), VT);
+  /// A double value as float Hi, its rounding error Lo, and the error of
+  /// |Hi|, once per node; -u reuses u's split, so that sigmoid(u) and
+  /// sigmoid(-u) share their work after inlining.
+  struct Parts {
+    Value *Hi, *Lo = nullptr, *AbsLo = nullptr;
+  };
+  DenseMap<ExprRef, Parts> Split;
+  Parts split(ExprRef N) {
+    if (auto It = Split.find(N); It != Split.end())
+      return It->second;
+    Parts R;
+    Value *V = Memo[N];
+    if (V->getType() == VT) {
+      R.Hi = V;
+    } else if (N->op() == Op::Neg) {
+      R = split(N->operand(0));
+      R.Hi = B.CreateFNeg(R.Hi);
+      R.Lo = R.Lo ? B.CreateFNeg(R.Lo) : nullptr;
+    } else {
+      Value *Zero = ConstantFP::get(VT, 0);
+      R.Hi = B.CreateFPTrunc(V, VT);
+      Value *Lo = B.CreateFPTrunc(B.CreateFSub(V, B.CreateFPExt(R.Hi, VD)), VT);
       // Past float's range (inf - inf) there is no error to pass.
       Value *Finite = B.CreateFCmpOLT(
           B.CreateUnaryIntrinsic(Intrinsic::fabs, Lo),
           ConstantFP::get(VT, INFINITY));
-      Lo = B.CreateSelect(Finite, Lo, ConstantFP::get(VT, 0));
+      R.Lo = B.CreateSelect(Finite, Lo, Zero);
+      R.AbsLo = B.CreateSelect(B.CreateFCmpOLT(R.Hi, Zero),
+                               B.CreateFNeg(R.Lo), R.Lo);
     }
-    return VM.call(B, O, Hi, Lo);
+    return Split[N] = R;
+  }
+
+  /// One of our float functions at N's value: a double value is rounded,
+  /// and its rounding error passed along where the function can use it.
+  Value *callVM(Op O, ExprRef N) {
+    Parts P = split(N);
+    Value *Lo = !VectorMath::takesLo(O)     ? nullptr
+                : VectorMath::takesAbsLo(O) ? P.AbsLo
+                                            : P.Lo;
+    return VM.call(B, O, P.Hi, Lo);
   }
 
   Expected<Value *> lowerNode(ExprRef N) {
+    SmallVector<Value *, 3> F;
+    if (isExact(N->op()) && floatArgs(N, F))
+      return lowerExact(N, F);
     switch (N->op()) {
     case Op::Const:
       return kd(N->value());
@@ -166,18 +267,11 @@ private:
       Value *R = B.CreateSelect(Pick, A, C);
       return B.CreateSelect(B.CreateFCmpUNO(A, A), A, R);
     }
-    case Op::Where: {
-      // Float branches stay float: where(x > 0, x, 0.3 * x) costs nothing.
-      Value *T = Memo[N->operand(1)], *F = Memo[N->operand(2)];
-      if (T->getType() != F->getType()) {
-        T = toDouble(T);
-        F = toDouble(F);
-      }
-      return B.CreateSelect(cond(N->operand(0)), T, F);
-    }
+    case Op::Where:
+      return B.CreateSelect(cond(N->operand(0)), arg(N, 1), arg(N, 2));
     default:
       if (VectorMath::provides(N->op()))
-        return callVM(N->op(), Memo[N->operand(0)]);
+        return callVM(N->op(), N->operand(0));
       return plainError(ErrorKind::Compile, Twine("no lowering for '") +
                                                 opInfo(N->op()).Spelling + "'");
     }

@@ -220,7 +220,7 @@ Value *absLo(VB &V, Value *X, Value *Lo) {
 Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   // tanh|x| = t / (t + 2), t = expm1(2|x|); tanh(9.5) is 1 in float.
   Value *A = V.clamp(V.abs(X), 0, 9.5);
-  Value *ALo = absLo(V, X, Lo);
+  Value *ALo = Lo; // the error of |x| (VectorMath::call)
   Value *T = emitExpm1(V, V.mul(V.k(2), A), Lo ? V.add(ALo, ALo) : nullptr);
   Value *R = V.div(T, V.add(T, V.k(2)));
   return V.restoreNaN(X, V.copysign(R, X));
@@ -233,7 +233,7 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // (1 + p by Fast2Sum, scaled exactly), and 1 + Eh = S + Err (Fast2Sum,
   // 1 >= Eh); then N / (S + D), D = Err + El, is q + (Nl - q D) / S with
   // q = Nh / S: exp's last rounding and the sum's never reach the result.
-  Value *ALo = absLo(V, X, Lo);
+  Value *ALo = Lo; // the error of |x| (VectorMath::call)
   auto [Ni, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
                           Lo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *One = V.add(V.k(1), P);
@@ -242,22 +242,24 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   Value *S = V.add(V.k(1), Eh);
   Value *D = V.add(V.add(V.sub(V.k(1), S), Eh), El);
   Value *Neg = V.lt(X, V.k(0));
-  Value *Nh = V.sel(Neg, Eh, V.k(1));
+  // Both quotients and the reciprocal for the small correction are shared
+  // by sigmoid(u) and sigmoid(-u).
+  Value *Inv = V.div(V.k(1), S);
+  Value *Q = V.sel(Neg, V.div(Eh, S), Inv);
   Value *Nl = V.sel(Neg, El, V.k(0));
-  Value *Q = V.div(Nh, S);
-  Value *Res = V.add(Q, V.div(V.fma(V.B.CreateFNeg(Q), D, Nl), S));
+  Value *Res = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), D, Nl), Inv));
   return V.restoreNaN(X, Res);
 }
 
 Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   // max(x, 0) + log1p(exp(-|x|)): no overflow, and exactly x for large x.
   // E is in (0, 1], where log1p(E) is log's core with f = E exactly.
-  Value *ALo = absLo(V, X, Lo);
+  Value *ALo = Lo; // the error of |x| (VectorMath::call)
   Value *E =
       emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
   Value *Log = logCore(V, V.k(0), E);
-  if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0
+  if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (where lo = alo)
     Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
   return V.restoreNaN(X, V.add(Pos, Log));
 }
@@ -400,6 +402,10 @@ bool VectorMath::takesLo(Op O) {
   default:
     return false;
   }
+}
+
+bool VectorMath::takesAbsLo(Op O) {
+  return O == Op::Tanh || O == Op::Sigmoid || O == Op::Softplus;
 }
 
 bool VectorMath::provides(Op O) {

@@ -24,8 +24,12 @@ public:
   /// that an argument such as -x/sqrt(2) rounded to float would otherwise
   /// cost many ULPs. erf, sin and cos gain nothing.
   static bool takesLo(Op O);
+  /// Whether O's Lo is the error of |X| rather than of X: tanh, sigmoid and
+  /// softplus work on |x|, and f(u) and f(-u) then share all their work.
+  static bool takesAbsLo(Op O);
   /// O applied lane-wise to X + Lo (a <Lanes x float>; Lo, when given, is
-  /// X's rounding error, small next to X's ulp, and finite).
+  /// X's rounding error (of |X| where takesAbsLo), small next to X's ulp,
+  /// and finite).
   llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X,
                     llvm::Value *Lo = nullptr);
 
