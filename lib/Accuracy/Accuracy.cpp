@@ -61,7 +61,6 @@ std::vector<AccuracyBudget> accuracyBudgets() {
 // that cancel (f' = 0 inside the range), so the terms' rounding errors count
 // against a small result. The bounds are the measured maxima, rounded up.
 static const IllConditioned IllTable[] = {
-    {"", AccuracyKind::Function, 0, 0, 0, ""}, // sentinel
     {"gelu", AccuracyKind::Forward, -INFINITY, -13, 1e-42,
      "erfc(-x/sqrt 2) subnormal"},
     {"gelu", AccuracyKind::Derivative, -INFINITY, -13, 1e-41,
@@ -97,7 +96,7 @@ static const IllConditioned IllTable[] = {
 };
 
 ArrayRef<IllConditioned> illConditionedRanges() {
-  return ArrayRef<IllConditioned>(IllTable).drop_front();
+  return IllTable;
 }
 
 bool AccuracyReport::withinBudget() const {
@@ -415,13 +414,17 @@ void measureChunk(const Target &T, Reference &Ref, const AccuracyBudget &B,
   T.Kernel(X, nullptr, Y.data(), D.data(), static_cast<int64_t>(N),
            T.Params.data());
   const std::vector<float> &Got = B.Kind == AccuracyKind::Derivative ? D : Y;
+  SmallVector<const IllConditioned *, 4> Ranges; // this target's
+  for (const IllConditioned &C : illConditionedRanges())
+    if (C.Name == B.Name && C.Kind == B.Kind)
+      Ranges.push_back(&C);
   for (size_t I = 0; I < N; ++I) {
     double Xi = X[I];
     ++R.Points;
     const IllConditioned *Ill = nullptr;
-    for (const IllConditioned &C : illConditionedRanges())
-      if (C.Name == B.Name && C.Kind == B.Kind && Xi >= C.Lo && Xi <= C.Hi)
-        Ill = &C;
+    for (const IllConditioned *C : Ranges)
+      if (Xi >= C->Lo && Xi <= C->Hi)
+        Ill = C;
     if (std::isinf(Xi) && std::isnan(Got[I]) && Ref.indeterminate(X[I]))
       continue;
     long double Want = Ref(X[I]);

@@ -63,24 +63,13 @@ private:
   }
   Value *arg(ExprRef N, unsigned I) { return toDouble(Memo[N->operand(I)]); }
   /// Operand I as float when it is float already or a constant exact in
-  /// float; else null. Exact operations (neg, abs, comparisons, where,
-  /// min/max) stay in float on such operands.
+  /// float; else null.
   Value *floatArg(ExprRef N, unsigned I) {
     ExprRef O = N->operand(I);
     if (O->isConst() && static_cast<float>(O->value()) == O->value())
       return ConstantFP::get(VT, O->value());
     Value *V = Memo[O];
     return V->getType() == VT ? V : nullptr;
-  }
-  /// All operands as float, or false.
-  bool floatArgs(ExprRef N, SmallVectorImpl<Value *> &Out) {
-    for (unsigned I = 0; I < N->numOperands(); ++I) {
-      Value *V = floatArg(N, I);
-      if (!V)
-        return false;
-      Out.push_back(V);
-    }
-    return true;
   }
 
   static bool isExact(Op O) {
@@ -101,23 +90,33 @@ private:
     }
   }
 
-  /// An exact operation on float operands, in float (where's condition is
-  /// read by cond()).
-  Value *lowerExact(ExprRef N, ArrayRef<Value *> A) {
-    Value *Zero = ConstantFP::get(VT, 0);
+  /// An exact operation (no rounding: neg, abs, sign, comparisons, where,
+  /// min/max) in float when all its value operands are float, else in
+  /// double. where's condition is read by cond(), whatever its type.
+  Value *lowerExact(ExprRef N) {
+    unsigned First = N->op() == Op::Where ? 1 : 0;
+    SmallVector<Value *, 3> A(N->numOperands(), nullptr);
+    bool AllFloat = true;
+    for (unsigned I = First; I < N->numOperands() && AllFloat; ++I)
+      AllFloat = (A[I] = floatArg(N, I)) != nullptr;
+    if (!AllFloat)
+      for (unsigned I = First; I < N->numOperands(); ++I)
+        A[I] = arg(N, I);
+    Type *T = A.back()->getType();
+    auto K = [&](double V) { return ConstantFP::get(T, V); };
     switch (N->op()) {
     case Op::Neg:
       return B.CreateFNeg(A[0]);
     case Op::Abs:
       return B.CreateUnaryIntrinsic(Intrinsic::fabs, A[0]);
     case Op::Sign: {
-      Value *R = B.CreateSelect(B.CreateFCmpOLT(A[0], Zero),
-                                ConstantFP::get(VT, -1), A[0]);
-      return B.CreateSelect(B.CreateFCmpOGT(A[0], Zero),
-                            ConstantFP::get(VT, 1), R);
+      // 1, -1, or x itself for 0 and NaN.
+      Value *R = B.CreateSelect(B.CreateFCmpOLT(A[0], K(0)), K(-1), A[0]);
+      return B.CreateSelect(B.CreateFCmpOGT(A[0], K(0)), K(1), R);
     }
     case Op::Min:
     case Op::Max: {
+      // NaN propagates; on ties the first operand wins.
       Value *Pick = N->op() == Op::Min ? B.CreateFCmpOLE(A[0], A[1])
                                        : B.CreateFCmpOGE(A[0], A[1]);
       Value *R = B.CreateSelect(Pick, A[0], A[1]);
@@ -130,7 +129,8 @@ private:
                              : N->op() == Op::Le ? CmpInst::FCMP_OLE
                              : N->op() == Op::Gt ? CmpInst::FCMP_OGT
                                                  : CmpInst::FCMP_OGE;
-      return B.CreateUIToFP(B.CreateFCmp(P, A[0], A[1]), VT);
+      // As a number a comparison is 1 or 0; cond() reads the i1 back.
+      return B.CreateUIToFP(B.CreateFCmp(P, A[0], A[1]), T);
     }
     }
   }
@@ -215,9 +215,8 @@ private:
   }
 
   Expected<Value *> lowerNode(ExprRef N) {
-    SmallVector<Value *, 3> F;
-    if (isExact(N->op()) && floatArgs(N, F))
-      return lowerExact(N, F);
+    if (isExact(N->op()))
+      return lowerExact(N);
     switch (N->op()) {
     case Op::Const:
       return kd(N->value());
@@ -225,17 +224,6 @@ private:
     case Op::Param:
       return plainError(ErrorKind::Compile,
                         "no value bound for '" + N->name() + "'");
-    case Op::Lt:
-    case Op::Le:
-    case Op::Gt:
-    case Op::Ge: {
-      CmpInst::Predicate P = N->op() == Op::Lt   ? CmpInst::FCMP_OLT
-                             : N->op() == Op::Le ? CmpInst::FCMP_OLE
-                             : N->op() == Op::Gt ? CmpInst::FCMP_OGT
-                                                 : CmpInst::FCMP_OGE;
-      // As a number a comparison is 1 or 0; cond() reads the i1 back.
-      return B.CreateUIToFP(B.CreateFCmp(P, arg(N, 0), arg(N, 1)), VD);
-    }
     case Op::Add:
       return B.CreateFAdd(arg(N, 0), arg(N, 1));
     case Op::Sub:
@@ -244,31 +232,10 @@ private:
       return B.CreateFMul(arg(N, 0), arg(N, 1));
     case Op::Div:
       return B.CreateFDiv(arg(N, 0), arg(N, 1));
-    case Op::Neg:
-      return B.CreateFNeg(arg(N, 0));
     case Op::Pow:
       return power(N);
     case Op::Sqrt:
       return B.CreateUnaryIntrinsic(Intrinsic::sqrt, arg(N, 0));
-    case Op::Abs:
-      return B.CreateUnaryIntrinsic(Intrinsic::fabs, arg(N, 0));
-    case Op::Sign: {
-      // 1, -1, or x itself for 0 and NaN.
-      Value *X = arg(N, 0);
-      Value *R = B.CreateSelect(B.CreateFCmpOLT(X, kd(0)), kd(-1), X);
-      return B.CreateSelect(B.CreateFCmpOGT(X, kd(0)), kd(1), R);
-    }
-    case Op::Min:
-    case Op::Max: {
-      // NaN propagates; on ties the first operand wins.
-      Value *A = arg(N, 0), *C = arg(N, 1);
-      Value *Pick =
-          N->op() == Op::Min ? B.CreateFCmpOLE(A, C) : B.CreateFCmpOGE(A, C);
-      Value *R = B.CreateSelect(Pick, A, C);
-      return B.CreateSelect(B.CreateFCmpUNO(A, A), A, R);
-    }
-    case Op::Where:
-      return B.CreateSelect(cond(N->operand(0)), arg(N, 1), arg(N, 2));
     default:
       if (VectorMath::provides(N->op()))
         return callVM(N->op(), N->operand(0));

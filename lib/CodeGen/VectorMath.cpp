@@ -259,7 +259,7 @@ Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
       emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
   Value *Log = logCore(V, V.k(0), E);
-  if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (where lo = alo)
+  if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
     Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
   return V.restoreNaN(X, V.add(Pos, Log));
 }
@@ -386,45 +386,54 @@ Value *emitSinCos(VB &V, Value *X, bool Cos) {
   return V.B.CreateFPTrunc(Res, V.F);
 }
 
+
+
+/// What rounding error of its argument a function can use.
+enum class LoUse { None, OfX, OfAbsX };
+
+/// Every function once: its op, how it is emitted, and its use of lo.
+struct Entry {
+  Op O;
+  Value *(*Emit)(VB &V, Value *X, Value *Lo);
+  LoUse Lo;
+};
+
+const Entry Table[] = {
+    {Op::Exp, emitExp, LoUse::OfX},
+    {Op::Expm1, emitExpm1, LoUse::OfX},
+    {Op::Log, emitLog, LoUse::OfX},
+    {Op::Log1p, emitLog1p, LoUse::OfX},
+    {Op::Tanh, emitTanh, LoUse::OfAbsX},
+    {Op::Sigmoid, emitSigmoid, LoUse::OfAbsX},
+    {Op::Softplus, emitSoftplus, LoUse::OfAbsX},
+    {Op::Erf, [](VB &V, Value *X, Value *) { return emitErf(V, X); },
+     LoUse::None},
+    {Op::Erfc, emitErfc, LoUse::OfX},
+    {Op::Sin, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, false); },
+     LoUse::None},
+    {Op::Cos, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, true); },
+     LoUse::None},
+};
+
+const Entry *find(Op O) {
+  for (const Entry &E : Table)
+    if (E.O == O)
+      return &E;
+  return nullptr;
+}
+
 } // namespace
 
+bool VectorMath::provides(Op O) { return find(O); }
+
 bool VectorMath::takesLo(Op O) {
-  switch (O) {
-  case Op::Exp:
-  case Op::Expm1:
-  case Op::Log:
-  case Op::Log1p:
-  case Op::Tanh:
-  case Op::Sigmoid:
-  case Op::Softplus:
-  case Op::Erfc:
-    return true;
-  default:
-    return false;
-  }
+  const Entry *E = find(O);
+  return E && E->Lo != LoUse::None;
 }
 
 bool VectorMath::takesAbsLo(Op O) {
-  return O == Op::Tanh || O == Op::Sigmoid || O == Op::Softplus;
-}
-
-bool VectorMath::provides(Op O) {
-  switch (O) {
-  case Op::Exp:
-  case Op::Expm1:
-  case Op::Log:
-  case Op::Log1p:
-  case Op::Tanh:
-  case Op::Sigmoid:
-  case Op::Softplus:
-  case Op::Erf:
-  case Op::Erfc:
-  case Op::Sin:
-  case Op::Cos:
-    return true;
-  default:
-    return false;
-  }
+  const Entry *E = find(O);
+  return E && E->Lo == LoUse::OfAbsX;
 }
 
 Function *VectorMath::get(Op O, bool WithLo) {
@@ -444,44 +453,9 @@ Function *VectorMath::get(Op O, bool WithLo) {
   VB V(B, Lanes);
   Value *X = F->getArg(0);
   Value *Lo = WithLo ? F->getArg(1) : nullptr;
-  Value *R = nullptr;
-  switch (O) {
-  case Op::Exp:
-    R = emitExp(V, X, Lo);
-    break;
-  case Op::Expm1:
-    R = emitExpm1(V, X, Lo);
-    break;
-  case Op::Log:
-    R = emitLog(V, X, Lo);
-    break;
-  case Op::Log1p:
-    R = emitLog1p(V, X, Lo);
-    break;
-  case Op::Tanh:
-    R = emitTanh(V, X, Lo);
-    break;
-  case Op::Sigmoid:
-    R = emitSigmoid(V, X, Lo);
-    break;
-  case Op::Softplus:
-    R = emitSoftplus(V, X, Lo);
-    break;
-  case Op::Erf:
-    R = emitErf(V, X);
-    break;
-  case Op::Erfc:
-    R = emitErfc(V, X, Lo);
-    break;
-  case Op::Sin:
-    R = emitSinCos(V, X, false);
-    break;
-  case Op::Cos:
-    R = emitSinCos(V, X, true);
-    break;
-  default:
-    llvm_unreachable("VectorMath::provides() said no");
-  }
+  const Entry *E = find(O);
+  assert(E && "VectorMath::provides() said no");
+  Value *R = E->Emit(V, X, Lo);
   B.CreateRet(R);
   return F;
 }
