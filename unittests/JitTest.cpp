@@ -113,13 +113,24 @@ TEST(Kernel, TailsWriteExactlyNElements) {
   ExprContext C;
   auto F = llvm::cantFail(deriveActivation(C, "tanh(x)", {}));
   Kernels K = compile(*J, F, "tails");
-  for (int64_t N = 0; N <= 2 * J->lanes() + 3; ++N) {
-    std::vector<float> X(N + 8, 0.5f), Y(N + 8, -7.0f);
+  // Every count through two whole steps and a tail, in every kernel.
+  const int64_t Step = J->lanes() * defaultInterleave(J->lanes());
+  const float T = std::tanh(0.5f), D = 1 - T * T;
+  for (int64_t N = 0; N <= 2 * Step + 3; ++N) {
+    std::vector<float> X(N + 8, 0.5f), DY(N + 8, 2.0f), Y(N + 8, -7.0f),
+        DX(N + 8, -7.0f), Y2(N + 8, -7.0f), DX2(N + 8, -7.0f);
     K.Fwd(X.data(), Y.data(), N, nullptr);
-    for (int64_t I = 0; I < N; ++I)
-      EXPECT_FLOAT_EQ(Y[I], std::tanh(0.5f)) << "n = " << N;
+    K.Bwd(X.data(), Y.data(), DY.data(), DX.data(), N, nullptr);
+    K.Fused(X.data(), nullptr, Y2.data(), DX2.data(), N, nullptr);
+    for (int64_t I = 0; I < N; ++I) {
+      EXPECT_FLOAT_EQ(Y[I], T) << "n = " << N;
+      EXPECT_FLOAT_EQ(DX[I], 2 * D) << "n = " << N;
+      EXPECT_FLOAT_EQ(Y2[I], T) << "n = " << N;
+      EXPECT_FLOAT_EQ(DX2[I], D) << "n = " << N;
+    }
     for (int64_t I = N; I < N + 8; ++I)
-      EXPECT_EQ(Y[I], -7.0f) << "wrote past n = " << N;
+      for (auto *Out : {&Y, &DX, &Y2, &DX2})
+        EXPECT_EQ((*Out)[I], -7.0f) << "wrote past n = " << N;
   }
 }
 

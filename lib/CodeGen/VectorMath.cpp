@@ -391,28 +391,30 @@ Value *emitSinCos(VB &V, Value *X, bool Cos) {
 /// What rounding error of its argument a function can use.
 enum class LoUse { None, OfX, OfAbsX };
 
-/// Every function once: its op, how it is emitted, and its use of lo.
+/// Every function once: its op, how it is emitted, its use of lo, and the
+/// error it is held to (ULPs, checked by the accuracy sweep).
 struct Entry {
   Op O;
   Value *(*Emit)(VB &V, Value *X, Value *Lo);
   LoUse Lo;
+  double MaxUlp;
 };
 
 const Entry Table[] = {
-    {Op::Exp, emitExp, LoUse::OfX},
-    {Op::Expm1, emitExpm1, LoUse::OfX},
-    {Op::Log, emitLog, LoUse::OfX},
-    {Op::Log1p, emitLog1p, LoUse::OfX},
-    {Op::Tanh, emitTanh, LoUse::OfAbsX},
-    {Op::Sigmoid, emitSigmoid, LoUse::OfAbsX},
-    {Op::Softplus, emitSoftplus, LoUse::OfAbsX},
+    {Op::Exp, emitExp, LoUse::OfX, 1},
+    {Op::Expm1, emitExpm1, LoUse::OfX, 1},
+    {Op::Log, emitLog, LoUse::OfX, 1},
+    {Op::Log1p, emitLog1p, LoUse::OfX, 1},
+    {Op::Tanh, emitTanh, LoUse::OfAbsX, 2},
+    {Op::Sigmoid, emitSigmoid, LoUse::OfAbsX, 1.4},
+    {Op::Softplus, emitSoftplus, LoUse::OfAbsX, 1.75},
     {Op::Erf, [](VB &V, Value *X, Value *) { return emitErf(V, X); },
-     LoUse::None},
-    {Op::Erfc, emitErfc, LoUse::OfX},
+     LoUse::None, 1.9},
+    {Op::Erfc, emitErfc, LoUse::OfX, 1.95},
     {Op::Sin, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, false); },
-     LoUse::None},
+     LoUse::None, 0.5},
     {Op::Cos, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, true); },
-     LoUse::None},
+     LoUse::None, 0.5},
 };
 
 const Entry *find(Op O) {
@@ -425,6 +427,11 @@ const Entry *find(Op O) {
 } // namespace
 
 bool VectorMath::provides(Op O) { return find(O); }
+
+double VectorMath::maxUlp(Op O) {
+  const Entry *E = find(O);
+  return E ? E->MaxUlp : INFINITY;
+}
 
 bool VectorMath::takesLo(Op O) {
   const Entry *E = find(O);

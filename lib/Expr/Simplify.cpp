@@ -406,12 +406,14 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
     for (ExprRef O : N->operands())
       Ops.push_back(Memo[O]);
     ExprRef R = N->numOperands() ? Ctx.make(N->op(), Ops) : N;
-    ExprRef Big = nullptr; // u > 80
-    // tanh(softplus(u)) -> where(u > 80, 1, n / (n + 2))
+    // Past u = 44, n = e^u (2 + e^u) would overflow float (e^88 = 1.7e38),
+    // while tanh(softplus(u)) is 1 and its 1 - tanh^2 (4 e^-2u) subnormal.
+    ExprRef Big = nullptr; // u > 44
+    // tanh(softplus(u)) -> where(u > 44, 1, n / (n + 2))
     if (N->op() == Op::Tanh && N->operand(0)->op() == Op::Softplus) {
       ExprRef U = Memo[N->operand(0)->operand(0)];
       ExprRef Nn = softplusTanhN(Ctx, U);
-      Big = Ctx.make(Op::Gt, {U, Ctx.constant(80)});
+      Big = Ctx.make(Op::Gt, {U, Ctx.constant(44)});
       R = Ctx.where(Big, Ctx.constant(1),
                     Ctx.div(Nn, Ctx.add(Nn, Ctx.constant(2))));
     }
@@ -419,15 +421,17 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
         isTanhSquared(N->operand(1))) {
       ExprRef T = N->operand(1)->operand(0)->operand(0);
       if (T->op() == Op::Softplus) {
-        // 1 - tanh(softplus(u))^2 -> where(u > 80, 0, 4 (n + 1) / (n + 2)^2)
+        // 1 - tanh(softplus(u))^2
+        //   -> where(u > 44, 0, 4 ((n + 1) / (n + 2)) / (n + 2))
+        // dividing twice, as (n + 2)^2 overflows float from u = 22 on.
         ExprRef U = Memo[T->operand(0)];
         ExprRef Nn = softplusTanhN(Ctx, U);
         ExprRef D = Ctx.add(Nn, Ctx.constant(2));
-        R = Ctx.where(Ctx.make(Op::Gt, {U, Ctx.constant(80)}),
-                      Ctx.constant(0),
-                      Ctx.div(Ctx.mul(Ctx.constant(4),
-                                      Ctx.add(Nn, Ctx.constant(1))),
-                              Ctx.mul(D, D)));
+        R = Ctx.where(
+            Ctx.make(Op::Gt, {U, Ctx.constant(44)}), Ctx.constant(0),
+            Ctx.div(Ctx.mul(Ctx.constant(4),
+                            Ctx.div(Ctx.add(Nn, Ctx.constant(1)), D)),
+                    D));
       } else {
         // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
         ExprRef U2 = Ctx.mul(Ctx.constant(2), Memo[T]);

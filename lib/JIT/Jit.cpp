@@ -62,6 +62,11 @@ static orc::JITTargetMachineBuilder builderFor(const TargetOptions &O) {
   }
   JTMB.setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
   JTMB.setRelocationModel(Reloc::PIC_);
+  // The JIT default is the large code model: every constant then costs a
+  // movabs of its address, and loops short of registers reload splats that
+  // way. JITLink places a module's sections together, so the small model's
+  // RIP-relative constants (folded as {1to16} operands) always reach.
+  JTMB.setCodeModel(CodeModel::Small);
   return JTMB;
 }
 

@@ -118,6 +118,7 @@ struct ExprArgs {
   bool Json = false;
   std::string Kernel = "fused";
   bool RunJit = false;
+  unsigned Interleave = 0;
   TargetOptions Target;
 };
 
@@ -138,7 +139,8 @@ llvm::Error emitCode(const ExprArgs &A, const ActivationForms &Forms) {
   M.setTargetTriple((*TM)->getTargetTriple().str());
   M.setDataLayout((*TM)->createDataLayout());
   if (llvm::Error E =
-          emitActivationKernels(M, Forms, "act", vectorLanes(**TM), Kinds))
+          emitActivationKernels(M, Forms, "act", vectorLanes(**TM), Kinds,
+                                A.Interleave))
     return E;
   if (A.Emit == "llvm") {
     M.print(llvm::outs(), nullptr);
@@ -167,7 +169,7 @@ llvm::Error evalJit(const ExprArgs &A, const ActivationForms &Forms,
   auto Ctx = std::make_unique<llvm::LLVMContext>();
   auto M = std::make_unique<llvm::Module>("eval", *Ctx);
   if (llvm::Error E = emitActivationKernels(*M, Forms, "act", (*J)->lanes(),
-                                            {KernelKind::Fused}))
+                                            {KernelKind::Fused}, A.Interleave))
     return E;
   if (llvm::Error E = (*J)->addModule(std::move(M), std::move(Ctx)))
     return E;
@@ -533,6 +535,10 @@ int main(int argc, char **argv) {
                    "target features, e.g. +avx2,-avx512f");
   Expr->add_option("--triple", EA.Target.Triple,
                    "target triple, e.g. aarch64-linux-gnu");
+  Expr->add_option("--interleave", EA.Interleave,
+                   "native vectors per loop step (default: 4 with AVX-512, "
+                   "else 2)")
+      ->check(CLI::Range(1, 8));
   Expr->add_option("--wrt", EA.Wrt,
                    "differentiate with respect to this parameter instead of x");
   Expr->add_option("--eval", EA.Eval,

@@ -22,11 +22,16 @@ namespace netjit {
 /// dy == NULL it writes dx = f'(x).
 enum class KernelKind { Forward, Backward, Fused };
 
-/// Adds the kernels to M, each a loop over Lanes floats at a time with a
-/// masked tail.
+/// Adds the kernels to M, each a loop over Interleave native vectors of
+/// Lanes floats at a time (0: defaultInterleave) with a masked tail.
 llvm::Error emitActivationKernels(llvm::Module &M, const ActivationForms &A,
                                   llvm::StringRef Name, unsigned Lanes,
-                                  llvm::ArrayRef<KernelKind> Kinds);
+                                  llvm::ArrayRef<KernelKind> Kinds,
+                                  unsigned Interleave = 0);
+
+/// How many independent native vectors a kernel step works on: enough to
+/// hide FMA latency, few enough to stay in registers (32 with AVX-512).
+unsigned defaultInterleave(unsigned Lanes);
 
 /// The kernels' parameter array p: Values in ActivationForms::Params order.
 /// Fails naming a parameter that has no value.

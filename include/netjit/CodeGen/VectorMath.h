@@ -19,6 +19,9 @@ public:
   /// Whether Op is one of ours: exp expm1 log log1p tanh sigmoid softplus
   /// erf erfc sin cos.
   static bool provides(Op O);
+  /// The largest error of O in ULPs (the sampled sweep checks it holds); the
+  /// emitter plans float arithmetic around calls with it.
+  static double maxUlp(Op O);
   /// Whether O can use the rounding error of its argument: those whose
   /// condition number grows with |x| (exp's is |x|, erfc's about 2x^2), so
   /// that an argument such as -x/sqrt(2) rounded to float would otherwise
