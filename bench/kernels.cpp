@@ -50,7 +50,8 @@ double compile(Jit &J, const ActivationForms &F, const std::string &Sym,
   auto M = std::make_unique<llvm::Module>(Sym, *Ctx);
   llvm::cantFail(emitActivationKernels(
       *M, F, Sym, J.lanes(),
-      {KernelKind::Forward, KernelKind::Backward, KernelKind::Fused}));
+      {KernelKind::Forward, KernelKind::Backward, KernelKind::Fused},
+      std::getenv("NETJIT_INTERLEAVE") ? std::atoi(std::getenv("NETJIT_INTERLEAVE")) : 0));
   llvm::cantFail(J.addModule(std::move(M), std::move(Ctx)));
   Fwd = reinterpret_cast<FwdFn>(
       llvm::cantFail(J.lookup(kernelSymbol(Sym, KernelKind::Forward))));

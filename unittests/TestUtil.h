@@ -151,6 +151,16 @@ inline Dual dualEval(ExprRef E, long double X, const ParamValues &P,
     auto A = Op1(0);
     return {std::erfc(A.V), -2 / std::sqrt(Pi) * std::exp(-A.V * A.V) * A.D};
   }
+  case Op::Normcdf: {
+    auto A = Op1(0);
+    long double P = std::exp(-A.V * A.V / 2) / std::sqrt(2 * Pi);
+    return {std::erfc(-A.V / std::sqrt(2.0L)) / 2, P * A.D};
+  }
+  case Op::Normpdf: {
+    auto A = Op1(0);
+    long double P = std::exp(-A.V * A.V / 2) / std::sqrt(2 * Pi);
+    return {P, -A.V * P * A.D};
+  }
   case Op::Sin: {
     auto A = Op1(0);
     return {std::sin(A.V), std::cos(A.V) * A.D};

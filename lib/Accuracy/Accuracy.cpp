@@ -43,6 +43,8 @@ std::vector<AccuracyBudget> accuracyBudgets() {
       {"softplus", AccuracyKind::Function, 2},
       {"erf", AccuracyKind::Function, 2},
       {"erfc", AccuracyKind::Function, 2},
+      {"normcdf", AccuracyKind::Function, 2},
+      {"normpdf", AccuracyKind::Function, 2},
       {"sin", AccuracyKind::Function, 2, -1e4, 1e4},
       {"cos", AccuracyKind::Function, 2, -1e4, 1e4}};
   for (const ActivationInfo &I : activationCatalog()) {
@@ -288,6 +290,23 @@ public:
         break;
       case Op::Erfc:
         mpfr_erfc(R, Arg(0), MPFR_RNDN);
+        break;
+      case Op::Normcdf: // erfc(-u / sqrt 2) / 2
+        mpfr_sqrt_ui(T, 2, MPFR_RNDN);
+        mpfr_div(T, Arg(0), T, MPFR_RNDN);
+        mpfr_neg(T, T, MPFR_RNDN);
+        mpfr_erfc(R, T, MPFR_RNDN);
+        mpfr_div_2ui(R, R, 1, MPFR_RNDN);
+        break;
+      case Op::Normpdf: // exp(-u^2 / 2) / sqrt(2 pi)
+        mpfr_sqr(T, Arg(0), MPFR_RNDN);
+        mpfr_div_2ui(T, T, 1, MPFR_RNDN);
+        mpfr_neg(T, T, MPFR_RNDN);
+        mpfr_exp(R, T, MPFR_RNDN);
+        mpfr_const_pi(T, MPFR_RNDN);
+        mpfr_mul_2ui(T, T, 1, MPFR_RNDN);
+        mpfr_sqrt(T, T, MPFR_RNDN);
+        mpfr_div(R, R, T, MPFR_RNDN);
         break;
       case Op::Sin:
         mpfr_sin(R, Arg(0), MPFR_RNDN);

@@ -50,6 +50,8 @@ Sign SignAnalysis::compute(ExprRef E) {
   case Op::Sigmoid:
   case Op::Softplus:
   case Op::Erfc:
+  case Op::Normcdf:
+  case Op::Normpdf:
   case Op::Sqrt:
   case Op::Abs:
   case Op::Lt:
@@ -132,7 +134,7 @@ public:
       if (!Double.insert(N).second)
         continue;
       for (ExprRef O : N->operands())
-        if (isArithmetic(O->op()))
+        if (isArithmetic(O->op()) && !isExactProduct(O))
           Work.push_back(O);
     }
   }
@@ -209,7 +211,8 @@ private:
   IRBuilder<> &B;
   VectorMath &VM;
   Type *VT, *VD;
-  DenseMap<ExprRef, Value *> Memo; // float or double lanes
+  DenseMap<ExprRef, Value *> Memo;  // float or double lanes
+  DenseMap<ExprRef, Value *> MemoD; // double results of double functions
   DenseSet<ExprRef> Double;         // arithmetic planned in double
   DenseMap<ExprRef, double> Ulp;    // floatUlp()
   SignAnalysis Signs;
@@ -221,7 +224,41 @@ private:
   Value *toFloat(Value *V) {
     return V->getType() == VT ? V : B.CreateFPTrunc(V, VT);
   }
-  Value *arg(ExprRef N, unsigned I) { return toDouble(Memo[N->operand(I)]); }
+  /// Operand I as double lanes: a function that computes in double gives
+  /// its unrounded result, and a float product of two floats is multiplied
+  /// again in double, exactly (and without float's overflow).
+  Value *arg(ExprRef N, unsigned I) {
+    ExprRef O = N->operand(I);
+    if (O->isConst())
+      return kd(O->value());
+    if (VectorMath::hasDoubleResult(O->op())) {
+      Value *&D = MemoD[O];
+      if (!D)
+        D = callVM(O->op(), O->operand(0), /*Double=*/true);
+      return D;
+    }
+    Value *V = Memo[O];
+    if (V->getType() == VT && isExactProduct(O)) {
+      Value *&D = MemoD[O];
+      if (!D)
+        D = B.CreateFMul(arg(O, 0), arg(O, 1));
+      return D;
+    }
+    return toDouble(V);
+  }
+  /// A float product of two values that are not themselves rounded
+  /// arithmetic (leaves, constants, float function results): hi + lo is
+  /// exact. (A function with a double result is better multiplied in
+  /// double.)
+  bool isExactProduct(ExprRef N) {
+    if (N->op() != Op::Mul || Double.count(N))
+      return false;
+    for (ExprRef O : N->operands())
+      if ((isArithmetic(O->op()) && !O->isConst()) ||
+          VectorMath::hasDoubleResult(O->op()))
+        return false;
+    return true;
+  }
   /// Operand I as float when it is float already or a constant exact in
   /// float; else null.
   Value *floatArg(ExprRef N, unsigned I) {
@@ -340,7 +377,10 @@ private:
   Value *arithmetic(ExprRef N) {
     Op O = N->op();
     Value *A = floatOrConst(N->operand(0)), *C = floatOrConst(N->operand(1));
-    bool Float = A && C && !Double.count(N);
+    // A function computed in double is not rounded before its use.
+    bool Float = A && C && !Double.count(N) &&
+                 !VectorMath::hasDoubleResult(N->operand(0)->op()) &&
+                 !VectorMath::hasDoubleResult(N->operand(1)->op());
     if (!Float) {
       A = arg(N, 0);
       C = arg(N, 1);
@@ -431,6 +471,11 @@ private:
     } else if (V->getType() == VT) {
       R.Hi = V;
       R.Lo = floatLo(N, V);
+      if (R.Lo) // past float's range there is no error to pass
+        R.Lo = B.CreateSelect(
+            B.CreateFCmpOLT(B.CreateUnaryIntrinsic(Intrinsic::fabs, V),
+                            ConstantFP::get(VT, INFINITY)),
+            R.Lo, ConstantFP::get(VT, 0));
       if (R.Lo)
         R.AbsLo = B.CreateSelect(B.CreateFCmpOLT(R.Hi, ConstantFP::get(VT, 0)),
                                  B.CreateFNeg(R.Lo), R.Lo);
@@ -451,12 +496,12 @@ private:
 
   /// One of our float functions at N's value: a double value is rounded,
   /// and its rounding error passed along where the function can use it.
-  Value *callVM(Op O, ExprRef N) {
+  Value *callVM(Op O, ExprRef N, bool Double = false) {
     Parts P = split(N);
     Value *Lo = !VectorMath::takesLo(O)     ? nullptr
                 : VectorMath::takesAbsLo(O) ? P.AbsLo
                                             : P.Lo;
-    return VM.call(B, O, P.Hi, Lo);
+    return VM.call(B, O, P.Hi, Lo, Double);
   }
 
   Expected<Value *> lowerNode(ExprRef N) {

@@ -388,16 +388,93 @@ Value *emitSinCos(VB &V, Value *X, bool Cos) {
 
 
 
+/// e^A for double lanes A in [-1000, 0]: reduction by ln 2 in double and
+/// Taylor's series to r^10 (relative error below 3e-13), for the functions
+/// computed in double.
+Value *expDouble(VB &V, Value *A) {
+  IRBuilder<> &B = V.B;
+  Type *I64 = FixedVectorType::get(B.getInt64Ty(), V.N);
+  const double Magic = 6755399441055744.0; // 1.5 * 2^52: rounds to integer
+  Value *K = B.CreateFAdd(B.CreateFMul(A, V.kd(Log2E)), V.kd(Magic));
+  Value *N = B.CreateFSub(K, V.kd(Magic));
+  Value *R = V.fma(N, V.kd(-6.93147180369123816490e-01), A);
+  R = V.fma(N, V.kd(-1.90821492927058770002e-10), R);
+  SmallVector<double, 12> C;
+  double F = 1;
+  for (int J = 10; J >= 0; --J) {
+    F = 1;
+    for (int I = 2; I <= J; ++I)
+      F *= I;
+    C.push_back(1 / F);
+  }
+  Value *P = V.horner(R, C);
+  // 2^n from n's bits in K (n >= -1022 here).
+  Value *Ni = B.CreateSub(B.CreateBitCast(K, I64),
+                          B.CreateBitCast(V.kd(Magic), I64));
+  Value *Scale = B.CreateBitCast(
+      B.CreateShl(B.CreateAdd(Ni, ConstantInt::get(I64, 1023)), 52), V.D);
+  Value *Res = B.CreateFMul(P, Scale);
+  // Below e^-745 (and for NaN, handled by callers) the result is 0.
+  return V.sel(B.CreateFCmpOLT(A, V.kd(-700)), V.kd(0), Res);
+}
+
+constexpr double InvSqrt2Pi = 0.3989422804014327;
+
+// tools/vmfit/fit.py: Phi(-t) e^(t^2/2) = M(s) for t in [0, 14.5], with
+// v = 4 / (4 + t) and s = (v - 0.60811) / 0.39189; relative error 4.3e-10.
+const double NormcdfM[] = {
+    -2.81944755141461e-08,  -5.76862382580771e-07,  6.982214800995726e-07,
+    9.586546818069848e-06,  -7.123455649962714e-06, -0.00015540433677610968,
+    -0.00015158612706152162, 0.0024943839696827336, 0.015152031029761459,
+    0.049314652547885925,   0.11083374427401937,    0.18464524552772885,
+    0.1378643768480074};
+
+/// e^(-x^2/2) in double for float x, 0 past |x| = 14.5 (where Phi(-|x|)
+/// and phi(x) are far below float's range). Shared by normcdf and normpdf:
+/// the same instructions, merged after inlining.
+Value *gaussDouble(VB &V, Value *X) {
+  Value *T = V.abs(X);
+  Value *Td = V.B.CreateFPExt(T, V.D);
+  Value *A = V.B.CreateFMul(V.B.CreateFMul(Td, Td), V.kd(-0.5)); // exact
+  Value *E = expDouble(V, A);
+  return V.sel(V.B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(0), E);
+}
+
+/// Phi(x) in double: Phi(-t) = e^(-t^2/2) M(t) for t = |x|, Phi(x) = 1 -
+/// Phi(-t) for x > 0. M is a polynomial in a variable of 4 / (4 + t), in
+/// double (its terms alternate near t = 14); nothing cancels but 1 -
+/// Phi(-t) >= 1/2.
+Value *emitNormcdfD(VB &V, Value *X, Value *) {
+  IRBuilder<> &B = V.B;
+  Value *Td = B.CreateFPExt(V.abs(X), V.D);
+  Value *Tc = V.sel(B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(14.5), Td);
+  Value *Vv = B.CreateFDiv(V.kd(4), B.CreateFAdd(Tc, V.kd(4)));
+  Value *S = V.fma(Vv, V.kd(2.5517241379310347), V.kd(-0.6081081081081081 *
+                                                       2.5517241379310347));
+  Value *Q = B.CreateFMul(gaussDouble(V, X), V.horner(S, NormcdfM));
+  Value *Res = V.sel(V.lt(X, V.k(0)), Q, B.CreateFSub(V.kd(1), Q));
+  return V.sel(V.isNaN(X), B.CreateFPExt(X, V.D), Res);
+}
+
+Value *emitNormpdfD(VB &V, Value *X, Value *) {
+  Value *Res = V.B.CreateFMul(gaussDouble(V, X), V.kd(InvSqrt2Pi));
+  return V.sel(V.isNaN(X), V.B.CreateFPExt(X, V.D), Res);
+}
+
 /// What rounding error of its argument a function can use.
 enum class LoUse { None, OfX, OfAbsX };
 
-/// Every function once: its op, how it is emitted, its use of lo, and the
-/// error it is held to (ULPs, checked by the accuracy sweep).
+using EmitFn = Value *(*)(VB &V, Value *X, Value *Lo);
+
+/// Every function once: its op, how it is emitted (in float, or in double
+/// and then rounded once), its use of lo, and the error it is held to (ULPs
+/// of the float result, checked by the accuracy sweep).
 struct Entry {
   Op O;
-  Value *(*Emit)(VB &V, Value *X, Value *Lo);
+  EmitFn Emit;
   LoUse Lo;
   double MaxUlp;
+  EmitFn EmitDouble = nullptr;
 };
 
 const Entry Table[] = {
@@ -415,6 +492,8 @@ const Entry Table[] = {
      LoUse::None, 0.5},
     {Op::Cos, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, true); },
      LoUse::None, 0.5},
+    {Op::Normcdf, nullptr, LoUse::None, 0.55, emitNormcdfD},
+    {Op::Normpdf, nullptr, LoUse::None, 0.55, emitNormpdfD},
 };
 
 const Entry *find(Op O) {
@@ -433,6 +512,11 @@ double VectorMath::maxUlp(Op O) {
   return E ? E->MaxUlp : INFINITY;
 }
 
+bool VectorMath::hasDoubleResult(Op O) {
+  const Entry *E = find(O);
+  return E && E->EmitDouble;
+}
+
 bool VectorMath::takesLo(Op O) {
   const Entry *E = find(O);
   return E && E->Lo != LoUse::None;
@@ -443,16 +527,17 @@ bool VectorMath::takesAbsLo(Op O) {
   return E && E->Lo == LoUse::OfAbsX;
 }
 
-Function *VectorMath::get(Op O, bool WithLo) {
+Function *VectorMath::get(Op O, bool WithLo, bool Double) {
   std::string Name = std::string("netjit.vm.") + opInfo(O).Spelling +
-                     (WithLo ? ".lo" : "") + ".v" + std::to_string(Lanes) +
-                     "f32";
+                     (WithLo ? ".lo" : "") + (Double ? ".d" : "") + ".v" +
+                     std::to_string(Lanes) + "f32";
   if (Function *F = M.getFunction(Name))
     return F;
   LLVMContext &Ctx = M.getContext();
   Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
+  Type *RT = Double ? FixedVectorType::get(Type::getDoubleTy(Ctx), Lanes) : VT;
   SmallVector<Type *, 2> Args(WithLo ? 2 : 1, VT);
-  Function *F = Function::Create(FunctionType::get(VT, Args, false),
+  Function *F = Function::Create(FunctionType::get(RT, Args, false),
                                  GlobalValue::InternalLinkage, Name, M);
   F->addFnAttr(Attribute::AlwaysInline);
   F->addFnAttr(Attribute::NoUnwind);
@@ -462,15 +547,19 @@ Function *VectorMath::get(Op O, bool WithLo) {
   Value *Lo = WithLo ? F->getArg(1) : nullptr;
   const Entry *E = find(O);
   assert(E && "VectorMath::provides() said no");
-  Value *R = E->Emit(V, X, Lo);
+  Value *R = Double    ? E->EmitDouble(V, X, Lo)
+             : E->Emit ? E->Emit(V, X, Lo)
+                       : B.CreateFPTrunc(E->EmitDouble(V, X, Lo), VT);
   B.CreateRet(R);
   return F;
 }
 
-Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X, Value *Lo) {
+Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X, Value *Lo,
+                        bool Double) {
+  Double = Double && hasDoubleResult(O);
   if (Lo && takesLo(O))
-    return B.CreateCall(get(O, true), {X, Lo});
-  return B.CreateCall(get(O, false), {X});
+    return B.CreateCall(get(O, true, Double), {X, Lo});
+  return B.CreateCall(get(O, false, Double), {X});
 }
 
 } // namespace netjit

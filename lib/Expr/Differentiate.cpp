@@ -154,6 +154,16 @@ const Rule Rules[] = {
       ExprRef G = B.f(Op::Exp, B.C.neg(B.C.pow(A[0], B.k(2))));
       return B.mul(B.mul(B.k(-2 / std::sqrt(M_PI)), G), D[0]);
     },
+    // normcdf' = normpdf
+    /*Normcdf*/
+    [](Builder &B, ExprRef, auto A, auto D) {
+      return B.mul(B.f(Op::Normpdf, A[0]), D[0]);
+    },
+    // normpdf' = -u normpdf
+    /*Normpdf*/
+    [](Builder &B, ExprRef E, auto A, auto D) {
+      return B.mul(B.neg(B.mul(A[0], E)), D[0]);
+    },
     // sin' = cos
     /*Sin*/
     [](Builder &B, ExprRef, auto A, auto D) {

@@ -77,6 +77,10 @@ template <typename T> static T applyOpT(Op O, ArrayRef<T> A) {
     return std::erf(A[0]);
   case Op::Erfc:
     return std::erfc(A[0]);
+  case Op::Normcdf: // Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for x < 0
+    return std::erfc(-A[0] / std::sqrt(T(2))) / 2;
+  case Op::Normpdf:
+    return std::exp(-A[0] * A[0] / 2) / std::sqrt(2 * T(M_PI));
   case Op::Sin:
     return std::sin(A[0]);
   case Op::Cos:

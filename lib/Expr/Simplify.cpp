@@ -179,6 +179,19 @@ ExprRef complement(Simplifier &S, ExprRef N) {
   return nullptr;
 }
 
+// erfc(k u) -> 2 normcdf(-sqrt(2) k u)   when |k| = 1/sqrt(2), so the new
+// argument is +-u: the Gaussian CDF GELU is built from, with phi as its exact
+// derivative (one shared exp in the fused kernel instead of two)
+ExprRef erfcNormcdf(Simplifier &S, ExprRef N) {
+  if (N->op() != Op::Erfc)
+    return nullptr;
+  auto [Coef, Rest] = splitCoefficient(S.C, N->operand(0));
+  if (!Rest || std::fabs(std::fabs(Coef) * std::sqrt(2.0) - 1) > 1e-15)
+    return nullptr;
+  return S.C.mul(K(S, 2),
+                 S.C.call(Op::Normcdf, Coef < 0 ? Rest : S.C.neg(Rest)));
+}
+
 // c + u / k -> (c k + u) / k   when c k is exact: near u = -c k the sum is
 // then exact (Sterbenz) instead of cancelling a rounded quotient
 ExprRef sumOverConstant(Simplifier &S, ExprRef N) {
@@ -202,8 +215,10 @@ ExprRef sqrtSquare(Simplifier &S, ExprRef N) {
   return nullptr;
 }
 
-// abs(-u) -> abs(u);  abs(abs(u)) -> abs(u)
+// abs(-u) -> abs(u);  abs(abs(u)) -> abs(u);  normpdf(-u) -> normpdf(u)
 ExprRef absNeg(Simplifier &S, ExprRef N) {
+  if (N->op() == Op::Normpdf && N->operand(0)->op() == Op::Neg)
+    return S.C.call(Op::Normpdf, N->operand(0)->operand(0));
   if (N->op() != Op::Abs)
     return nullptr;
   ExprRef A = N->operand(0);
@@ -288,13 +303,18 @@ const Rule Rules[] = {
       "1 - sigmoid(u) -> sigmoid(-u); 1 + erf(u) -> erfc(-u); 1 - erf(u) -> "
       "erfc(u); 1 +- tanh(u) -> 2 sigmoid(+-2u)"},
      complement},
+    {{"erfc-normcdf", "erfc(u / sqrt 2) -> 2 normcdf(-u); erfc(-u / sqrt 2) "
+                      "-> 2 normcdf(u)"},
+     erfcNormcdf},
     {{"sum-over-constant", "c + u / k -> (c k + u) / k (c k exact)"},
      sumOverConstant},
     {{"sqrt-square", "sqrt(u^2) -> abs(u)"}, sqrtSquare},
     {{"sign-product", "u sign(u) -> abs(u)"}, signProduct},
     {{"common-denominator", "a / u +- b / u^2 -> (a u +- b) / u^2"},
      commonDenominator},
-    {{"abs-neg", "abs(-u) -> abs(u); abs(abs(u)) -> abs(u)"}, absNeg},
+    {{"abs-neg",
+      "abs(-u) -> abs(u); abs(abs(u)) -> abs(u); normpdf(-u) -> normpdf(u)"},
+     absNeg},
     {{"canonical-sum",
       "a + b - c: like terms collected (a + a -> 2 a), constant first"},
      canonicalSum},

@@ -17,7 +17,7 @@ public:
   VectorMath(llvm::Module &M, unsigned Lanes) : M(M), Lanes(Lanes) {}
 
   /// Whether Op is one of ours: exp expm1 log log1p tanh sigmoid softplus
-  /// erf erfc sin cos.
+  /// erf erfc normcdf normpdf sin cos.
   static bool provides(Op O);
   /// The largest error of O in ULPs (the sampled sweep checks it holds); the
   /// emitter plans float arithmetic around calls with it.
@@ -30,14 +30,18 @@ public:
   /// Whether O's Lo is the error of |X| rather than of X: tanh, sigmoid and
   /// softplus work on |x|, and f(u) and f(-u) then share all their work.
   static bool takesAbsLo(Op O);
+  /// Whether O computes in double and can return that unrounded result
+  /// (normcdf, normpdf), for a caller whose arithmetic is in double.
+  static bool hasDoubleResult(Op O);
   /// O applied lane-wise to X + Lo (a <Lanes x float>; Lo, when given, is
   /// X's rounding error (of |X| where takesAbsLo), small next to X's ulp,
-  /// and finite).
+  /// and finite). With Double, a hasDoubleResult function returns
+  /// <Lanes x double>.
   llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X,
-                    llvm::Value *Lo = nullptr);
+                    llvm::Value *Lo = nullptr, bool Double = false);
 
 private:
-  llvm::Function *get(Op O, bool WithLo);
+  llvm::Function *get(Op O, bool WithLo, bool Double);
   llvm::Module &M;
   unsigned Lanes;
 };
