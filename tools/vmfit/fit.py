@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""fit.py - derive the polynomial coefficients of netjit's erf/erfc.
+"""fit.py - derive the polynomial coefficients of netjit's exp, erf, erfc
+and normcdf.
 
 Chebyshev least-squares fits (mpmath.chebyfit, 40 digits) in a variable
 centred on each interval, so the monomial coefficients stay small and Horner's
@@ -44,3 +45,27 @@ fit("erf(x) = x * P(v), v = x^2, |x| <= 1", erf_over_x, 0, 1, 7)
 fit("erfc R(v), v = 1/x, x in [0.5, 1.333]", scaled_erfc, mp.mpf(0.75), mp.mpf(2), 10, True)
 fit("erfc R(v), v = 1/x, x in [1.143, 2.667]", scaled_erfc, mp.mpf(0.375), mp.mpf(0.875), 10, True)
 fit("erfc R(v), v = 1/x, x in [2.462, 10.67]", scaled_erfc, mp.mpf(0.09375), mp.mpf(0.40625), 10, True)
+
+
+def exp_q(r):  # (e^r - 1 - r) / r^2: exp's e^r - 1 = r + r^2 Q(r)
+    return (mp.exp(r) - 1 - r) / r**2 if r else mp.mpf(0.5)
+
+
+h = mp.log(2) / 2
+coeffs = mp.chebyfit(exp_q, [-h, h], 6)
+print("// exp: Q(r), |r| <= ln2/2, degree 5")
+print("{" + ", ".join(f"{float(c)!r}" for c in coeffs) + "}")
+
+
+def normcdf_m(t):  # Phi(-t) e^(t^2/2): normcdf(-t) = e^(-t^2/2) M(t)
+    return mp.ncdf(-t) * mp.exp(t * t / 2)
+
+
+# M as a polynomial in s = (v - mid) / half, v = 4 / (4 + t), t in [0, 14.5]
+# (past 14.5, Phi(-t) is far below float's range). Its terms alternate near
+# t = 14.5, so the kernels evaluate it in double.
+vlo = 4 / (4 + mp.mpf("14.5"))
+mid, half = (vlo + 1) / 2, (1 - vlo) / 2
+coeffs = mp.chebyfit(lambda s: normcdf_m(4 / (mid + s * half) - 4), [-1, 1], 12)
+print(f"// normcdf M(s), s = (v - {float(mid)!r}) / {float(half)!r}, degree 11")
+print("{" + ", ".join(f"{float(c)!r}" for c in coeffs) + "}")
