@@ -42,24 +42,26 @@ using BwdFn = void (*)(const float *, const float *, const float *, float *,
 using FusedFn = void (*)(const float *, const float *, float *, float *,
                          int64_t, const float *);
 
-/// Compiles the three kernels of Name; returns the compile seconds.
+/// Compiles the given kernels of Name (from the forms to callable code);
+/// returns the seconds.
 double compile(Jit &J, const ActivationForms &F, const std::string &Sym,
-               FwdFn &Fwd, BwdFn &Bwd, FusedFn &Fused) {
+               llvm::ArrayRef<KernelKind> Kinds) {
   auto A = Clock::now();
   auto Ctx = std::make_unique<llvm::LLVMContext>();
   auto M = std::make_unique<llvm::Module>(Sym, *Ctx);
-  llvm::cantFail(emitActivationKernels(
-      *M, F, Sym, J.lanes(),
-      {KernelKind::Forward, KernelKind::Backward, KernelKind::Fused},
-      std::getenv("NETJIT_INTERLEAVE") ? std::atoi(std::getenv("NETJIT_INTERLEAVE")) : 0));
+  // NETJIT_INTERLEAVE=N: native vectors per loop step (default: the
+  // emitter's choice), to measure the choice.
+  const char *U = std::getenv("NETJIT_INTERLEAVE");
+  llvm::cantFail(
+      emitActivationKernels(*M, F, Sym, J.lanes(), Kinds, U ? std::atoi(U) : 0));
   llvm::cantFail(J.addModule(std::move(M), std::move(Ctx)));
-  Fwd = reinterpret_cast<FwdFn>(
-      llvm::cantFail(J.lookup(kernelSymbol(Sym, KernelKind::Forward))));
-  Bwd = reinterpret_cast<BwdFn>(
-      llvm::cantFail(J.lookup(kernelSymbol(Sym, KernelKind::Backward))));
-  Fused = reinterpret_cast<FusedFn>(
-      llvm::cantFail(J.lookup(kernelSymbol(Sym, KernelKind::Fused))));
+  for (KernelKind K : Kinds)
+    llvm::cantFail(J.lookup(kernelSymbol(Sym, K)));
   return seconds(A, Clock::now());
+}
+
+template <typename Fn> Fn kernel(Jit &J, const std::string &Sym, KernelKind K) {
+  return reinterpret_cast<Fn>(llvm::cantFail(J.lookup(kernelSymbol(Sym, K))));
 }
 
 } // namespace
@@ -104,16 +106,27 @@ int main(int Argc, char **Argv) {
     auto F =
         llvm::cantFail(deriveActivation(Ctx, Info.Formula, paramNames(Info)));
     std::vector<float> P = llvm::cantFail(packParams(F, defaultParams(Info)));
-    FwdFn Fwd;
-    BwdFn Bwd;
-    FusedFn Fused;
-    double ColdS = compile(*J, F, "b_" + Name, Fwd, Bwd, Fused);
-    // The same module in a fresh JIT: a cache hit.
-    auto J2 = llvm::cantFail(Jit::create(Cold));
-    double CachedS = compile(*J2, F, "b_" + Name, Fwd, Bwd, Fused);
+    // Compile latency of one fused kernel: cold, then the same module in a
+    // fresh JIT (a cache hit); the median of three each.
+    std::vector<double> ColdT, CachedT;
+    for (int K = 0; K < 3; ++K) {
+      std::string Sym = "c" + std::to_string(K) + "_" + Name;
+      auto JC = llvm::cantFail(Jit::create(Cold));
+      ColdT.push_back(compile(*JC, F, Sym, {KernelKind::Fused}));
+      auto JH = llvm::cantFail(Jit::create(Cold));
+      CachedT.push_back(compile(*JH, F, Sym, {KernelKind::Fused}));
+    }
+    std::sort(ColdT.begin(), ColdT.end());
+    std::sort(CachedT.begin(), CachedT.end());
+    std::string Sym = "b_" + Name;
+    compile(*J, F, Sym,
+            {KernelKind::Forward, KernelKind::Backward, KernelKind::Fused});
+    auto Fwd = kernel<FwdFn>(*J, Sym, KernelKind::Forward);
+    auto Bwd = kernel<BwdFn>(*J, Sym, KernelKind::Backward);
+    auto Fused = kernel<FusedFn>(*J, Sym, KernelKind::Fused);
     nlohmann::ordered_json Row;
-    Row["compile_cold_ms"] = ColdS * 1e3;
-    Row["compile_cached_ms"] = CachedS * 1e3;
+    Row["compile_cold_ms"] = ColdT[1] * 1e3;
+    Row["compile_cached_ms"] = CachedT[1] * 1e3;
     for (int64_t N : Sizes) {
       std::vector<float> X(N), DY(N, 1.0f), Y(N), DX(N);
       for (int64_t I = 0; I < N; ++I)

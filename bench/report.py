@@ -41,7 +41,7 @@ lines.append("Throughput in G elements/s, median over rounds (spread = (max - mi
              "backward for PyTorch. 'of bw' = netjit fused as a share of the triad bandwidth "
              "(the fused kernel moves 4 floats per element: x, dy in; y, dx out).")
 lines.append("")
-lines.append("| activation | size | netjit fwd | netjit bwd | netjit fused | torch fwd | torch bwd | torch fwd+bwd | fused ratio | of bw | compile cold / cached ms |")
+lines.append("| activation | size | netjit fwd | netjit bwd | netjit fused | torch fwd | torch bwd | torch fwd+bwd | fused ratio | of bw | fused kernel compile, cold / cached ms |")
 lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
 for name in nj[0]["activations"]:
     for size in ("1M", "64M"):

