@@ -674,6 +674,17 @@ Function *declareKernel(Module &M, StringRef Symbol, unsigned NumPtrs,
   return F;
 }
 
+/// The function calls in E that F does not already make.
+unsigned newCalls(ExprRef E, ExprRef F) {
+  DenseSet<ExprRef> InF;
+  for (ExprRef N : postOrder(F))
+    InF.insert(N);
+  unsigned Count = 0;
+  for (ExprRef N : postOrder(E))
+    Count += VectorMath::provides(N->op()) && !InF.count(N);
+  return Count;
+}
+
 /// L ones: the dy of a fused kernel called with dy == NULL.
 GlobalVariable *onesArray(Module &M, unsigned L) {
   std::string Name = "netjit.ones." + std::to_string(L);
@@ -750,9 +761,21 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
   leavesOf(DX, Leaves);
   if (DY)
     leavesOf(DY, Leaves);
-  // Every kernel plans float and double arithmetic over both forms, so that
-  // they all compute y (and f') alike, bit for bit.
+  // The backward kernel reads y, so the y form saves it f's functions. The
+  // fused kernel has f's values at hand: it takes the y form only if that
+  // calls fewer functions f does not already call (elu's y + alpha against
+  // exp(x)); softplus' sigmoid(x) shares exp(-|x|) with softplus, where
+  // -expm1(-y) would need a second exp.
   ExprRef DF = DY ? DY : DX;
+  ExprRef DFused = DY && newCalls(DY, Fwd) < newCalls(DX, Fwd) ? DY : DX;
+  // Every kernel plans float and double arithmetic over all forms, so that
+  // they compute y alike, bit for bit.
+  SmallVector<ExprRef, 3> Roots = {Fwd, DX};
+  SmallVector<double, 3> Budgets = {ForwardBudget, DerivativeBudget};
+  if (DY) {
+    Roots.push_back(DY);
+    Budgets.push_back(DerivativeBudget);
+  }
   ExprRef XLeaf = nullptr, YLeaf = nullptr;
   for (ExprRef Leaf : Leaves) {
     if (Leaf->isVar("x"))
@@ -790,7 +813,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       E = emitLoop(B, F, N, L, {{F->getArg(0)}}, {F->getArg(1)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
                      auto Low = Lowering();
-                     Low->plan({Fwd, DF}, {ForwardBudget, DerivativeBudget});
+                     Low->plan(Roots, Budgets);
                      if (XLeaf)
                        Low->bind(XLeaf, In(0));
                      auto Y = Low->lower(Fwd);
@@ -805,7 +828,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                    {F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
                      auto Low = Lowering();
-                     Low->plan({Fwd, DF}, {ForwardBudget, DerivativeBudget});
+                     Low->plan(Roots, Budgets);
                      if (XLeaf)
                        Low->bind(XLeaf, In(0));
                      if (YLeaf && DY)
@@ -827,15 +850,15 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                    {F->getArg(2), F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
                      auto Low = Lowering();
-                     Low->plan({Fwd, DF}, {ForwardBudget, DerivativeBudget});
+                     Low->plan(Roots, Budgets);
                      if (XLeaf)
                        Low->bind(XLeaf, In(0));
                      auto Y = Low->lower(Fwd);
                      if (!Y)
                        return Y.takeError();
-                     if (YLeaf && DY)
+                     if (YLeaf && DFused == DY)
                        Low->bind(YLeaf, *Y);
-                     auto D = Low->lower(DF);
+                     auto D = Low->lower(DFused);
                      if (!D)
                        return D.takeError();
                      return SmallVector<Value *, 2>{*Y,
