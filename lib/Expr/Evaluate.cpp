@@ -132,7 +132,7 @@ template <typename T>
 static T sweep(const std::vector<ExprRef> &Order,
                const std::vector<std::vector<unsigned>> &Args,
                const std::vector<double> &Leaves, std::vector<T> &Slots, T X,
-               T Y, bool *Cancelled = nullptr) {
+               T Y, double *Cancelled = nullptr) {
   T Buf[3];
   for (size_t I = 0; I < Order.size(); ++I) {
     ExprRef E = Order[I];
@@ -154,19 +154,19 @@ static T sweep(const std::vector<ExprRef> &Order,
         T Big = std::max(std::fabs(Buf[0]), std::fabs(Buf[1]));
         if (Big != 0 && std::isfinite(Big) &&
             std::fabs(Slots[I]) < std::ldexp(Big, -Lost))
-          *Cancelled = true;
+          *Cancelled = std::max(*Cancelled, static_cast<double>(Big));
       }
     }
   }
   return Slots.back();
 }
 
-double Evaluator::operator()(double X, double Y, bool *Cancelled) const {
+double Evaluator::operator()(double X, double Y, double *Cancelled) const {
   return sweep<double>(Order, Args, Leaves, Slots, X, Y, Cancelled);
 }
 
 long double Evaluator::evalLong(long double X, long double Y,
-                                bool *Cancelled) const {
+                                double *Cancelled) const {
   LongSlots.resize(Order.size());
   return sweep<long double>(Order, Args, Leaves, LongSlots, X, Y, Cancelled);
 }

@@ -21,13 +21,14 @@ public:
   static llvm::Expected<Evaluator> create(ExprRef E, const ParamValues &Params);
 
   /// f(x), with y (the forward output) bound to Y for derivative forms.
-  /// Sets *Cancelled if a sum kept fewer than 34 bits, too few to judge a
-  /// float result by.
-  double operator()(double X, double Y = 0, bool *Cancelled = nullptr) const;
+  /// Where a sum kept fewer than 34 bits, too few to judge a float result
+  /// by, raises *Cancelled to the magnitude of its larger operand (the scale
+  /// of the error it may carry); leaves it alone otherwise.
+  double operator()(double X, double Y = 0, double *Cancelled = nullptr) const;
   /// The same in long double (64-bit mantissa on x86), where a sum may lose
-  /// 30 bits before *Cancelled is set.
+  /// 30 bits before *Cancelled is raised.
   long double evalLong(long double X, long double Y = 0,
-                       bool *Cancelled = nullptr) const;
+                       double *Cancelled = nullptr) const;
   /// The flattened nodes, operands first (for other evaluators).
   const std::vector<ExprRef> &order() const { return Order; }
   const std::vector<std::vector<unsigned>> &args() const { return Args; }
