@@ -800,10 +800,14 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                                 Leaf->name());
         ParamSplat[Leaf] = B.CreateVectorSplat(L, S);
       }
-    auto Lowering = [&] {
+    // A step's lowering, planned, with the parameters and x bound.
+    auto Lowering = [&](Value *X) {
       auto Low = std::make_unique<ExprLowering>(B, VM, L);
       for (auto &[Leaf, V] : ParamSplat)
         Low->bind(Leaf, V);
+      Low->plan(Roots, Budgets);
+      if (XLeaf)
+        Low->bind(XLeaf, X);
       return Low;
     };
 
@@ -812,10 +816,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       // forward(x, y, n, p): y = f(x)
       E = emitLoop(B, F, N, L, {{F->getArg(0)}}, {F->getArg(1)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     auto Low = Lowering();
-                     Low->plan(Roots, Budgets);
-                     if (XLeaf)
-                       Low->bind(XLeaf, In(0));
+                     auto Low = Lowering(In(0));
                      auto Y = Low->lower(Fwd);
                      if (!Y)
                        return Y.takeError();
@@ -827,10 +828,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                    {{F->getArg(0)}, {F->getArg(1)}, {F->getArg(2)}},
                    {F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     auto Low = Lowering();
-                     Low->plan(Roots, Budgets);
-                     if (XLeaf)
-                       Low->bind(XLeaf, In(0));
+                     auto Low = Lowering(In(0));
                      if (YLeaf && DY)
                        Low->bind(YLeaf, In(1));
                      auto D = Low->lower(DF);
@@ -849,10 +847,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       E = emitLoop(B, F, N, L, {{F->getArg(0)}, Dy},
                    {F->getArg(2), F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     auto Low = Lowering();
-                     Low->plan(Roots, Budgets);
-                     if (XLeaf)
-                       Low->bind(XLeaf, In(0));
+                     auto Low = Lowering(In(0));
                      auto Y = Low->lower(Fwd);
                      if (!Y)
                        return Y.takeError();
