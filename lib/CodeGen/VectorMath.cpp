@@ -203,6 +203,22 @@ Value *emitLog(VB &V, Value *X, Value *Lo = nullptr) {
   return logSpecials(V, X, X, logPositive(V, X, Lo ? V.div(Lo, X) : nullptr));
 }
 
+/// log(1 + f) + corr for f in (sqrt(1/2) - 1, 1], f exact: past sqrt(2) - 1
+/// (where logCore's series loses accuracy: 1.28 ULP at f = 0.98), 1 + f =
+/// 2 (1 + g) with g = (f - 1) / 2, and the rounding error of f - 1
+/// (Fast2Sum) joins corr.
+Value *log1pCore(VB &V, Value *F, Value *Corr = nullptr) {
+  Value *Big = V.gt(F, V.k(0.41421356237309503));
+  Value *D = V.sub(F, V.k(1));
+  Value *E = V.sub(F, V.add(D, V.k(1))); // f - 1 = d + e exactly
+  Value *G = V.mul(D, V.k(0.5));
+  Value *GCorr = V.div(V.mul(E, V.k(0.5)), V.add(V.k(1), G));
+  Value *C = V.sel(Big, GCorr, V.k(0));
+  if (Corr)
+    C = V.add(C, Corr);
+  return logCore(V, V.sel(Big, V.k(1), V.k(0)), V.sel(Big, G, F), C);
+}
+
 Value *emitLog1p(VB &V, Value *X, Value *Lo = nullptr) {
   // log1p(x) = log(u) + c / u with u = 1 + x rounded and c = x - (u - 1)
   // the rounding error, so small x keep their digits.
@@ -211,11 +227,10 @@ Value *emitLog1p(VB &V, Value *X, Value *Lo = nullptr) {
   if (Lo)
     C = V.add(C, Lo);
   Value *Far = logPositive(V, U, V.div(C, U));
-  // Near 0, 1 + x is already reduced: f = x exactly, k = 0.
-  Value *Near = logCore(V, V.k(0), V.clamp(X, -0.5, 1),
-                        Lo ? V.div(Lo, U) : nullptr);
+  // Near 0, f = x exactly.
+  Value *Near = log1pCore(V, V.clamp(X, -0.29, 1), Lo ? V.div(Lo, U) : nullptr);
   Value *IsNear =
-      V.B.CreateAnd(V.gt(X, V.k(-0.5)), V.B.CreateFCmpOLE(X, V.k(1)));
+      V.B.CreateAnd(V.gt(X, V.k(-0.29)), V.B.CreateFCmpOLE(X, V.k(1)));
   return logSpecials(V, X, U, V.sel(IsNear, Near, Far));
 }
 
@@ -265,12 +280,12 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
 
 Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   // max(x, 0) + log1p(exp(-|x|)): no overflow, and exactly x for large x.
-  // E is in (0, 1], where log1p(E) is log's core with f = E exactly.
+  // E is in (0, 1], where log1p(E) is log1pCore with f = E exactly.
   Value *ALo = Lo; // the error of |x| (VectorMath::call)
   Value *E =
       emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
-  Value *Log = logCore(V, V.k(0), E);
+  Value *Log = log1pCore(V, E);
   if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
     Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
   return V.restoreNaN(X, V.add(Pos, Log));
@@ -281,89 +296,10 @@ const double ErfP[] = {-7.552378571474216e-08,  1.2316395977478375e-06,
                        -1.7536914180800595e-05, 0.0002175119906208899,
                        -0.002285485612212242,   0.019852497722455814,
                        -0.14053608902112114,    0.9654687386375691};
-// erfc(x) = exp(-x^2) R(t) / x, t = 1/x - Mid, on three pieces of x:
-// [0.5, 1.25), [1.25, 2.5), [2.5, 10.1]; Mid is exact in float.
-const double ErfcR[3][11] = {
-    {-3.884241991986035e-05, 0.00024770478972092815, -0.0006822408697406142,
-     0.0013890880068024045, -0.002444366817717227, 0.00351015464282844,
-     -0.002870348217534601, -0.004961897216603838, 0.035226348336948404,
-     -0.12695346490719553, 0.37485200346696973},
-    {0.031188025047976065, -0.04887124233702546, 0.04503743000056453,
-     -0.024392988735900914, -0.01009343236939774, 0.04959905617632262,
-     -0.07803839132445205, 0.07210218341236567, -0.0012945389960244966,
-     -0.1715856521226616, 0.4895247876335057},
-    {-0.5609014277989891, 1.325704959426304, -0.7192737437746028,
-     -0.09398416280497, 0.41121934979436364, -0.2728062679145618,
-     -0.02808674801159935, 0.2195131906517144, -0.16778618916376836,
-     -0.11944693214945458, 0.5479978305002455}};
-const double ErfcMid[3] = {1.375, 0.625, 0.25};
-
 /// erf(x) / x for |x| <= 1, even.
 Value *erfOverX(VB &V, Value *X) {
   Value *S = V.fma(V.k(2), V.mul(X, X), V.k(-1));
   return V.horner(S, ErfP);
-}
-
-/// erfc(a + lo) for a >= 0.5 (0 past 10.1, where it underflows): lo moves
-/// exp(-a^2), not the slowly varying R. Computed as 2^n (1 + p) (1/a) R with
-/// one rounding at the end, in the terms that carry the leading digits:
-/// exp(-a^2) = 2^n (1 + p) is never rounded, 1/a is Inv (1 + r) with r its
-/// exact remainder, and R = R0 + S with R0 the constant coefficient's float
-/// part and S the small rest, so Inv R0 = H + L exactly.
-Value *erfcLarge(VB &V, Value *A, Value *ALo = nullptr) {
-  Value *Ac = V.clamp(A, 0.5, 10.1);
-  Value *Piece1 = V.lt(Ac, V.k(1.25)), *Piece2 = V.lt(Ac, V.k(2.5));
-  auto Pick = [&](double P0, double P1, double P2) {
-    return V.sel(Piece1, V.k(P0), V.sel(Piece2, V.k(P1), V.k(P2)));
-  };
-  Value *Inv = V.div(V.k(1), Ac);
-  Value *R = V.fma(V.B.CreateFNeg(Inv), Ac, V.k(1));
-  Value *T = V.sub(Inv, Pick(ErfcMid[0], ErfcMid[1], ErfcMid[2]));
-  Value *Rest = Pick(ErfcR[0][0], ErfcR[1][0], ErfcR[2][0]);
-  for (int J = 1; J < 10; ++J)
-    Rest = V.fma(Rest, T, Pick(ErfcR[0][J], ErfcR[1][J], ErfcR[2][J]));
-  auto LowPart = [](double C) { return C - static_cast<float>(C); };
-  Value *S = V.fma(Rest, T,
-                   Pick(LowPart(ErfcR[0][10]), LowPart(ErfcR[1][10]),
-                        LowPart(ErfcR[2][10])));
-  Value *R0 = Pick(ErfcR[0][10], ErfcR[1][10], ErfcR[2][10]);
-  Value *H = V.mul(Inv, R0);
-  Value *L = V.fma(Inv, R0, V.B.CreateFNeg(H));
-  // a^2 = Hi + Lo exactly; (a + lo)^2 adds 2 a lo.
-  Value *Hi = V.mul(Ac, Ac);
-  Value *Lo = V.fma(Ac, Ac, V.B.CreateFNeg(Hi));
-  if (ALo)
-    Lo = V.fma(V.add(Ac, Ac), ALo, Lo);
-  auto [N, Rx] = reduceLn2(V, V.B.CreateFNeg(Hi), V.B.CreateFNeg(Lo));
-  Value *P = expm1Reduced(V, Rx);
-  Value *C = V.fma(R, P, V.add(P, R)); // (1 + p)(1 + r) - 1
-  // H (1 + C) + (L + Inv S)(1 + C), the second part to first order in L.
-  Value *InvS = V.mul(Inv, S);
-  Value *Small = V.add(L, V.fma(InvS, C, InvS));
-  Value *Res = V.add(H, V.fma(H, C, Small));
-  Res = V.ldexp(Res, V.B.CreateFPToSI(N, V.I));
-  return V.sel(V.gt(A, V.k(10.1)), V.k(0), Res);
-}
-
-Value *emitErf(VB &V, Value *X) {
-  Value *A = V.abs(X);
-  Value *Xs = V.clamp(A, 0, 1);
-  Value *Small = V.mul(Xs, erfOverX(V, Xs));
-  Value *Large = V.sub(V.k(1), erfcLarge(V, A));
-  Value *R = V.sel(V.lt(A, V.k(1)), Small, Large);
-  return V.restoreNaN(X, V.copysign(R, X));
-}
-
-Value *emitErfc(VB &V, Value *X, Value *Lo = nullptr) {
-  Value *A = V.abs(X);
-  Value *Xs = V.clamp(X, -0.5, 0.5);
-  Value *Small = V.fma(V.B.CreateFNeg(Xs), erfOverX(V, Xs), V.k(1));
-  if (Lo) // erfc' = -2/sqrt(pi) e^-x^2, and e^-x^2 ~ 1 - x^2 is close enough
-    Small = V.fma(V.mul(Lo, V.k(-1.1283791670955126)),
-                  V.fma(V.B.CreateFNeg(Xs), Xs, V.k(1)), Small);
-  Value *Large = erfcLarge(V, A, absLo(V, X, Lo));
-  Large = V.sel(V.lt(X, V.k(0)), V.sub(V.k(2), Large), Large);
-  return V.restoreNaN(X, V.sel(V.lt(A, V.k(0.5)), Small, Large));
 }
 
 /// sin or cos, computed in double: x = n pi/2 + r, then the Taylor series of
@@ -445,25 +381,30 @@ const double NormcdfM[] = {
 /// and phi(x) are far below float's range). Shared by normcdf and normpdf:
 /// the same instructions, merged after inlining.
 Value *gaussDouble(VB &V, Value *X) {
-  Value *T = V.abs(X);
-  Value *Td = V.B.CreateFPExt(T, V.D);
+  Value *Td = V.B.CreateFPExt(V.abs(X), V.D);
   Value *A = V.B.CreateFMul(V.B.CreateFMul(Td, Td), V.kd(-0.5)); // exact
   Value *E = expDouble(V, A);
   return V.sel(V.B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(0), E);
 }
 
-/// Phi(x) in double: Phi(-t) = e^(-t^2/2) M(t) for t = |x|, Phi(x) = 1 -
-/// Phi(-t) for x > 0. M is a polynomial in a variable of 4 / (4 + t), in
-/// double (its terms alternate near t = 14); nothing cancels but 1 -
-/// Phi(-t) >= 1/2.
-Value *emitNormcdfD(VB &V, Value *X, Value *) {
+/// M(t) = Phi(-t) e^(t^2/2) in double for double t >= 0: a polynomial in a
+/// variable of 4 / (4 + t), in double (its terms alternate near t = 14, where
+/// float's Horner would lose 3 to 8 ULP).
+Value *millsDouble(VB &V, Value *Td) {
   IRBuilder<> &B = V.B;
-  Value *Td = B.CreateFPExt(V.abs(X), V.D);
   Value *Tc = V.sel(B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(14.5), Td);
   Value *Vv = B.CreateFDiv(V.kd(4), B.CreateFAdd(Tc, V.kd(4)));
-  Value *S = V.fma(Vv, V.kd(2.5517241379310347), V.kd(-0.6081081081081081 *
-                                                       2.5517241379310347));
-  Value *Q = B.CreateFMul(gaussDouble(V, X), V.horner(S, NormcdfM));
+  Value *S = V.fma(Vv, V.kd(2.5517241379310347),
+                   V.kd(-0.6081081081081081 * 2.5517241379310347));
+  return V.horner(S, NormcdfM);
+}
+
+/// Phi(x) in double: Phi(-t) = e^(-t^2/2) M(t) for t = |x|, and 1 - Phi(-t)
+/// for x > 0, where nothing cancels (Phi(-t) <= 1/2).
+Value *emitNormcdfD(VB &V, Value *X, Value *) {
+  IRBuilder<> &B = V.B;
+  Value *Q = B.CreateFMul(gaussDouble(V, X),
+                          millsDouble(V, B.CreateFPExt(V.abs(X), V.D)));
   Value *Res = V.sel(V.lt(X, V.k(0)), Q, B.CreateFSub(V.kd(1), Q));
   return V.sel(V.isNaN(X), B.CreateFPExt(X, V.D), Res);
 }
@@ -471,6 +412,42 @@ Value *emitNormcdfD(VB &V, Value *X, Value *) {
 Value *emitNormpdfD(VB &V, Value *X, Value *) {
   Value *Res = V.B.CreateFMul(gaussDouble(V, X), V.kd(InvSqrt2Pi));
   return V.sel(V.isNaN(X), V.B.CreateFPExt(X, V.D), Res);
+}
+
+/// erfc(|x| + lo) / 2 = Phi(-t) for t = sqrt(2) (|x| + lo), in double: e^-a^2
+/// with a = |x| + lo in double, times M(t); 0 past t = 14.5 (erfc below 2e-47).
+Value *erfcHalfTail(VB &V, Value *X, Value *ALo) {
+  IRBuilder<> &B = V.B;
+  Value *A = B.CreateFPExt(V.abs(X), V.D);
+  if (ALo)
+    A = B.CreateFAdd(A, B.CreateFPExt(ALo, V.D));
+  Value *Td = B.CreateFMul(A, V.kd(1.4142135623730951));
+  Value *E = expDouble(V, B.CreateFNeg(B.CreateFMul(A, A)));
+  E = V.sel(B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(0), E);
+  return B.CreateFMul(E, millsDouble(V, Td));
+}
+
+/// erfc(x + lo) = 2 Phi(-sqrt(2) (x + lo)) in double: 2 Q(t) for x >= 0 and
+/// 2 - 2 Q(t) below, with nothing cancelling (Q <= 1/2). lo moves e^-x^2,
+/// whose condition number is 2 x^2.
+Value *emitErfcD(VB &V, Value *X, Value *Lo) {
+  Value *Q2 = V.B.CreateFMul(erfcHalfTail(V, X, absLo(V, X, Lo)), V.kd(2));
+  Value *Res = V.sel(V.lt(X, V.k(0)), V.B.CreateFSub(V.kd(2), Q2), Q2);
+  return V.sel(V.isNaN(X), V.B.CreateFPExt(X, V.D), Res);
+}
+
+/// erf(x): x P(2x^2 - 1) in float for |x| < 1; 1 - erfc(|x|) in double past
+/// it (erfc(1) = 0.157: nothing cancels), sign restored.
+Value *emitErf(VB &V, Value *X) {
+  Value *A = V.abs(X);
+  Value *Xs = V.clamp(A, 0, 1);
+  Value *Small = V.mul(Xs, erfOverX(V, Xs));
+  Value *Large = V.B.CreateFPTrunc(
+      V.B.CreateFSub(V.kd(1), V.B.CreateFMul(erfcHalfTail(V, X, nullptr),
+                                             V.kd(2))),
+      V.F);
+  Value *R = V.sel(V.lt(A, V.k(1)), Small, Large);
+  return V.restoreNaN(X, V.copysign(R, X));
 }
 
 /// What rounding error of its argument a function can use.
@@ -498,8 +475,8 @@ const Entry Table[] = {
     {Op::Sigmoid, emitSigmoid, LoUse::OfAbsX, 1.4},
     {Op::Softplus, emitSoftplus, LoUse::OfAbsX, 1.75},
     {Op::Erf, [](VB &V, Value *X, Value *) { return emitErf(V, X); },
-     LoUse::None, 1.9},
-    {Op::Erfc, emitErfc, LoUse::OfX, 1.95},
+     LoUse::None, 2},
+    {Op::Erfc, nullptr, LoUse::OfX, 0.55, emitErfcD},
     {Op::Sin, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, false); },
      LoUse::None, 0.5},
     {Op::Cos, [](VB &V, Value *X, Value *) { return emitSinCos(V, X, true); },

@@ -31,7 +31,7 @@ public:
   /// softplus work on |x|, and f(u) and f(-u) then share all their work.
   static bool takesAbsLo(Op O);
   /// Whether O computes in double and can return that unrounded result
-  /// (normcdf, normpdf), for a caller whose arithmetic is in double.
+  /// (erfc, normcdf, normpdf), for a caller whose arithmetic is in double.
   static bool hasDoubleResult(Op O);
   /// O applied lane-wise to X + Lo (a <Lanes x float>; Lo, when given, is
   /// X's rounding error (of |X| where takesAbsLo), small next to X's ulp,
