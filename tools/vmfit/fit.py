@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""fit.py - derive the polynomial coefficients of netjit's exp, erf, erfc
-and normcdf.
+"""fit.py - derive the polynomial coefficients of netjit's exp, erf and
+normcdf (erfc is built on normcdf's).
 
 Chebyshev least-squares fits (mpmath.chebyfit, 40 digits) in a variable
 centred on each interval, so the monomial coefficients stay small and Horner's
@@ -33,18 +33,7 @@ def erf_over_x(z):  # erf(x) / x as a function of z = x^2
     return mp.erf(mp.sqrt(z)) / mp.sqrt(z) if z else 2 / mp.sqrt(mp.pi)
 
 
-def scaled_erfc(t):  # x erfc(x) exp(x^2) as a function of t = 1/x
-    return mp.erfc(1 / t) * mp.exp(1 / t**2) / t
-
-
 fit("erf(x) = x * P(v), v = x^2, |x| <= 1", erf_over_x, 0, 1, 7)
-# erfc(x) = exp(-x^2) R(1/x) / x on three overlapping pieces of v = 1/x
-# whose centres are exact in float (an inexact centre shifts the argument by
-# an ulp and costs one in the result). R lies in [0.3, 1/sqrt(pi)], so its
-# polynomial adds small terms to a large constant: nothing cancels.
-fit("erfc R(v), v = 1/x, x in [0.5, 1.333]", scaled_erfc, mp.mpf(0.75), mp.mpf(2), 10, True)
-fit("erfc R(v), v = 1/x, x in [1.143, 2.667]", scaled_erfc, mp.mpf(0.375), mp.mpf(0.875), 10, True)
-fit("erfc R(v), v = 1/x, x in [2.462, 10.67]", scaled_erfc, mp.mpf(0.09375), mp.mpf(0.40625), 10, True)
 
 
 def exp_q(r):  # (e^r - 1 - r) / r^2: exp's e^r - 1 = r + r^2 Q(r)
