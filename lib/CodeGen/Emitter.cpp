@@ -744,6 +744,10 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                             unsigned Interleave) {
   if (Interleave == 0)
     Interleave = defaultInterleave(Lanes);
+  if (!isPowerOf2_32(Interleave) || Interleave > 8)
+    return plainError(ErrorKind::Usage,
+                      "interleave must be 1, 2, 4 or 8, not " +
+                          Twine(Interleave));
   // U native vectors per step: the backend splits each <U*Lanes x float>
   // operation into U independent ones, whose latency chains then overlap
   // (one chain of a polynomial's FMAs is latency-bound).

@@ -536,9 +536,9 @@ int main(int argc, char **argv) {
   Expr->add_option("--triple", EA.Target.Triple,
                    "target triple, e.g. aarch64-linux-gnu");
   Expr->add_option("--interleave", EA.Interleave,
-                   "native vectors per loop step (default: 4 with AVX-512, "
-                   "else 2)")
-      ->check(CLI::Range(1, 8));
+                   "native vectors per loop step: 1, 2, 4 or 8 (default: 4 "
+                   "with AVX-512, else 2)")
+      ->check(CLI::IsMember({1, 2, 4, 8}));
   Expr->add_option("--wrt", EA.Wrt,
                    "differentiate with respect to this parameter instead of x");
   Expr->add_option("--eval", EA.Eval,
