@@ -14,3 +14,14 @@ path = [os.path.join(config.netjit_obj_root, "bin"), config.llvm_tools_dir,
         config.environment.get("PATH", os.environ.get("PATH", ""))]
 config.environment["PATH"] = os.pathsep.join(path)
 config.substitutions.append(("%python", "python3"))
+
+# Tests that run JIT code need a host that can: REQUIRES: jit.
+import subprocess
+try:
+    probe = subprocess.run(
+        [os.path.join(config.netjit_obj_root, "bin", "netjit"), "expr", "x",
+         "--eval", "1", "--jit"], capture_output=True, timeout=60)
+    if probe.returncode == 0:
+        config.available_features.add("jit")
+except (OSError, subprocess.TimeoutExpired):
+    pass

@@ -15,6 +15,7 @@ std::string label(const AccuracyBudget &B) {
 class AccuracySweep : public ::testing::TestWithParam<AccuracyBudget> {};
 
 TEST_P(AccuracySweep, WithinBudget) {
+  NETJIT_REQUIRE_JIT();
   const AccuracyBudget &B = GetParam();
   auto J = Jit::create();
   ASSERT_TRUE(bool(J)) << toString(J.takeError());

@@ -6,6 +6,7 @@
 #include "netjit/Expr/Evaluate.h"
 #include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
+#include "netjit/JIT/Jit.h"
 
 #include "gtest/gtest.h"
 #include <cmath>
@@ -28,6 +29,23 @@ inline ExprRef parseOrDie(ExprContext &C, llvm::StringRef S,
   }
   return *R;
 }
+
+/// Why this host cannot run JIT code ("" when it can), probed once.
+inline const std::string &jitUnavailable() {
+  static const std::string Why = [] {
+    llvm::Error E = probeJit();
+    return E ? llvm::toString(std::move(E)) : std::string();
+  }();
+  return Why;
+}
+
+/// Skips the current test on a host that cannot run JIT code.
+#define NETJIT_REQUIRE_JIT()                                                   \
+  do {                                                                         \
+    if (!::netjit::test::jitUnavailable().empty())                            \
+      GTEST_SKIP() << "no JIT on this host: "                                  \
+                   << ::netjit::test::jitUnavailable();                        \
+  } while (false)
 
 inline std::string errorText(llvm::Error E) {
   return llvm::toString(std::move(E));

@@ -8,6 +8,7 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/Instructions.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -298,6 +299,29 @@ Error Jit::addModule(std::unique_ptr<Module> M,
   if (Error E = J->addObjectFile(std::move(Obj)))
     return plainError(ErrorKind::Compile, "cannot load the compiled code: " +
                                               toString(std::move(E)));
+  return Error::success();
+}
+
+Error probeJit() {
+  JitOptions O;
+  O.UseCache = false;
+  auto J = Jit::create(O);
+  if (!J)
+    return J.takeError();
+  auto Ctx = std::make_unique<LLVMContext>();
+  auto M = std::make_unique<Module>("probe", *Ctx);
+  Type *I32 = Type::getInt32Ty(*Ctx);
+  Function *F = Function::Create(FunctionType::get(I32, false),
+                                 GlobalValue::ExternalLinkage, "probe", *M);
+  ReturnInst::Create(*Ctx, ConstantInt::get(I32, 42),
+                     BasicBlock::Create(*Ctx, "entry", F));
+  if (Error E = (*J)->addModule(std::move(M), std::move(Ctx)))
+    return E;
+  auto Sym = (*J)->lookup("probe");
+  if (!Sym)
+    return Sym.takeError();
+  if (reinterpret_cast<int (*)()>(*Sym)() != 42)
+    return plainError(ErrorKind::Compile, "JIT code returned a wrong value");
   return Error::success();
 }
 

@@ -41,6 +41,11 @@ llvm::Expected<std::string> emitObject(llvm::Module &M,
 /// The only external symbols JIT code may reference.
 llvm::ArrayRef<const char *> runtimeAllowList();
 
+/// Whether this host can run JIT code: compiles, links and calls a function
+/// returning 42, without the cache. An error says why not (no target for
+/// the host, executable memory refused); tests skip the JIT's on it.
+llvm::Error probeJit();
+
 struct JitOptions {
   TargetOptions Target; // Triple must be empty (the host's) to run code
   bool UseCache = true;
