@@ -97,13 +97,15 @@ constexpr double ForwardBudget = 3, DerivativeBudget = 4;
 /// Lowers expressions lane-wise; one instance per loop body, so values shared
 /// between the forward and the derivative are computed once.
 ///
-/// The arithmetic between vector-math calls (+ - * / powers, comparisons,
-/// where, min/max) runs in double and is rounded to float once, at the end or
-/// where it feeds one of our float functions; there the rounding error of the
-/// argument goes along (VectorMath::takesLo). A formula's error is then that
-/// of its float functions, amplified only by its own conditioning, plus one
-/// rounding: x * sigmoid(1.702 * x) does not lose digits to its products, nor
-/// to 1.702 * x near -50, and x^3 does not overflow on the way.
+/// Arithmetic runs in float where float keeps the kernel within its budget,
+/// else in double (plan()): a sum whose terms may cancel, what it is computed
+/// from, and a root whose float error bound is over budget. A double value is
+/// rounded to float once, at the end or where it feeds one of our float
+/// functions; there its rounding error goes along (VectorMath::takesLo), as a
+/// float product's does (an FMA recovers it). A formula's error is then about
+/// that of its functions, amplified only by its own conditioning: x *
+/// sigmoid(1.702 * x) does not lose digits to 1.702 * x near -50, and the
+/// derivative of gelu does not cancel its digits away near its root.
 class ExprLowering {
 public:
   ExprLowering(IRBuilder<> &B, VectorMath &VM, unsigned Lanes)
@@ -113,13 +115,12 @@ public:
   /// Binds a Var or Param leaf to its float lanes.
   void bind(ExprRef Leaf, Value *V) { Memo[Leaf] = V; }
 
-  /// Marks the sums in Roots that may cancel, and the arithmetic they are
-  /// computed from (down to function calls and leaves), to run in double:
-  /// the errors of a product's roundings would be amplified too. Call
-  /// before lower().
-  /// Also a root whose error bound in float (floatUlp) is over its budget
-  /// (Budgets, one per root), and so, unless it cancels, its value is only
-  /// rounded once.
+  /// Marks what runs in double; call before lower(). The sums in Roots
+  /// that may cancel, and the arithmetic they are computed from (down to
+  /// function calls, leaves and exact products), since the cancellation
+  /// would amplify those roundings too; and a root whose error bound in
+  /// float (floatUlp) is over its budget (Budgets, one per root), so that it
+  /// is rounded once.
   void plan(ArrayRef<ExprRef> Roots, ArrayRef<double> Budgets) {
     SmallVector<ExprRef, 16> Work;
     for (size_t K = 0; K < Roots.size(); ++K) {
