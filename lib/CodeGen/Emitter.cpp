@@ -386,6 +386,21 @@ private:
       A = arg(N, 0);
       C = arg(N, 1);
     }
+    ExprRef K = N->operand(1)->isConst()   ? N->operand(1)
+                : N->operand(0)->isConst() ? N->operand(0)
+                                           : nullptr;
+    double KV = K ? (O == Op::Div ? 1 / K->value() : K->value()) : 0;
+    if (Float && K && static_cast<float>(KV) != KV &&
+        (O == Op::Mul || (O == Op::Div && K == N->operand(1)))) {
+      // a k (a / k as a (1/k)) with k = kh + kl: fma(a, kh, a kl) rounds the
+      // product of a and the exact constant once. a kh alone would add k's
+      // own rounding, and at the edge of float's range turn 1.0507 x
+      // (selu at x = 3.24e38, FLT_MAX exactly) into inf.
+      Value *V = K == N->operand(0) ? C : A;
+      auto [KH, KL] = splitConst(KV);
+      return B.CreateIntrinsic(Intrinsic::fma, {VT},
+                               {V, KH, B.CreateFMul(V, KL)});
+    }
     switch (O) {
     case Op::Add:
       return B.CreateFAdd(A, C);
@@ -394,9 +409,8 @@ private:
     case Op::Mul:
       return B.CreateFMul(A, C);
     default:
-      // In float, a / k is a times 1/k rounded (floatLo recovers the rest).
-      if (Float && N->operand(1)->isConst())
-        return B.CreateFMul(A, ConstantFP::get(VT, 1.0 / N->operand(1)->value()));
+      if (Float && K == N->operand(1)) // exact 1/k
+        return B.CreateFMul(A, ConstantFP::get(VT, KV));
       return B.CreateFDiv(A, C);
     }
   }
@@ -410,9 +424,13 @@ private:
     return V->getType() == VT ? V : nullptr;
   }
 
-  /// The exact value of constant C as float hi + lo.
+  /// The exact value of constant C as float hi + lo, hi rounded toward
+  /// zero so that lo has C's sign (a kh + a kl is then inf, not NaN, for
+  /// a = inf).
   std::pair<Value *, Value *> splitConst(double C) {
     float H = static_cast<float>(C);
+    if (std::fabs(H) > std::fabs(C))
+      H = std::nextafter(H, 0.0f);
     return {ConstantFP::get(VT, H), ConstantFP::get(VT, C - H)};
   }
 
