@@ -452,6 +452,10 @@ private:
       if (E0->isConst())
         std::swap(E0, E1), std::swap(A, C);
       Value *KLo = nullptr;
+      int Exp2;
+      if (E1->isConst() && O == Op::Mul &&
+          std::fabs(std::frexp(E1->value(), &Exp2)) == 0.5)
+        return nullptr; // a power of two: exact
       if (E1->isConst()) {
         auto [KH, KL] =
             splitConst(O == Op::Div ? 1.0 / E1->value() : E1->value());
