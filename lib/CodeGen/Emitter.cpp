@@ -775,7 +775,8 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
   // operation into U independent ones, whose latency chains then overlap
   // (one chain of a polynomial's FMAs is latency-bound).
   unsigned L = Lanes * Interleave;
-  VectorMath VM(M, L);
+  // 16 native lanes means x86 with AVX-512F (vectorLanes()).
+  VectorMath VM(M, L, /*Avx512=*/Lanes == 16);
   LLVMContext &Ctx = M.getContext();
   // The y form saves recomputing f's transcendentals, but only where it is
   // as accurate as the x form (isStableInOutput).

@@ -8,6 +8,7 @@
 #include "netjit/CodeGen/VectorMath.h"
 
 #include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/IntrinsicsX86.h"
 #include <cmath>
 
 using namespace llvm;
@@ -19,10 +20,12 @@ namespace {
 struct VB {
   IRBuilder<> &B;
   unsigned N;
+  bool Avx512; // vscalefps is there
   Type *F, *I, *D;
 
-  VB(IRBuilder<> &B, unsigned N)
-      : B(B), N(N), F(FixedVectorType::get(B.getFloatTy(), N)),
+  VB(IRBuilder<> &B, unsigned N, bool Avx512)
+      : B(B), N(N), Avx512(Avx512 && N % 16 == 0),
+        F(FixedVectorType::get(B.getFloatTy(), N)),
         I(FixedVectorType::get(B.getInt32Ty(), N)),
         D(FixedVectorType::get(B.getDoubleTy(), N)) {}
 
@@ -71,9 +74,38 @@ struct VB {
   /// P * 2^n for n in [-252, 254], in two exact steps so that a subnormal
   /// result is rounded once.
   Value *ldexp(Value *P, Value *N) {
+    if (Avx512) // one vscalefps per 16 lanes rounds the same way
+      return scalef(P, B.CreateSIToFP(N, F));
     Value *N1 = B.CreateAShr(N, 1);
     Value *N2 = B.CreateSub(N, N1);
     return mul(mul(P, pow2(N1)), pow2(N2));
+  }
+  /// P * 2^Nf lane-wise by AVX-512's vscalefps, 16 lanes at a time.
+  Value *scalef(Value *P, Value *Nf) {
+    Function *Fn = Intrinsic::getDeclaration(
+        B.GetInsertBlock()->getModule(), Intrinsic::x86_avx512_mask_scalef_ps_512);
+    Type *V16 = FixedVectorType::get(B.getFloatTy(), 16);
+    Value *R = PoisonValue::get(F);
+    for (unsigned C = 0; C < N; C += 16) {
+      SmallVector<int, 16> Idx;
+      for (unsigned J = 0; J < 16; ++J)
+        Idx.push_back(C + J);
+      Value *S = B.CreateCall(
+          Fn, {B.CreateShuffleVector(P, Idx), B.CreateShuffleVector(Nf, Idx),
+               PoisonValue::get(V16), B.getInt16(0xffff),
+               B.getInt32(4) /* current rounding */});
+      if (N == 16)
+        return S;
+      // Widen S to N lanes and put its 16 in place.
+      SmallVector<int, 64> Wide(N, -1), Merge(N);
+      for (unsigned J = 0; J < 16; ++J)
+        Wide[C + J] = J;
+      Value *W = B.CreateShuffleVector(S, Wide);
+      for (unsigned J = 0; J < N; ++J)
+        Merge[J] = J >= C && J < C + 16 ? N + J : J;
+      R = B.CreateShuffleVector(R, W, Merge);
+    }
+    return R;
   }
   Value *restoreNaN(Value *X, Value *R) { return sel(isNaN(X), X, R); }
 };
@@ -531,7 +563,7 @@ Function *VectorMath::get(Op O, bool WithLo, bool Double) {
   F->addFnAttr(Attribute::AlwaysInline);
   F->addFnAttr(Attribute::NoUnwind);
   IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
-  VB V(B, Lanes);
+  VB V(B, Lanes, Avx512);
   Value *X = F->getArg(0);
   Value *Lo = WithLo ? F->getArg(1) : nullptr;
   const Entry *E = find(O);

@@ -14,7 +14,10 @@ namespace netjit {
 /// function over <Lanes x float> ("netjit.vm.exp.v16f32"), then calls it.
 class VectorMath {
 public:
-  VectorMath(llvm::Module &M, unsigned Lanes) : M(M), Lanes(Lanes) {}
+  /// Lanes floats per call; Avx512 lets the functions use AVX-512's
+  /// instructions (vscalefps) where they beat portable IR.
+  VectorMath(llvm::Module &M, unsigned Lanes, bool Avx512 = false)
+      : M(M), Lanes(Lanes), Avx512(Avx512) {}
 
   /// Whether Op is one of ours: exp expm1 log log1p tanh sigmoid softplus
   /// erf erfc normcdf normpdf sin cos.
@@ -44,6 +47,7 @@ private:
   llvm::Function *get(Op O, bool WithLo, bool Double);
   llvm::Module &M;
   unsigned Lanes;
+  bool Avx512;
 };
 
 } // namespace netjit
