@@ -52,8 +52,8 @@ double compile(Jit &J, const ActivationForms &F, const std::string &Sym,
   // NETJIT_INTERLEAVE=N: native vectors per loop step (default: the
   // emitter's choice), to measure the choice.
   const char *U = std::getenv("NETJIT_INTERLEAVE");
-  llvm::cantFail(
-      emitActivationKernels(*M, F, Sym, J.lanes(), Kinds, U ? std::atoi(U) : 0));
+  llvm::cantFail(emitActivationKernels(*M, F, Sym, J.lanes(), Kinds,
+                                       U ? std::atoi(U) : 0));
   llvm::cantFail(J.addModule(std::move(M), std::move(Ctx)));
   for (KernelKind K : Kinds)
     llvm::cantFail(J.lookup(kernelSymbol(Sym, K)));
@@ -136,16 +136,16 @@ int main(int Argc, char **Argv) {
       // Small sizes: time enough calls together to read a clock.
       int64_t Inner = std::max<int64_t>(1, (1 << 20) / N);
       auto Times = [&](auto Fn) {
-        return median(R, [&] {
-                 for (int64_t K = 0; K < Inner; ++K)
-                   Fn();
-               }) /
+        return median(R,
+                      [&] {
+                        for (int64_t K = 0; K < Inner; ++K)
+                          Fn();
+                      }) /
                Inner;
       };
       double TF = Times([&] { Fwd(X.data(), Y.data(), N, P.data()); });
-      double TB = Times([&] {
-        Bwd(X.data(), Y.data(), DY.data(), DX.data(), N, P.data());
-      });
+      double TB = Times(
+          [&] { Bwd(X.data(), Y.data(), DY.data(), DX.data(), N, P.data()); });
       double TU = Times([&] {
         Fused(X.data(), DY.data(), Y.data(), DX.data(), N, P.data());
       });

@@ -42,7 +42,7 @@ inline const std::string &jitUnavailable() {
 /// Skips the current test on a host that cannot run JIT code.
 #define NETJIT_REQUIRE_JIT()                                                   \
   do {                                                                         \
-    if (!::netjit::test::jitUnavailable().empty())                            \
+    if (!::netjit::test::jitUnavailable().empty())                             \
       GTEST_SKIP() << "no JIT on this host: "                                  \
                    << ::netjit::test::jitUnavailable();                        \
   } while (false)

@@ -97,9 +97,7 @@ static const IllConditioned IllTable[] = {
      "root of f' at -1.5: x/6 + (3 + x)/6 cancels"},
 };
 
-ArrayRef<IllConditioned> illConditionedRanges() {
-  return IllTable;
-}
+ArrayRef<IllConditioned> illConditionedRanges() { return IllTable; }
 
 bool AccuracyReport::withinBudget() const {
   return MaxUlp <= Budget.MaxUlp && IllWorst <= 1;
@@ -124,8 +122,8 @@ double ulpError(float Got, long double Want) {
   uint64_t InvBits = static_cast<uint64_t>(1023 - (E - 24)) << 52;
   double InvUlp;
   std::memcpy(&InvUlp, &InvBits, sizeof InvUlp);
-  return static_cast<double>(
-      std::fabs(static_cast<long double>(Got) - Want) * InvUlp);
+  return static_cast<double>(std::fabs(static_cast<long double>(Got) - Want) *
+                             InvUlp);
 }
 
 std::vector<float> samplePoints(size_t N, uint64_t Seed) {

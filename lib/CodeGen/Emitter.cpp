@@ -10,6 +10,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
 #include <cmath>
+#include <optional>
 
 using namespace llvm;
 
@@ -74,7 +75,7 @@ Sign SignAnalysis::compute(ExprRef E) {
     return S(E->operand(0)) == S(E->operand(1)) ? S(E->operand(0)) : Sign::Any;
   case Op::Sub:
     return S(E->operand(0)) == flip(S(E->operand(1))) ? S(E->operand(0))
-                                                       : Sign::Any;
+                                                      : Sign::Any;
   case Op::Pow: {
     ExprRef P = E->operand(1);
     if (P->isConst() && std::fmod(P->value(), 2) == 0)
@@ -194,7 +195,6 @@ public:
     return SA == Sign::Any || SA != SC;
   }
 
-
   /// E's value as float lanes.
   Expected<Value *> lower(ExprRef E) {
     for (ExprRef N : postOrder(E)) {
@@ -255,8 +255,7 @@ private:
     if (N->op() != Op::Mul || Double.count(N))
       return false;
     for (ExprRef O : N->operands())
-      if ((isArithmetic(O->op()) && !O->isConst()) ||
-          VectorMath::hasDoubleResult(O->op()))
+      if (isArithmetic(O->op()) || VectorMath::hasDoubleResult(O->op()))
         return false;
     return true;
   }
@@ -365,8 +364,7 @@ private:
       }
     }
     Value *Log = VM.call(B, Op::Log, toFloat(A));
-    return VM.call(B, Op::Exp,
-                   toFloat(B.CreateFMul(arg(N, 1), toDouble(Log))));
+    return VM.call(B, Op::Exp, toFloat(B.CreateFMul(arg(N, 1), toDouble(Log))));
   }
 
   /// + - * / in float when both operands are float (or constants) and the
@@ -386,18 +384,15 @@ private:
       A = arg(N, 0);
       C = arg(N, 1);
     }
-    ExprRef K = N->operand(1)->isConst()   ? N->operand(1)
-                : N->operand(0)->isConst() ? N->operand(0)
-                                           : nullptr;
-    double KV = K ? (O == Op::Div ? 1 / K->value() : K->value()) : 0;
-    if (Float && K && static_cast<float>(KV) != KV &&
-        (O == Op::Mul || (O == Op::Div && K == N->operand(1)))) {
+    if (auto F = Float ? constFactor(N) : std::nullopt) {
       // a k (a / k as a (1/k)) with k = kh + kl: fma(a, kh, a kl) rounds the
       // product of a and the exact constant once. a kh alone would add k's
       // own rounding, and at the edge of float's range turn 1.0507 x
       // (selu at x = 3.24e38, FLT_MAX exactly) into inf.
-      Value *V = K == N->operand(0) ? C : A;
-      auto [KH, KL] = splitConst(KV);
+      Value *V = Memo[F->first];
+      auto [KH, KL] = splitConst(F->second);
+      if (!KL)
+        return B.CreateFMul(V, KH);
       return B.CreateIntrinsic(Intrinsic::fma, {VT},
                                {V, KH, B.CreateFMul(V, KL)});
     }
@@ -409,10 +404,23 @@ private:
     case Op::Mul:
       return B.CreateFMul(A, C);
     default:
-      if (Float && K == N->operand(1)) // exact 1/k
-        return B.CreateFMul(A, ConstantFP::get(VT, KV));
       return B.CreateFDiv(A, C);
     }
+  }
+
+  /// A product by a constant, a k or k a, or a / k as a (1/k): a's node and
+  /// the multiplier.
+  static std::optional<std::pair<ExprRef, double>> constFactor(ExprRef N) {
+    ExprRef A = N->operand(0), K = N->operand(1);
+    if (N->op() == Op::Mul && A->isConst() && !K->isConst())
+      std::swap(A, K);
+    if (!K->isConst() || A->isConst())
+      return std::nullopt;
+    if (N->op() == Op::Mul)
+      return std::make_pair(A, K->value());
+    if (N->op() == Op::Div)
+      return std::make_pair(A, 1 / K->value());
+    return std::nullopt;
   }
 
   /// E's float lanes: a float value, or a constant rounded to float; null
@@ -426,12 +434,13 @@ private:
 
   /// The exact value of constant C as float hi + lo, hi rounded toward
   /// zero so that lo has C's sign (a kh + a kl is then inf, not NaN, for
-  /// a = inf).
+  /// a = inf); lo is null when hi is exact.
   std::pair<Value *, Value *> splitConst(double C) {
     float H = static_cast<float>(C);
     if (std::fabs(H) > std::fabs(C))
       H = std::nextafter(H, 0.0f);
-    return {ConstantFP::get(VT, H), ConstantFP::get(VT, C - H)};
+    return {ConstantFP::get(VT, H),
+            H == C ? nullptr : ConstantFP::get(VT, C - H)};
   }
 
   /// The rounding error of a float +, -, * or / node, by the error-free
@@ -445,26 +454,19 @@ private:
     auto Fma = [&](Value *X, Value *Y, Value *Z) {
       return B.CreateIntrinsic(Intrinsic::fma, {VT}, {X, Y, Z});
     };
-    ExprRef E0 = N->operand(0), E1 = N->operand(1);
-    Value *A = floatOrConst(E0), *C = floatOrConst(E1);
-    if (O == Op::Mul || (O == Op::Div && E1->isConst())) {
-      // a * k with k = kh + kl exact: hi = a kh, lo = (a kh - hi) + a kl.
-      if (E0->isConst())
-        std::swap(E0, E1), std::swap(A, C);
-      Value *KLo = nullptr;
+    Value *A = floatOrConst(N->operand(0)), *C = floatOrConst(N->operand(1));
+    if (auto F = constFactor(N)) {
+      // a k with k = kh + kl exact: lo = (a kh - hi) + a kl.
       int Exp2;
-      if (E1->isConst() && O == Op::Mul &&
-          std::fabs(std::frexp(E1->value(), &Exp2)) == 0.5)
+      if (std::fabs(std::frexp(F->second, &Exp2)) == 0.5)
         return nullptr; // a power of two: exact
-      if (E1->isConst()) {
-        auto [KH, KL] =
-            splitConst(O == Op::Div ? 1.0 / E1->value() : E1->value());
-        C = KH;
-        KLo = KL;
-      }
-      Value *Lo = Fma(A, C, B.CreateFNeg(Hi));
-      return KLo ? Fma(A, KLo, Lo) : Lo;
+      Value *V = Memo[F->first];
+      auto [KH, KL] = splitConst(F->second);
+      Value *Lo = Fma(V, KH, B.CreateFNeg(Hi));
+      return KL ? Fma(V, KL, Lo) : Lo;
     }
+    if (O == Op::Mul)
+      return Fma(A, C, B.CreateFNeg(Hi));
     if (O == Op::Div) // a / b = hi + (a - hi b) / b
       return B.CreateFDiv(Fma(B.CreateFNeg(Hi), C, A), C);
     // TwoSum: hi + lo = a + c exactly.
@@ -507,12 +509,12 @@ private:
       R.Hi = B.CreateFPTrunc(V, VT);
       Value *Lo = B.CreateFPTrunc(B.CreateFSub(V, B.CreateFPExt(R.Hi, VD)), VT);
       // Past float's range (inf - inf) there is no error to pass.
-      Value *Finite = B.CreateFCmpOLT(
-          B.CreateUnaryIntrinsic(Intrinsic::fabs, Lo),
-          ConstantFP::get(VT, INFINITY));
+      Value *Finite =
+          B.CreateFCmpOLT(B.CreateUnaryIntrinsic(Intrinsic::fabs, Lo),
+                          ConstantFP::get(VT, INFINITY));
       R.Lo = B.CreateSelect(Finite, Lo, Zero);
-      R.AbsLo = B.CreateSelect(B.CreateFCmpOLT(R.Hi, Zero),
-                               B.CreateFNeg(R.Lo), R.Lo);
+      R.AbsLo =
+          B.CreateSelect(B.CreateFCmpOLT(R.Hi, Zero), B.CreateFNeg(R.Lo), R.Lo);
     }
     return Split[N] = R;
   }
@@ -642,9 +644,8 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   B.CreateCondBr(HasTail, Fill, Exit);
 
   B.SetInsertPoint(Head);
-  auto Res = Compute([&](unsigned K) {
-    return B.CreateAlignedLoad(VT, InAddr[K], Align(4));
-  });
+  auto Res = Compute(
+      [&](unsigned K) { return B.CreateAlignedLoad(VT, InAddr[K], Align(4)); });
   if (!Res)
     return Res.takeError();
   for (size_t K = 0; K < Outs.size(); ++K)
@@ -852,8 +853,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                    });
     } else if (K == KernelKind::Backward) {
       // backward(x, y, dy, dx, n, p): dx = dy f'(x), from y where stable
-      E = emitLoop(B, F, N, L,
-                   {{F->getArg(0)}, {F->getArg(1)}, {F->getArg(2)}},
+      E = emitLoop(B, F, N, L, {{F->getArg(0)}, {F->getArg(1)}, {F->getArg(2)}},
                    {F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
                      auto Low = Lowering(In(0));
@@ -872,21 +872,20 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       Value *NoDy = B.CreateIsNull(DyArg);
       InStream Dy{B.CreateSelect(NoDy, Ones, DyArg),
                   B.CreateSelect(NoDy, B.getInt64(0), B.getInt64(-1))};
-      E = emitLoop(B, F, N, L, {{F->getArg(0)}, Dy},
-                   {F->getArg(2), F->getArg(3)},
-                   [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     auto Low = Lowering(In(0));
-                     auto Y = Low->lower(Fwd);
-                     if (!Y)
-                       return Y.takeError();
-                     if (YLeaf && DFused == DY)
-                       Low->bind(YLeaf, *Y);
-                     auto D = Low->lower(DFused);
-                     if (!D)
-                       return D.takeError();
-                     return SmallVector<Value *, 2>{*Y,
-                                                    B.CreateFMul(In(1), *D)};
-                   });
+      E = emitLoop(
+          B, F, N, L, {{F->getArg(0)}, Dy}, {F->getArg(2), F->getArg(3)},
+          [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
+            auto Low = Lowering(In(0));
+            auto Y = Low->lower(Fwd);
+            if (!Y)
+              return Y.takeError();
+            if (YLeaf && DFused == DY)
+              Low->bind(YLeaf, *Y);
+            auto D = Low->lower(DFused);
+            if (!D)
+              return D.takeError();
+            return SmallVector<Value *, 2>{*Y, B.CreateFMul(In(1), *D)};
+          });
     }
     if (E)
       return E;

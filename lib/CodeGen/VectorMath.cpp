@@ -82,18 +82,19 @@ struct VB {
   }
   /// P * 2^Nf lane-wise by AVX-512's vscalefps, 16 lanes at a time.
   Value *scalef(Value *P, Value *Nf) {
-    Function *Fn = Intrinsic::getDeclaration(
-        B.GetInsertBlock()->getModule(), Intrinsic::x86_avx512_mask_scalef_ps_512);
+    Function *Fn =
+        Intrinsic::getDeclaration(B.GetInsertBlock()->getModule(),
+                                  Intrinsic::x86_avx512_mask_scalef_ps_512);
     Type *V16 = FixedVectorType::get(B.getFloatTy(), 16);
     Value *R = PoisonValue::get(F);
     for (unsigned C = 0; C < N; C += 16) {
       SmallVector<int, 16> Idx;
       for (unsigned J = 0; J < 16; ++J)
         Idx.push_back(C + J);
-      Value *S = B.CreateCall(
-          Fn, {B.CreateShuffleVector(P, Idx), B.CreateShuffleVector(Nf, Idx),
-               PoisonValue::get(V16), B.getInt16(0xffff),
-               B.getInt32(4) /* current rounding */});
+      Value *S = B.CreateCall(Fn, {B.CreateShuffleVector(P, Idx),
+                                   B.CreateShuffleVector(Nf, Idx),
+                                   PoisonValue::get(V16), B.getInt16(0xffff),
+                                   B.getInt32(4) /* current rounding */});
       if (N == 16)
         return S;
       // Widen S to N lanes and put its 16 in place.
@@ -280,8 +281,8 @@ Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   // half-ULP roundings to expm1's error (2.2 ULP near x = 0.06), in double
   // only the last one.
   Value *Td = V.B.CreateFPExt(T, V.D);
-  Value *R = V.B.CreateFPTrunc(
-      V.B.CreateFDiv(Td, V.B.CreateFAdd(Td, V.kd(2))), V.F);
+  Value *R =
+      V.B.CreateFPTrunc(V.B.CreateFDiv(Td, V.B.CreateFAdd(Td, V.kd(2))), V.F);
   return V.restoreNaN(X, V.copysign(R, X));
 }
 
@@ -293,8 +294,8 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // 1 >= Eh); then N / (S + D), D = Err + El, is q + (Nl - q D) / S with
   // q = Nh / S: exp's last rounding and the sum's never reach the result.
   Value *ALo = Lo; // the error of |x| (VectorMath::call)
-  auto [Ni, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
-                          Lo ? V.B.CreateFNeg(ALo) : nullptr);
+  auto [Ni, P] =
+      expParts(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *One = V.add(V.k(1), P);
   Value *Eh = V.ldexp(One, Ni);
   Value *El = V.ldexp(V.add(V.sub(V.k(1), One), P), Ni);
@@ -366,8 +367,6 @@ Value *emitSinCos(VB &V, Value *X, bool Cos) {
   return V.B.CreateFPTrunc(Res, V.F);
 }
 
-
-
 /// e^A for double lanes A in [-1000, 0]: reduction by ln 2 in double and
 /// Taylor's series to r^8 (relative error below 2e-10, a 500th of a float
 /// ULP), for the functions computed in double.
@@ -379,18 +378,13 @@ Value *expDouble(VB &V, Value *A) {
   Value *N = B.CreateFSub(K, V.kd(Magic));
   Value *R = V.fma(N, V.kd(-6.93147180369123816490e-01), A);
   R = V.fma(N, V.kd(-1.90821492927058770002e-10), R);
-  SmallVector<double, 12> C;
-  double F = 1;
-  for (int J = 8; J >= 0; --J) {
-    F = 1;
-    for (int I = 2; I <= J; ++I)
-      F *= I;
-    C.push_back(1 / F);
-  }
+  SmallVector<double, 9> C(9, 1); // 1/8!, 1/7!, ..., 1/1!, 1/0!
+  for (int J = 7; J >= 0; --J)
+    C[J] = C[J + 1] / (8 - J);
   Value *P = V.horner(R, C);
   // 2^n from n's bits in K (n >= -1022 here).
-  Value *Ni = B.CreateSub(B.CreateBitCast(K, I64),
-                          B.CreateBitCast(V.kd(Magic), I64));
+  Value *Ni =
+      B.CreateSub(B.CreateBitCast(K, I64), B.CreateBitCast(V.kd(Magic), I64));
   Value *Scale = B.CreateBitCast(
       B.CreateShl(B.CreateAdd(Ni, ConstantInt::get(I64, 1023)), 52), V.D);
   Value *Res = B.CreateFMul(P, Scale);
@@ -399,24 +393,25 @@ Value *expDouble(VB &V, Value *A) {
 }
 
 constexpr double InvSqrt2Pi = 0.3989422804014327;
+/// Past t = 14.5, Phi(-t) < 4e-48 and phi(t) < 2e-46: far below float's
+/// range, so the normal tail is 0 there (and M is fitted up to it).
+constexpr double TailEnd = 14.5;
 
 // tools/vmfit/fit.py: Phi(-t) e^(t^2/2) = M(s) for t in [0, 14.5], with
 // v = 4 / (4 + t) and s = (v - 0.60811) / 0.39189; relative error 1.4e-9.
 const double NormcdfM[] = {
-    -5.89223360622514e-07,   6.137519985717609e-07, 9.620605107002261e-06,
-    -7.028586953940893e-06,  -0.00015543847735251083,
-    -0.00015163521251677757, 0.0024943989526883116, 0.015152042501342312,
-    0.04931464986120452,     0.11083374329465072,   0.18464524566285068,
-    0.1378643768615289};
+    -5.89223360622514e-07,  6.137519985717609e-07,   9.620605107002261e-06,
+    -7.028586953940893e-06, -0.00015543847735251083, -0.00015163521251677757,
+    0.0024943989526883116,  0.015152042501342312,    0.04931464986120452,
+    0.11083374329465072,    0.18464524566285068,     0.1378643768615289};
 
-/// e^(-x^2/2) in double for float x, 0 past |x| = 14.5 (where Phi(-|x|)
-/// and phi(x) are far below float's range). Shared by normcdf and normpdf:
-/// the same instructions, merged after inlining.
+/// e^(-x^2/2) in double for float x, 0 past |x| = TailEnd. Shared by normcdf
+/// and normpdf: the same instructions, merged after inlining.
 Value *gaussDouble(VB &V, Value *X) {
   Value *Td = V.B.CreateFPExt(V.abs(X), V.D);
   Value *A = V.B.CreateFMul(V.B.CreateFMul(Td, Td), V.kd(-0.5)); // exact
   Value *E = expDouble(V, A);
-  return V.sel(V.B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(0), E);
+  return V.sel(V.B.CreateFCmpOGT(Td, V.kd(TailEnd)), V.kd(0), E);
 }
 
 /// M(t) = Phi(-t) e^(t^2/2) in double for double t >= 0: a polynomial in a
@@ -424,7 +419,7 @@ Value *gaussDouble(VB &V, Value *X) {
 /// float's Horner would lose 3 to 8 ULP).
 Value *millsDouble(VB &V, Value *Td) {
   IRBuilder<> &B = V.B;
-  Value *Tc = V.sel(B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(14.5), Td);
+  Value *Tc = V.sel(B.CreateFCmpOGT(Td, V.kd(TailEnd)), V.kd(TailEnd), Td);
   Value *Vv = B.CreateFDiv(V.kd(4), B.CreateFAdd(Tc, V.kd(4)));
   Value *S = V.fma(Vv, V.kd(2.5517241379310347),
                    V.kd(-0.6081081081081081 * 2.5517241379310347));
@@ -447,7 +442,7 @@ Value *emitNormpdfD(VB &V, Value *X, Value *) {
 }
 
 /// erfc(|x| + lo) / 2 = Phi(-t) for t = sqrt(2) (|x| + lo), in double: e^-a^2
-/// with a = |x| + lo in double, times M(t); 0 past t = 14.5 (erfc below 2e-47).
+/// with a = |x| + lo in double, times M(t); 0 past t = TailEnd.
 Value *erfcHalfTail(VB &V, Value *X, Value *ALo) {
   IRBuilder<> &B = V.B;
   Value *A = B.CreateFPExt(V.abs(X), V.D);
@@ -455,7 +450,7 @@ Value *erfcHalfTail(VB &V, Value *X, Value *ALo) {
     A = B.CreateFAdd(A, B.CreateFPExt(ALo, V.D));
   Value *Td = B.CreateFMul(A, V.kd(1.4142135623730951));
   Value *E = expDouble(V, B.CreateFNeg(B.CreateFMul(A, A)));
-  E = V.sel(B.CreateFCmpOGT(Td, V.kd(14.5)), V.kd(0), E);
+  E = V.sel(B.CreateFCmpOGT(Td, V.kd(TailEnd)), V.kd(0), E);
   return B.CreateFMul(E, millsDouble(V, Td));
 }
 
@@ -475,8 +470,8 @@ Value *emitErf(VB &V, Value *X) {
   Value *Xs = V.clamp(A, 0, 1);
   Value *Small = V.mul(Xs, erfOverX(V, Xs));
   Value *Large = V.B.CreateFPTrunc(
-      V.B.CreateFSub(V.kd(1), V.B.CreateFMul(erfcHalfTail(V, X, nullptr),
-                                             V.kd(2))),
+      V.B.CreateFSub(V.kd(1),
+                     V.B.CreateFMul(erfcHalfTail(V, X, nullptr), V.kd(2))),
       V.F);
   Value *R = V.sel(V.lt(A, V.k(1)), Small, Large);
   return V.restoreNaN(X, V.copysign(R, X));

@@ -280,8 +280,7 @@ ExprRef commonDenominator(Simplifier &S, ExprRef N) {
     return nullptr;
   ExprRef L = N->operand(0), R = N->operand(1);
   ExprRef U = L->operand(1), U2 = R->operand(1);
-  if (U2->op() != Op::Pow || U2->operand(0) != U ||
-      !U2->operand(1)->isConst(2))
+  if (U2->op() != Op::Pow || U2->operand(0) != U || !U2->operand(1)->isConst(2))
     return nullptr;
   ExprRef Num = S.C.make(N->op(), {S.C.mul(L->operand(0), U), R->operand(0)});
   return S.C.div(Num, U2);
@@ -447,11 +446,10 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
         ExprRef U = Memo[T->operand(0)];
         ExprRef Nn = softplusTanhN(Ctx, U);
         ExprRef D = Ctx.add(Nn, Ctx.constant(2));
-        R = Ctx.where(
-            Ctx.make(Op::Gt, {U, Ctx.constant(44)}), Ctx.constant(0),
-            Ctx.div(Ctx.mul(Ctx.constant(4),
-                            Ctx.div(Ctx.add(Nn, Ctx.constant(1)), D)),
-                    D));
+        R = Ctx.where(Ctx.make(Op::Gt, {U, Ctx.constant(44)}), Ctx.constant(0),
+                      Ctx.div(Ctx.mul(Ctx.constant(4),
+                                      Ctx.div(Ctx.add(Nn, Ctx.constant(1)), D)),
+                              D));
       } else {
         // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
         ExprRef U2 = Ctx.mul(Ctx.constant(2), Memo[T]);
