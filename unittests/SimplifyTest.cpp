@@ -61,6 +61,32 @@ TEST(Simplify, StableFormsEvaluateWhereTheNaiveOnesFail) {
   EXPECT_FALSE(std::isnan(*evaluate(Sig, -800)));
 }
 
+TEST(Simplify, FloatStableFormsKeepValuesAndShareWork) {
+  ExprContext C;
+  auto Stable = [&](const char *S) {
+    ExprRef E = simplify(C, parseOrDie(C, S));
+    ExprRef R = stabilizeForFloat(C, E);
+    for (double X : {-30.0, -5.0, -1.19, -0.3, 0.0, 0.7, 3.0, 20.0})
+      EXPECT_NEAR(*evaluate(R, X), *evaluate(E, X),
+                  1e-12 * (1 + std::fabs(*evaluate(E, X))))
+          << S << " at " << X;
+    return R;
+  };
+  // mish's derivative: sigmoid(x) (1 - tanh(softplus(x))^2) becomes a
+  // rational function of e^x, with no sigmoid call left.
+  ExprRef Mish = Stable("x * sigmoid(x) * (1 - tanh(softplus(x))^2) + "
+                        "tanh(softplus(x))");
+  EXPECT_EQ(print(Mish).find("sigmoid"), std::string::npos) << print(Mish);
+  // 1 - tanh^2 as 4 sigmoid(2x) sigmoid(-2x): no cancellation near +-1.
+  EXPECT_NE(print(Stable("1 - tanh(x)^2")).find("sigmoid(2 * x)"),
+            std::string::npos);
+  // sigmoid(k v) with k < 0 is sigmoid(-(|k| v)): one split of |k| v
+  // serves sigmoid(u) and sigmoid(-u).
+  ExprRef Neg = Stable("sigmoid(-1.5 * (x + x^3))");
+  ASSERT_EQ(Neg->operand(0)->op(), Op::Neg) << print(Neg);
+  EXPECT_EQ(Neg->operand(0)->operand(0), Stable("1.5 * (x + x^3)"));
+}
+
 TEST(Simplify, DivisionByConstantZeroIsKeptNotFolded) {
   EXPECT_EQ(simp("x / 0"), "x / 0");
   EXPECT_EQ(simp("log(-1)"), "log(-1)");

@@ -124,10 +124,14 @@ public:
   /// is rounded once.
   void plan(ArrayRef<ExprRef> Roots, ArrayRef<double> Budgets) {
     SmallVector<ExprRef, 16> Work;
+    DenseSet<ExprRef> Seen;
     for (size_t K = 0; K < Roots.size(); ++K) {
-      for (ExprRef N : postOrder(Roots[K]))
+      for (ExprRef N : postOrder(Roots[K])) {
         if (mayCancel(N))
           Work.push_back(N);
+        if (N->op() == Op::Div && Seen.insert(N).second)
+          ++Divisions[N->operand(1)];
+      }
       if (isArithmetic(Roots[K]->op()) && floatUlp(Roots[K]) > Budgets[K])
         Work.push_back(Roots[K]);
     }
@@ -212,10 +216,12 @@ private:
   IRBuilder<> &B;
   VectorMath &VM;
   Type *VT, *VD;
-  DenseMap<ExprRef, Value *> Memo;  // float or double lanes
-  DenseMap<ExprRef, Value *> MemoD; // double results of double functions
-  DenseSet<ExprRef> Double;         // arithmetic planned in double
-  DenseMap<ExprRef, double> Ulp;    // floatUlp()
+  DenseMap<ExprRef, Value *> Memo;       // float or double lanes
+  DenseMap<ExprRef, Value *> MemoD;      // double results of double functions
+  DenseSet<ExprRef> Double;              // arithmetic planned in double
+  DenseMap<ExprRef, double> Ulp;         // floatUlp()
+  DenseMap<ExprRef, unsigned> Divisions; // quotients by each divisor
+  DenseMap<ExprRef, Value *> Reciprocal; // 1/d in double, shared by them
   SignAnalysis Signs;
 
   Value *kd(double V) { return ConstantFP::get(VD, V); }
@@ -383,6 +389,16 @@ private:
     if (!Float) {
       A = arg(N, 0);
       C = arg(N, 1);
+      // Quotients by one divisor in double: one division (a double zmm
+      // division costs as much as a dozen FMAs) and products; a (1/d) is
+      // off a/d by 2^-52, nothing next to float's rounding.
+      if (O == Op::Div && !N->operand(1)->isConst() &&
+          Divisions.lookup(N->operand(1)) > 1) {
+        Value *&R = Reciprocal[N->operand(1)];
+        if (!R)
+          R = B.CreateFDiv(kd(1), C);
+        return B.CreateFMul(A, R);
+      }
     }
     if (auto F = Float ? constFactor(N) : std::nullopt) {
       // a k (a / k as a (1/k)) with k = kh + kl: fma(a, kh, a kl) rounds the

@@ -272,42 +272,55 @@ Value *absLo(VB &V, Value *X, Value *Lo) {
   return Lo ? V.sel(V.lt(X, V.k(0)), V.B.CreateFNeg(Lo), Lo) : nullptr;
 }
 
-Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
-  // tanh|x| = t / (t + 2), t = expm1(2|x|); tanh(9.5) is 1 in float.
-  Value *A = V.clamp(V.abs(X), 0, 9.5);
-  Value *ALo = Lo; // the error of |x| (VectorMath::call)
-  Value *T = emitExpm1(V, V.mul(V.k(2), A), Lo ? V.add(ALo, ALo) : nullptr);
-  // The quotient in double: in float, t + 2 and t / (t + 2) would add two
-  // half-ULP roundings to expm1's error (2.2 ULP near x = 0.06), in double
-  // only the last one.
-  Value *Td = V.B.CreateFPExt(T, V.D);
-  Value *R =
-      V.B.CreateFPTrunc(V.B.CreateFDiv(Td, V.B.CreateFAdd(Td, V.kd(2))), V.F);
-  return V.restoreNaN(X, V.copysign(R, X));
-}
+/// e^-|x + lo| as the float pair Eh + El, and the sum 1 + Eh + El = S + D
+/// (S = 1 + Eh rounded, Inv = 1 / S): what sigmoid and tanh are made of.
+/// sigmoid(2u), sigmoid(-2u) and tanh(u) emit the same instructions here
+/// (x = 2u), so that after inlining a fused tanh computes them once.
+struct ExpNegAbs {
+  Value *Eh, *El, *S, *D, *Inv;
+};
 
-Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
-  // One exp for both signs: E = e^-|x| in (0, 1], sigmoid = N / (1 + E) with
-  // N = 1 for x >= 0 and N = E below, so sigmoid(x) and sigmoid(-x) share
-  // everything but N after inlining. E = 2^n (1 + p) is kept as Eh + El
-  // (1 + p by Fast2Sum, scaled exactly), and 1 + Eh = S + Err (Fast2Sum,
-  // 1 >= Eh); then N / (S + D), D = Err + El, is q + (Nl - q D) / S with
-  // q = Nh / S: exp's last rounding and the sum's never reach the result.
-  Value *ALo = Lo; // the error of |x| (VectorMath::call)
-  auto [Ni, P] =
-      expParts(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
+ExpNegAbs expNegAbs(VB &V, Value *X, Value *ALo) {
+  // E = 2^n (1 + p), 1 + p = One + (1 - One) + p exactly (Fast2Sum), and
+  // both parts scaled exactly; 1 + Eh = S + Err (Fast2Sum, 1 >= Eh).
+  auto [Ni, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
+                          ALo ? V.B.CreateFNeg(ALo) : nullptr);
   Value *One = V.add(V.k(1), P);
   Value *Eh = V.ldexp(One, Ni);
   Value *El = V.ldexp(V.add(V.sub(V.k(1), One), P), Ni);
   Value *S = V.add(V.k(1), Eh);
   Value *D = V.add(V.add(V.sub(V.k(1), S), Eh), El);
+  return {Eh, El, S, D, V.div(V.k(1), S)};
+}
+
+Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
+  // tanh|x| = (1 - E) / (1 + E) with E = e^-2|x| as sigmoid(2x) has it: the
+  // numerator 1 - Eh - El = Nh + Nl exactly (Fast2Sum, 1 >= Eh) keeps its
+  // digits where 1 - E cancels (small x, where Eh + El = 1 + p exactly and
+  // the numerator is -p), and sigmoid(2x) sigmoid(-2x), tanh's derivative,
+  // shares all of it. 2x and 2 lo are exact (an overflowing 2x gives E = 0).
+  ExpNegAbs E =
+      expNegAbs(V, V.mul(V.k(2), X), Lo ? V.mul(V.k(2), Lo) : nullptr);
+  Value *Nh = V.sub(V.k(1), E.Eh);
+  Value *Nl = V.sub(V.sub(V.sub(V.k(1), Nh), E.Eh), E.El);
+  // q = Nh / S as Nh Inv; its residual (exact by the fma), Nl and -q D
+  // then correct it to about half an ULP.
+  Value *Q = V.mul(Nh, E.Inv);
+  Value *Res = V.add(V.fma(V.B.CreateFNeg(Q), E.S, Nh), Nl);
+  Value *R = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), E.D, Res), E.Inv));
+  return V.restoreNaN(X, V.copysign(R, X));
+}
+
+Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
+  // One exp for both signs: sigmoid = N / (1 + E), N = 1 for x >= 0 and E
+  // below, so sigmoid(x) and sigmoid(-x) share everything but N after
+  // inlining; exp's last rounding and the sum's never reach the result.
+  ExpNegAbs E = expNegAbs(V, X, Lo); // Lo is the error of |x|
   Value *Neg = V.lt(X, V.k(0));
-  // Both quotients and the reciprocal for the small correction are shared
-  // by sigmoid(u) and sigmoid(-u).
-  Value *Inv = V.div(V.k(1), S);
-  Value *Q = V.sel(Neg, V.div(Eh, S), Inv);
-  Value *Nl = V.sel(Neg, El, V.k(0));
-  Value *Res = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), D, Nl), Inv));
+  // Both quotients and the reciprocal are shared by sigmoid(u), sigmoid(-u).
+  Value *Q = V.sel(Neg, V.div(E.Eh, E.S), E.Inv);
+  Value *Nl = V.sel(Neg, E.El, V.k(0));
+  Value *Res = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), E.D, Nl), E.Inv));
   return V.restoreNaN(X, Res);
 }
 

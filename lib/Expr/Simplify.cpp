@@ -416,6 +416,31 @@ bool isTanhSquared(ExprRef N) {
   return N->op() == Op::Pow && N->operand(1)->isConst(2) &&
          N->operand(0)->op() == Op::Tanh;
 }
+/// The u of 1 - tanh(softplus(u))^2, or null.
+ExprRef sechSquaredOfSoftplus(ExprRef N) {
+  if (N->op() != Op::Sub || !N->operand(0)->isConst(1) ||
+      !isTanhSquared(N->operand(1)))
+    return nullptr;
+  ExprRef T = N->operand(1)->operand(0)->operand(0);
+  return T->op() == Op::Softplus ? T->operand(0) : nullptr;
+}
+/// M = sigmoid(U) (Rest null) or c sigmoid(U) (Rest c).
+bool hasSigmoidFactor(ExprRef M, ExprRef U, ExprRef &Rest) {
+  auto IsSig = [&](ExprRef E) {
+    return E->op() == Op::Sigmoid && E->operand(0) == U;
+  };
+  Rest = nullptr;
+  if (IsSig(M))
+    return true;
+  if (M->op() != Op::Mul)
+    return false;
+  for (unsigned I = 0; I < 2; ++I)
+    if (IsSig(M->operand(I))) {
+      Rest = M->operand(1 - I);
+      return true;
+    }
+  return false;
+}
 } // namespace
 
 ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
@@ -424,6 +449,15 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
     std::vector<ExprRef> Ops;
     for (ExprRef O : N->operands())
       Ops.push_back(Memo[O]);
+    // f(k a) with k < 0 -> f(-(|k| a)) for the functions computed from |u|
+    // (sigmoid, tanh, softplus), so that f(u) and f(-u) split one u
+    // (gelu_tanh's derivative has sigmoid(c v) and sigmoid(-c v)).
+    if ((N->op() == Op::Sigmoid || N->op() == Op::Tanh ||
+         N->op() == Op::Softplus) &&
+        Ops[0]->op() == Op::Mul && Ops[0]->operand(0)->isConst() &&
+        Ops[0]->operand(0)->value() < 0)
+      Ops[0] = Ctx.neg(Ctx.mul(Ctx.constant(-Ops[0]->operand(0)->value()),
+                               Ops[0]->operand(1)));
     ExprRef R = N->numOperands() ? Ctx.make(N->op(), Ops) : N;
     // Past u = 44, n = e^u (2 + e^u) would overflow float (e^88 = 1.7e38),
     // while tanh(softplus(u)) is 1 and its 1 - tanh^2 (4 e^-2u) subnormal.
@@ -435,6 +469,24 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
       Big = Ctx.make(Op::Gt, {U, Ctx.constant(44)});
       R = Ctx.where(Big, Ctx.constant(1),
                     Ctx.div(Nn, Ctx.add(Nn, Ctx.constant(2))));
+    }
+    // c sigmoid(u) (1 - tanh(softplus(u))^2) (mish's derivative)
+    //   -> c where(u > 44, 0, 4 ((e (1 + e) / (n + 2)) / (n + 2))), e = e^u:
+    // sigmoid(u) = e / (1 + e) cancels a factor 1 + e, and with it the
+    // sigmoid call; past u = 44 it is 4 e^-2u < 2.4e-38, about FLT_MIN.
+    for (unsigned I = 0; I < 2 && N->op() == Op::Mul; ++I) {
+      ExprRef U0 = sechSquaredOfSoftplus(N->operand(I)), Rest;
+      if (!U0 || !hasSigmoidFactor(N->operand(1 - I), U0, Rest))
+        continue;
+      ExprRef U = Memo[U0];
+      ExprRef E = Ctx.call(Op::Exp, U);
+      ExprRef D = Ctx.add(softplusTanhN(Ctx, U), Ctx.constant(2));
+      ExprRef Q = Ctx.div(Ctx.mul(E, Ctx.add(Ctx.constant(1), E)), D);
+      R = Ctx.where(Ctx.make(Op::Gt, {U, Ctx.constant(44)}), Ctx.constant(0),
+                    Ctx.mul(Ctx.constant(4), Ctx.div(Q, D)));
+      if (Rest)
+        R = Ctx.mul(Memo[Rest], R);
+      break;
     }
     if (N->op() == Op::Sub && N->operand(0)->isConst(1) &&
         isTanhSquared(N->operand(1))) {

@@ -39,8 +39,10 @@ ExprRef rewriteInOutput(ExprContext &Ctx, ExprRef F, ExprRef DF);
 /// E with the float-stable rewrites applied (codegen only: the printed forms
 /// stay the familiar ones): 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u),
 /// which does not cancel where tanh rounds to +-1; tanh(softplus(u)) and
-/// 1 - tanh(softplus(u))^2 as rational functions of e^u (mish), which lose
-/// nothing to tanh's or softplus's rounding.
+/// 1 - tanh(softplus(u))^2 (and sigmoid(u) times it) as rational functions
+/// of e^u (mish), which lose nothing to tanh's or softplus's rounding;
+/// f(k v) with k < 0 as f(-(|k| v)) for sigmoid, tanh and softplus, so that
+/// f(u) and f(-u) share their work.
 ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E);
 
 /// Whether a form in y is as accurate in float as the form in x: it is not
