@@ -249,9 +249,10 @@ TEST(Gradient, RandomFormulasAgreeWithDualNumbers) {
       EXPECT_TRUE(closeRel(D(X), (double)Want.D, 1e-9))
           << S << " at " << X << ": " << D(X) << " vs " << (double)Want.D
           << "\n  derivative: " << print(Forms->Derivative);
-      if (std::isfinite((double)WantA.D))
+      if (std::isfinite((double)WantA.D)) {
         EXPECT_TRUE(closeRel(DA(X), (double)WantA.D, 1e-9))
             << S << " d/dalpha at " << X;
+      }
     }
   }
   EXPECT_GT(Checked, 1000);

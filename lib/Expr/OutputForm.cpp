@@ -113,6 +113,7 @@ ExprRef replaceSubproduct(ExprContext &C, ExprRef E, const Facts &Fs) {
 
 // Substitutes known facts bottom-up; one Walker per region (set of facts).
 struct Walker {
+  Walker(ExprContext &C, Facts Fs) : C(C), Fs(std::move(Fs)) {}
   ExprContext &C;
   Facts Fs;
   llvm::DenseMap<ExprRef, ExprRef> Memo;
@@ -145,7 +146,7 @@ struct Walker {
         return C.sub(C.constant(1), F->Rhs);
       break;
     case Op::Where: {
-      Walker A{C, Fs, {}}, B{C, Fs, {}};
+      Walker A{C, Fs}, B{C, Fs};
       for (const Fact &F : Fs)
         if (F.Lhs->op() == Op::Where && F.Lhs->operand(0) == E->operand(0)) {
           solve(C, F.Lhs->operand(1), F.Rhs, A.Fs);
@@ -202,7 +203,7 @@ ExprRef rewriteInOutput(ExprContext &C, ExprRef F, ExprRef DF) {
     return xOnlyInConditions(DF) ? DF : nullptr;
   SimplifyOptions Opts;
   Opts.Distribute = true;
-  Walker W{C, Fs, {}};
+  Walker W{C, Fs};
   ExprRef R = simplify(C, W.walk(DF), Opts);
   return xOnlyInConditions(R) ? R : nullptr;
 }
