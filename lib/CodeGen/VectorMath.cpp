@@ -54,6 +54,8 @@ struct VB {
   }
   /// Round to nearest even for |x| < 2^22, without SSE4.1's roundps.
   Value *rint(Value *X) {
+    if (Avx512) // vrndscaleps: one instruction instead of two dependent adds
+      return B.CreateUnaryIntrinsic(Intrinsic::roundeven, X);
     Value *Magic = X->getType() == D ? kd(6755399441055744.0) : k(12582912.0);
     return B.CreateFSub(B.CreateFAdd(X, Magic), Magic);
   }
@@ -72,10 +74,12 @@ struct VB {
     return toFloat(B.CreateShl(B.CreateAdd(N, ki(127)), 23));
   }
   /// P * 2^n for n in [-252, 254], in two exact steps so that a subnormal
-  /// result is rounded once.
+  /// result is rounded once. N is i32 lanes, or float lanes holding integers.
   Value *ldexp(Value *P, Value *N) {
     if (Avx512) // one vscalefps per 16 lanes rounds the same way
-      return scalef(P, B.CreateSIToFP(N, F));
+      return scalef(P, N->getType() == F ? N : B.CreateSIToFP(N, F));
+    if (N->getType() == F)
+      N = B.CreateFPToSI(N, I);
     Value *N1 = B.CreateAShr(N, 1);
     Value *N2 = B.CreateSub(N, N1);
     return mul(mul(P, pow2(N1)), pow2(N2));
@@ -131,30 +135,41 @@ std::pair<Value *, Value *> reduceLn2(VB &V, Value *X, Value *Lo) {
 
 /// e^r - 1 on |r| <= ln2/2: r + r^2 Q(r), Q a degree-5 Chebyshev fit of
 /// (e^r - 1 - r) / r^2 (tools/vmfit/fit.py; relative error of e^r 2.2e-10,
-/// where Taylor's series needs degree 7 in Q).
-Value *expm1Reduced(VB &V, Value *R) {
-  Value *Q = V.horner(R, {0.00019890980869750327, 0.0013933641031986701,
-                          0.008333310934448869, 0.04166646500604005,
-                          0.16666666681614256, 0.5000000013457727});
-  return V.fma(V.mul(R, R), Q, R);
+/// where Taylor's series needs degree 7 in Q). Horner's rule, or with
+/// Estrin, (c5 + c4 r) + r^2 (c3 + c2 r) + r^4 (c1 + c0 r): three FMAs deep
+/// instead of five (the kernels are latency-bound), for a few hundredths of
+/// an ULP more, which exp and expm1 (budget 1) cannot spare.
+Value *expm1Reduced(VB &V, Value *R, bool Estrin) {
+  const double C[] = {0.00019890980869750327, 0.0013933641031986701,
+                      0.008333310934448869,   0.04166646500604005,
+                      0.16666666681614256,    0.5000000013457727};
+  Value *R2 = V.mul(R, R), *Q;
+  if (Estrin) {
+    auto Pair = [&](int J) { return V.fma(V.k(C[J]), R, V.k(C[J + 1])); };
+    Q = V.fma(V.mul(R2, R2), Pair(0), V.fma(R2, Pair(2), Pair(4)));
+  } else {
+    Q = V.horner(R, C);
+  }
+  return V.fma(R2, Q, R);
 }
 
-/// e^(x + lo) = 2^n (1 + p), n as i32 lanes; past [-104, 89] the result is
-/// 0 or inf anyway.
-std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
+/// e^(x + lo) = 2^n (1 + p), n as float lanes (ldexp's vscalefps takes
+/// them so); past [-104, 89] the result is 0 or inf anyway.
+std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo,
+                                     bool Estrin = false) {
   auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
-  return {V.B.CreateFPToSI(N, V.I), expm1Reduced(V, R)};
+  return {N, expm1Reduced(V, R, Estrin)};
 }
 
-Value *emitExp(VB &V, Value *X, Value *Lo = nullptr) {
-  auto [N, P] = expParts(V, X, Lo);
+Value *emitExp(VB &V, Value *X, Value *Lo = nullptr, bool Estrin = false) {
+  auto [N, P] = expParts(V, X, Lo, Estrin);
   return V.restoreNaN(X, V.ldexp(V.add(V.k(1), P), N));
 }
 
 Value *emitExpm1(VB &V, Value *X, Value *Lo = nullptr) {
   // e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact for n = 0, one rounding else.
   auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
-  Value *Em1 = expm1Reduced(V, R);
+  Value *Em1 = expm1Reduced(V, R, false);
   Value *Ni = V.B.CreateFPToSI(N, V.I);
   Value *Nc = V.B.CreateSelect(
       V.B.CreateICmpSLT(Ni, V.ki(-126)), V.ki(-126),
@@ -283,11 +298,11 @@ struct ExpNegAbs {
 ExpNegAbs expNegAbs(VB &V, Value *X, Value *ALo) {
   // E = 2^n (1 + p), 1 + p = One + (1 - One) + p exactly (Fast2Sum), and
   // both parts scaled exactly; 1 + Eh = S + Err (Fast2Sum, 1 >= Eh).
-  auto [Ni, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
-                          ALo ? V.B.CreateFNeg(ALo) : nullptr);
+  auto [N, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
+                         ALo ? V.B.CreateFNeg(ALo) : nullptr, /*Estrin=*/true);
   Value *One = V.add(V.k(1), P);
-  Value *Eh = V.ldexp(One, Ni);
-  Value *El = V.ldexp(V.add(V.sub(V.k(1), One), P), Ni);
+  Value *Eh = V.ldexp(One, N);
+  Value *El = V.ldexp(V.add(V.sub(V.k(1), One), P), N);
   Value *S = V.add(V.k(1), Eh);
   Value *D = V.add(V.add(V.sub(V.k(1), S), Eh), El);
   return {Eh, El, S, D, V.div(V.k(1), S)};
@@ -329,7 +344,8 @@ Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   // E is in (0, 1], where log1p(E) is log1pCore with f = E exactly.
   Value *ALo = Lo; // the error of |x| (VectorMath::call)
   Value *E =
-      emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr);
+      emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr,
+              /*Estrin=*/true); // as sigmoid's, its derivative, so shared
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
   Value *Log = log1pCore(V, E);
   if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
@@ -507,7 +523,8 @@ struct Entry {
 };
 
 const Entry Table[] = {
-    {Op::Exp, emitExp, LoUse::OfX, 1},
+    {Op::Exp, [](VB &V, Value *X, Value *Lo) { return emitExp(V, X, Lo); },
+     LoUse::OfX, 1},
     {Op::Expm1, emitExpm1, LoUse::OfX, 1},
     {Op::Log, emitLog, LoUse::OfX, 1},
     {Op::Log1p, emitLog1p, LoUse::OfX, 1},
