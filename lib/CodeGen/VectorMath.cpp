@@ -364,13 +364,61 @@ Value *erfOverX(VB &V, Value *X) {
   return V.horner(S, ErfP);
 }
 
+/// 2/pi in 24-bit chunks: 2/pi = sum of TwoOverPi[i] 2^(-24 (i + 1)), 192
+/// bits, enough for the fraction of x 2/pi to 2^-52 for every float x.
+const double TwoOverPi[] = {10680707, 7228996,  1387004, 2578385,
+                            16069853, 12639074, 9804092, 4427841};
+
+/// x = n pi/2 + r for any float x (in double), Payne and Hanek's way without
+/// a table: each x chunk is exact in double (24 + 24 bits), reduced mod 4
+/// exactly (t - 4 rint(t/4); terms that are multiples of 4 vanish), and the
+/// sum of the reduced terms (below 32) keeps the fraction to 2^-52.
+std::pair<Value *, Value *> largeReduction(VB &V, Value *Xd) {
+  IRBuilder<> &B = V.B;
+  // rint of a double that may be past 2^52 (then already an integer).
+  auto Rint = [&](Value *T) {
+    return V.sel(B.CreateFCmpOLT(V.abs(T), V.kd(0x1p52)), V.rint(T), T);
+  };
+  Value *S = V.kd(0);
+  for (int I = 7; I >= 0; --I) {
+    Value *T = B.CreateFMul(Xd, V.kd(std::ldexp(TwoOverPi[I], -24 * (I + 1))));
+    T = V.fma(Rint(B.CreateFMul(T, V.kd(0.25))), V.kd(-4), T);
+    S = B.CreateFAdd(S, T);
+  }
+  Value *N = V.rint(S);
+  Value *R = B.CreateFMul(B.CreateFSub(S, N), V.kd(1.5707963267948966));
+  return {N, R};
+}
+
 /// sin or cos, computed in double: x = n pi/2 + r, then the Taylor series of
 /// sin and cos on |r| <= pi/4, one rounding to float at the end.
 Value *emitSinCos(VB &V, Value *X, bool Cos) {
-  Value *Xd = V.B.CreateFPExt(X, V.D);
-  Value *N = V.rint(V.B.CreateFMul(Xd, V.kd(0.63661977236758134)));
+  IRBuilder<> &B = V.B;
+  Value *Xd = B.CreateFPExt(X, V.D);
+  Value *N = V.rint(B.CreateFMul(Xd, V.kd(0.63661977236758134)));
+  // Two-part pi/2 (n C1 exact for |n| < 2^20): good for |x| <= 2^19.
   Value *R = V.fma(N, V.kd(-1.5707963267341256), Xd);
   R = V.fma(N, V.kd(-6.077100506506192e-11), R);
+  // Past 2^19, in a block of its own that only a vector holding such an x
+  // runs: x 2/pi mod 4 exactly term by term (largeReduction).
+  Value *Large = B.CreateFCmpOGT(V.abs(Xd), V.kd(0x1p19));
+  Function *F = B.GetInsertBlock()->getParent();
+  BasicBlock *From = B.GetInsertBlock();
+  BasicBlock *Slow = BasicBlock::Create(B.getContext(), "large", F);
+  BasicBlock *Join = BasicBlock::Create(B.getContext(), "reduced", F);
+  B.CreateCondBr(B.CreateOrReduce(Large), Slow, Join);
+  B.SetInsertPoint(Slow);
+  auto [NL, RL] = largeReduction(V, Xd);
+  Value *NS = V.sel(Large, NL, N), *RS = V.sel(Large, RL, R);
+  B.CreateBr(Join);
+  B.SetInsertPoint(Join);
+  PHINode *NP = B.CreatePHI(V.D, 2), *RP = B.CreatePHI(V.D, 2);
+  NP->addIncoming(N, From);
+  NP->addIncoming(NS, Slow);
+  RP->addIncoming(R, From);
+  RP->addIncoming(RS, Slow);
+  N = NP;
+  R = RP;
   Value *Z = V.B.CreateFMul(R, R);
   // sin r = r + r^3 (-1/3! + z (1/5! - ...)), cos r = 1 - z/2 + z^2 (...).
   Value *S = V.horner(Z, {-1.0 / 1307674368000.0, 1.0 / 6227020800.0,
