@@ -577,7 +577,7 @@ const Entry Table[] = {
     {Op::Log, emitLog, LoUse::OfX, 1},
     {Op::Log1p, emitLog1p, LoUse::OfX, 1},
     {Op::Tanh, emitTanh, LoUse::OfAbsX, 1.5},
-    {Op::Sigmoid, emitSigmoid, LoUse::OfAbsX, 1.45},
+    {Op::Sigmoid, emitSigmoid, LoUse::OfAbsX, 1.5},
     {Op::Softplus, emitSoftplus, LoUse::OfAbsX, 1.7},
     {Op::Erf, [](VB &V, Value *X, Value *) { return emitErf(V, X); },
      LoUse::None, 2},
