@@ -113,27 +113,35 @@ TEST(Kernel, TailsWriteExactlyNElements) {
   NETJIT_REQUIRE_JIT();
   auto J = makeJit();
   ASSERT_TRUE(J);
-  ExprContext C;
-  auto F = llvm::cantFail(deriveActivation(C, "tanh(x)", {}));
-  Kernels K = compile(*J, F, "tails");
-  // Every count through two whole steps and a tail, in every kernel.
-  const int64_t Step = J->lanes() * defaultInterleave(J->lanes());
-  const float T = std::tanh(0.5f), D = 1 - T * T;
-  for (int64_t N = 0; N <= 2 * Step + 3; ++N) {
-    std::vector<float> X(N + 8, 0.5f), DY(N + 8, 2.0f), Y(N + 8, -7.0f),
-        DX(N + 8, -7.0f), Y2(N + 8, -7.0f), DX2(N + 8, -7.0f);
-    K.Fwd(X.data(), Y.data(), N, nullptr);
-    K.Bwd(X.data(), Y.data(), DY.data(), DX.data(), N, nullptr);
-    K.Fused(X.data(), nullptr, Y2.data(), DX2.data(), N, nullptr);
-    for (int64_t I = 0; I < N; ++I) {
-      EXPECT_FLOAT_EQ(Y[I], T) << "n = " << N;
-      EXPECT_FLOAT_EQ(DX[I], 2 * D) << "n = " << N;
-      EXPECT_FLOAT_EQ(Y2[I], T) << "n = " << N;
-      EXPECT_FLOAT_EQ(DX2[I], D) << "n = " << N;
+  // Two kernels of different sizes (their loop bodies differ in registers
+  // and spills; the tail runs the same body through stack buffers).
+  const float Th = std::tanh(0.5f), Sg = 1 / (1 + std::exp(-0.5f));
+  struct Case {
+    const char *F;
+    float Y, D;
+  } Cases[] = {{"tanh(x)", Th, 1 - Th * Th}, {"sigmoid(x)", Sg, Sg * (1 - Sg)}};
+  for (const Case &C : Cases) {
+    ExprContext Ctx;
+    auto F = llvm::cantFail(deriveActivation(Ctx, C.F, {}));
+    Kernels K = compile(*J, F, C.F[0] == 't' ? "tails_t" : "tails_s");
+    // Every count through two whole steps and a tail, in every kernel.
+    const int64_t Step = J->lanes() * 8; // at least two steps of any kernel
+    for (int64_t N = 0; N <= 2 * Step + 3; ++N) {
+      std::vector<float> X(N + 8, 0.5f), DY(N + 8, 2.0f), Y(N + 8, -7.0f),
+          DX(N + 8, -7.0f), Y2(N + 8, -7.0f), DX2(N + 8, -7.0f);
+      K.Fwd(X.data(), Y.data(), N, nullptr);
+      K.Bwd(X.data(), Y.data(), DY.data(), DX.data(), N, nullptr);
+      K.Fused(X.data(), nullptr, Y2.data(), DX2.data(), N, nullptr);
+      for (int64_t I = 0; I < N; ++I) {
+        EXPECT_FLOAT_EQ(Y[I], C.Y) << C.F << ", n = " << N;
+        EXPECT_FLOAT_EQ(DX[I], 2 * C.D) << C.F << ", n = " << N;
+        EXPECT_FLOAT_EQ(Y2[I], C.Y) << C.F << ", n = " << N;
+        EXPECT_FLOAT_EQ(DX2[I], C.D) << C.F << ", n = " << N;
+      }
+      for (int64_t I = N; I < N + 8; ++I)
+        for (auto *Out : {&Y, &DX, &Y2, &DX2})
+          EXPECT_EQ((*Out)[I], -7.0f) << C.F << ": wrote past n = " << N;
     }
-    for (int64_t I = N; I < N + 8; ++I)
-      for (auto *Out : {&Y, &DX, &Y2, &DX2})
-        EXPECT_EQ((*Out)[I], -7.0f) << "wrote past n = " << N;
   }
 }
 
