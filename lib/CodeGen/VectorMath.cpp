@@ -367,7 +367,7 @@ Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Log = log1pCore(V, E);
   if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
     Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
-  return V.finishNaN(X, V.add(Pos, Log)); // log1p(NaN) is NaN
+  return V.restoreNaN(X, V.add(Pos, Log));
 }
 
 // tools/vmfit/fit.py: erf(x) = x P(s), s = 2 x^2 - 1, |x| <= 1.
