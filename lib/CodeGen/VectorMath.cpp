@@ -113,23 +113,6 @@ struct VB {
     return R;
   }
   Value *restoreNaN(Value *X, Value *R) { return sel(isNaN(X), X, R); }
-  /// exp's argument clamped to [-104, 89]. With AVX-512 a NaN stays NaN
-  /// (minps/maxps pass their second operand on NaN) and flows through
-  /// vscalefps and the float arithmetic after it, so the functions built
-  /// on expParts need no restoreNaN (nanKept); elsewhere ldexp's integer
-  /// conversion of a NaN n would be poison, so NaN becomes 89 and is
-  /// restored at the end.
-  Value *expClamp(Value *X) {
-    if (!Avx512)
-      return clamp(X, -104, 89);
-    Value *T = sel(lt(k(89), X), k(89), X);
-    return sel(gt(k(-104), T), k(-104), T);
-  }
-  bool nanKept() const { return Avx512; }
-  /// R, or X where X is NaN unless R is NaN there already (nanKept).
-  Value *finishNaN(Value *X, Value *R) {
-    return nanKept() ? R : restoreNaN(X, R);
-  }
 };
 
 constexpr double Log2E = 1.4426950408889634;
@@ -174,13 +157,13 @@ Value *expm1Reduced(VB &V, Value *R, bool Estrin) {
 /// them so); past [-104, 89] the result is 0 or inf anyway.
 std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo,
                                      bool Estrin = false) {
-  auto [N, R] = reduceLn2(V, V.expClamp(X), Lo);
+  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
   return {N, expm1Reduced(V, R, Estrin)};
 }
 
 Value *emitExp(VB &V, Value *X, Value *Lo = nullptr, bool Estrin = false) {
   auto [N, P] = expParts(V, X, Lo, Estrin);
-  return V.finishNaN(X, V.ldexp(V.add(V.k(1), P), N));
+  return V.restoreNaN(X, V.ldexp(V.add(V.k(1), P), N));
 }
 
 Value *emitExpm1(VB &V, Value *X, Value *Lo = nullptr) {
@@ -340,7 +323,7 @@ Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Q = V.mul(Nh, E.Inv);
   Value *Res = V.add(V.fma(V.B.CreateFNeg(Q), E.S, Nh), Nl);
   Value *R = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), E.D, Res), E.Inv));
-  return V.finishNaN(X, V.copysign(R, X));
+  return V.restoreNaN(X, V.copysign(R, X));
 }
 
 Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
@@ -353,7 +336,7 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Q = V.sel(Neg, V.div(E.Eh, E.S), E.Inv);
   Value *Nl = V.sel(Neg, E.El, V.k(0));
   Value *Res = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), E.D, Nl), E.Inv));
-  return V.finishNaN(X, Res);
+  return V.restoreNaN(X, Res);
 }
 
 Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
