@@ -25,3 +25,8 @@ try:
         config.available_features.add("jit")
 except (OSError, subprocess.TimeoutExpired):
     pass
+
+# x86-64 hosts can also JIT for older x86 CPUs (--mcpu=x86-64: SSE2, no FMA).
+import platform
+if platform.machine() in ("x86_64", "AMD64"):
+    config.available_features.add("x86_64-host")

@@ -32,9 +32,10 @@ TEST_P(AccuracySweep, WithinBudget) {
   // The bound the emitter plans float arithmetic with holds too.
   if (B.Kind == AccuracyKind::Function)
     for (Op O : allOps())
-      if (opInfo(O).Spelling == B.Name)
+      if (opInfo(O).Spelling == B.Name) {
         EXPECT_LE(R->MaxUlp, VectorMath::maxUlp(O))
             << B.Name << ": VectorMath::maxUlp understates its error";
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(All, AccuracySweep,

@@ -202,7 +202,7 @@ ExprRef buildCanonicalSum(ExprContext &C, ExprRef N) {
     auto It = std::find_if(Groups.begin(), Groups.end(),
                            [&](const Group &G) { return G.Rest == T.Rest; });
     if (It == Groups.end()) {
-      Groups.push_back({T.Rest});
+      Groups.push_back({T.Rest, 0, {}});
       It = Groups.end() - 1;
     }
     It->Coef += T.Coef;

@@ -235,7 +235,7 @@ Expected<ExprRef> differentiate(ExprContext &Ctx, ExprRef Root, StringRef Var) {
   }
   ExprRef Result = Memo[Root];
   if (Error Err = checkLimits(Result, "the derivative"))
-    return std::move(Err);
+    return Err;
   return Result;
 }
 

@@ -5,6 +5,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 using namespace llvm;
 
@@ -26,7 +27,7 @@ public:
 
   Expected<ExprRef> parse() {
     if (Error E = lex())
-      return std::move(E);
+      return E;
     if (Cur().Kind == Tok::End)
       return fail(Cur(), "expected an expression, got nothing");
     auto R = parseCmp();
@@ -37,7 +38,7 @@ public:
                              "' after a complete "
                              "expression");
     if (Error E = checkLimits(*R, "the formula"))
-      return std::move(E);
+      return E;
     return R;
   }
 
@@ -159,14 +160,11 @@ private:
     if (!L)
       return L;
     for (;;) {
-      Op Found;
-      bool Any = false;
+      std::optional<Op> Found;
       for (auto [S, O] : Ops)
-        if (isPunct(S)) {
+        if (isPunct(S))
           Found = O;
-          Any = true;
-        }
-      if (!Any)
+      if (!Found)
         return L;
       const Token &OpTok = Cur();
       ++Pos;
@@ -175,7 +173,7 @@ private:
       auto R = (this->*Sub)();
       if (!R)
         return R;
-      L = Ctx.make(Found, {*L, *R});
+      L = Ctx.make(*Found, {*L, *R});
       if ((*L)->depth() > MaxDepth)
         return fail(OpTok, "formula deeper than " + Twine(MaxDepth) +
                                " levels (long chains count)");
@@ -195,7 +193,7 @@ private:
       bool Minus = T.Text == "-";
       ++Pos;
       if (Error E = enter(T))
-        return std::move(E);
+        return E;
       auto A = parseUnary();
       --Nesting;
       if (!A)
@@ -214,7 +212,7 @@ private:
     const Token &T = Cur();
     ++Pos;
     if (Error E = enter(T))
-      return std::move(E);
+      return E;
     auto X = parseUnary();
     --Nesting;
     if (!X)
@@ -239,7 +237,7 @@ private:
       if (T.Text == "(") {
         ++Pos;
         if (Error E = enter(T))
-          return std::move(E);
+          return E;
         auto R = parseCmp();
         --Nesting;
         if (!R)
@@ -310,7 +308,7 @@ private:
     }
     ++Pos; // '('
     if (Error E = enter(T))
-      return std::move(E);
+      return E;
     std::vector<ExprRef> Args;
     if (!isPunct(")")) {
       for (;;) {

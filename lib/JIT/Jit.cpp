@@ -8,7 +8,10 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InstIterator.h"
 #include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -103,9 +106,70 @@ unsigned vectorLanes(const TargetMachine &TM) {
   return 4;
 }
 
+/// Without FMA hardware (x86 before Haswell, generic x86-64) the backend
+/// turns llvm.fma into a libm call per lane, which JIT code may not make.
+/// So fma(a, b, c) is rewritten here. In float: a b = p + e exactly
+/// (Dekker's product, by Veltkamp's 12-bit split), p + c = s + t exactly
+/// (TwoSum), and s + (t + e) is within a fraction of an ULP of the fused
+/// result, and exact for the error-free transformations netjit builds on
+/// fma (fma(a, b, -p) is e). Past 2^100, where the split would overflow,
+/// it is a b + c unfused. (Computing it in double instead would be
+/// simpler, but LLVM 19 cannot select the SSE2 conversions it leads to.)
+/// In double, netjit's fmas are polynomials and Cody-Waite reductions whose
+/// products are exact: a product and a sum.
+static void lowerFmaWithoutHardware(Module &M, const TargetMachine &TM) {
+  if (!TM.getTargetTriple().isX86() ||
+      TM.getMCSubtargetInfo()->checkFeatures("+fma"))
+    return;
+  SmallVector<CallInst *, 64> Calls;
+  for (Function &F : M)
+    for (Instruction &I : instructions(F))
+      if (auto *C = dyn_cast<CallInst>(&I))
+        if (C->getIntrinsicID() == Intrinsic::fma)
+          Calls.push_back(C);
+  for (CallInst *C : Calls) {
+    IRBuilder<> B(C);
+    Value *A = C->getArgOperand(0), *Bv = C->getArgOperand(1),
+          *Cv = C->getArgOperand(2);
+    Type *T = C->getType();
+    Value *R;
+    if (!T->getScalarType()->isFloatTy()) {
+      R = B.CreateFAdd(B.CreateFMul(A, Bv), Cv);
+    } else {
+      auto K = [&](double V) { return ConstantFP::get(T, V); };
+      auto Split = [&](Value *X) { // X = Hi + Lo, 12 bits each
+        Value *S = B.CreateFMul(X, K(4097));
+        Value *Hi = B.CreateFSub(S, B.CreateFSub(S, X));
+        return std::make_pair(Hi, B.CreateFSub(X, Hi));
+      };
+      Value *P = B.CreateFMul(A, Bv);
+      auto [AH, AL] = Split(A);
+      auto [BH, BL] = Split(Bv);
+      Value *E = B.CreateFSub(B.CreateFMul(AH, BH), P);
+      E = B.CreateFAdd(E, B.CreateFMul(AH, BL));
+      E = B.CreateFAdd(E, B.CreateFMul(AL, BH));
+      E = B.CreateFAdd(E, B.CreateFMul(AL, BL));
+      Value *S = B.CreateFAdd(P, Cv);
+      Value *V = B.CreateFSub(S, P);
+      Value *Tt = B.CreateFAdd(B.CreateFSub(P, B.CreateFSub(S, V)),
+                               B.CreateFSub(Cv, V));
+      Value *Fused = B.CreateFAdd(S, B.CreateFAdd(Tt, E));
+      auto Fabs = [&](Value *X) {
+        return B.CreateUnaryIntrinsic(Intrinsic::fabs, X);
+      };
+      Value *Small = B.CreateAnd(B.CreateFCmpOLT(Fabs(A), K(0x1p100)),
+                                 B.CreateFCmpOLT(Fabs(Bv), K(0x1p100)));
+      R = B.CreateSelect(Small, Fused, S);
+    }
+    C->replaceAllUsesWith(R);
+    C->eraseFromParent();
+  }
+}
+
 void optimizeModule(Module &M, TargetMachine &TM) {
   M.setTargetTriple(TM.getTargetTriple().str());
   M.setDataLayout(TM.createDataLayout());
+  lowerFmaWithoutHardware(M, TM);
   LoopAnalysisManager LAM;
   FunctionAnalysisManager FAM;
   CGSCCAnalysisManager CGAM;
@@ -236,8 +300,8 @@ Expected<std::unique_ptr<Jit>> Jit::create(const JitOptions &Opts) {
         orc::ExecutorAddr::fromPtr(allowedAddress(Name)),
         JITSymbolFlags::Exported | JITSymbolFlags::Callable};
   if (Error E = R->J->getMainJITDylib().define(orc::absoluteSymbols(Syms)))
-    return std::move(E);
-  return std::move(R);
+    return E;
+  return R;
 }
 
 Jit::~Jit() = default;
@@ -260,7 +324,7 @@ Error Jit::addModule(std::unique_ptr<Module> M,
     WriteBitcodeToFile(*M, OS);
     OS << TM->getTargetTriple().str() << '|' << TM->getTargetCPU() << '|'
        << TM->getTargetFeatureString() << "|LLVM " LLVM_VERSION_STRING
-       << "|netjit 2";
+       << "|netjit 3";
     Key = utohexstr(xxh3_64bits(arrayRefFromStringRef(OS.str())), true, 16);
   }
   SmallString<256> Path(CacheDir);
