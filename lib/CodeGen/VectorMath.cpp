@@ -155,14 +155,24 @@ Value *expm1Reduced(VB &V, Value *R, bool Estrin) {
 
 /// e^(x + lo) = 2^n (1 + p), n as float lanes (ldexp's vscalefps takes
 /// them so); past [-104, 89] the result is 0 or inf anyway.
-std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo,
-                                     bool Estrin = false) {
+std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
   auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
-  return {N, expm1Reduced(V, R, Estrin)};
+  return {N, expm1Reduced(V, R, false)};
 }
 
-Value *emitExp(VB &V, Value *X, Value *Lo = nullptr, bool Estrin = false) {
-  auto [N, P] = expParts(V, X, Lo, Estrin);
+/// expParts of -|x + lo| (lo the error of |x|), the exp that sigmoid, tanh
+/// and softplus are built on: -|x| needs no upper clamp, and p enters an
+/// exact sum in all of them, so Estrin's shorter chain serves. A NaN x
+/// gives a finite n and p (callers restore NaN).
+std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
+  Value *A = V.B.CreateFNeg(V.abs(X));
+  A = V.sel(V.gt(A, V.k(-104)), A, V.k(-104));
+  auto [N, R] = reduceLn2(V, A, ALo ? V.B.CreateFNeg(ALo) : nullptr);
+  return {N, expm1Reduced(V, R, true)};
+}
+
+Value *emitExp(VB &V, Value *X, Value *Lo) {
+  auto [N, P] = expParts(V, X, Lo);
   return V.restoreNaN(X, V.ldexp(V.add(V.k(1), P), N));
 }
 
@@ -298,8 +308,7 @@ struct ExpNegAbs {
 ExpNegAbs expNegAbs(VB &V, Value *X, Value *ALo) {
   // E = 2^n (1 + p), 1 + p = One + (1 - One) + p exactly (Fast2Sum), and
   // both parts scaled exactly; 1 + Eh = S + Err (Fast2Sum, 1 >= Eh).
-  auto [N, P] = expParts(V, V.B.CreateFNeg(V.abs(X)),
-                         ALo ? V.B.CreateFNeg(ALo) : nullptr, /*Estrin=*/true);
+  auto [N, P] = expNegAbsParts(V, X, ALo);
   Value *One = V.add(V.k(1), P);
   Value *Eh = V.ldexp(One, N);
   Value *El = V.ldexp(V.add(V.sub(V.k(1), One), P), N);
@@ -343,9 +352,8 @@ Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   // max(x, 0) + log1p(exp(-|x|)): no overflow, and exactly x for large x.
   // E is in (0, 1], where log1p(E) is log1pCore with f = E exactly.
   Value *ALo = Lo; // the error of |x| (VectorMath::call)
-  Value *E =
-      emitExp(V, V.B.CreateFNeg(V.abs(X)), Lo ? V.B.CreateFNeg(ALo) : nullptr,
-              /*Estrin=*/true); // as sigmoid's, its derivative, so shared
+  auto [N, P] = expNegAbsParts(V, X, ALo); // sigmoid's, its derivative's
+  Value *E = V.ldexp(V.add(V.k(1), P), N);
   Value *Pos = V.sel(V.gt(X, V.k(0)), X, V.k(0));
   Value *Log = log1pCore(V, E);
   if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
@@ -571,8 +579,7 @@ struct Entry {
 };
 
 const Entry Table[] = {
-    {Op::Exp, [](VB &V, Value *X, Value *Lo) { return emitExp(V, X, Lo); },
-     LoUse::OfX, 1},
+    {Op::Exp, emitExp, LoUse::OfX, 1},
     {Op::Expm1, emitExpm1, LoUse::OfX, 1},
     {Op::Log, emitLog, LoUse::OfX, 1},
     {Op::Log1p, emitLog1p, LoUse::OfX, 1},
