@@ -7,6 +7,8 @@ centred on each interval, so the monomial coefficients stay small and Horner's
 rule in float does not cancel. Coefficients print highest degree first and are
 pasted into lib/CodeGen/VectorMath.cpp. Run: python3 tools/vmfit/fit.py
 """
+import struct
+
 import mpmath as mp
 
 mp.mp.dps = 40
@@ -58,3 +60,27 @@ mid, half = (vlo + 1) / 2, (1 - vlo) / 2
 coeffs = mp.chebyfit(lambda s: normcdf_m(4 / (mid + s * half) - 4), [-1, 1], 12)
 print(f"// normcdf M(s), s = (v - {float(mid)!r}) / {float(half)!r}, degree 11")
 print("{" + ", ".join(f"{float(c)!r}" for c in coeffs) + "}")
+
+# M in float, piecewise: 16 intervals of t in [0, 15) chosen by the exponent
+# and top two mantissa bits of t + 1 (widths 1/4 near 0, 2 near 15, where M
+# is smooth), each a degree-6 fit in s = t - centre; M = m0 + s P(s) with m0
+# as a float pair so that its rounding does not reach the result. Stretched
+# by 1e-5 so that t + 1 rounding up into the next interval stays fitted.
+def f32(x):  # x rounded to float
+    return struct.unpack("f", struct.pack("f", float(x)))[0]
+
+
+edges = [0, .25, .5, .75, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 9, 11, 13, 15]
+rows, worst = [], 0
+for a, b in zip(edges, edges[1:]):
+    c, h = mp.mpf(a + b) / 2, mp.mpf(b - a) / 2 * (1 + 1e-5)
+    co = mp.chebyfit(lambda s: normcdf_m(c + s), [-h, h], 7)
+    worst = max(worst, max(abs(mp.polyval(co, s) / normcdf_m(c + s) - 1)
+                           for s in mp.linspace(-h, h, 101)))
+    hi = f32(co[-1])
+    rows.append([f32(c), hi, f32(co[-1] - hi)] + [f32(x) for x in co[:-1]])
+print(f"// normcdf M piecewise: centre, m0 hi, m0 lo, P highest degree first; "
+      f"relative error {mp.nstr(worst, 3)}")
+for name, j in [("Centre", 0), ("M0Hi", 1), ("M0Lo", 2)] + \
+        [(f"P{k}", 3 + k) for k in range(6)]:
+    print(f"  /* {name} */ {{" + ", ".join(f"{r[j]:.9g}" for r in rows) + "},")
