@@ -412,15 +412,16 @@ private:
       return B.CreateIntrinsic(Intrinsic::fma, {VT},
                                {V, KH, B.CreateFMul(V, KL)});
     }
-    Value *R = O == Op::Add   ? B.CreateFAdd(A, C)
-               : O == Op::Sub ? B.CreateFSub(A, C)
-               : O == Op::Mul ? B.CreateFMul(A, C)
-                              : B.CreateFDiv(A, C);
-    // In double, a product and a sum may fuse into an FMA: an error of
-    // 2^-53 less is nothing next to float's, and a double op is dear.
-    if (auto *I = dyn_cast<Instruction>(R); I && !Float)
-      I->setHasAllowContract(true);
-    return R;
+    switch (O) {
+    case Op::Add:
+      return B.CreateFAdd(A, C);
+    case Op::Sub:
+      return B.CreateFSub(A, C);
+    case Op::Mul:
+      return B.CreateFMul(A, C);
+    default:
+      return B.CreateFDiv(A, C);
+    }
   }
 
   /// A product by a constant, a k or k a, or a / k as a (1/k): a's node and
