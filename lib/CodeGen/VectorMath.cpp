@@ -95,27 +95,6 @@ struct VB {
                                B.getInt32(4) /* current rounding */});
     });
   }
-  /// Double lanes Pd times 2^Nf (float lanes holding integers): exact for
-  /// Nf in [-1022, 1023], 0 below; a NaN Nf comes with a NaN Pd.
-  Value *ldexpD(Value *Pd, Value *Nf) {
-    Value *Nd = B.CreateFPExt(Nf, D);
-    if (Avx512) {
-      Function *Fn = declare(Intrinsic::x86_avx512_mask_scalef_pd_512);
-      Type *V8 = FixedVectorType::get(B.getDoubleTy(), 8);
-      return slices(8, {Pd, Nd}, [&](ArrayRef<Value *> S) -> Value * {
-        return B.CreateCall(Fn, {S[0], S[1], PoisonValue::get(V8),
-                                 B.getInt8(0xff), B.getInt32(4)});
-      });
-    }
-    // 2^n from its bits, n clamped to the normal range (a NaN n too: then
-    // Pd is NaN), and 0 below it.
-    Value *Nc = sel(B.CreateFCmpOGE(Nd, kd(-1022)), Nd, kd(-1022));
-    Type *I64 = FixedVectorType::get(B.getInt64Ty(), N);
-    Value *Bits = B.CreateShl(
-        B.CreateAdd(B.CreateFPToSI(Nc, I64), ConstantInt::get(I64, 1023)), 52);
-    Value *R = B.CreateFMul(Pd, B.CreateBitCast(Bits, D));
-    return sel(B.CreateFCmpOLT(Nd, kd(-1022)), kd(0), R);
-  }
   /// Table[Idx & 15] lane-wise for i32 lanes Idx: one vpermps per 16 lanes
   /// (it reads the low 4 bits). AVX-512 only: below it a lookup is a
   /// scalar gather, and callers compute instead.
@@ -156,17 +135,22 @@ constexpr double Log2E = 1.4426950408889634;
 constexpr double Ln2Hi = 0.693145751953125;
 constexpr double Ln2Lo = 1.428606765330187045e-06;
 
-/// x + lo = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite); lo, the
-/// argument's own rounding error (see VectorMath.h), joins the small r.
-std::pair<Value *, Value *> reduceLn2(VB &V, Value *X, Value *Lo) {
-  // Callers clamp x to [-104, 89]; past that lo means nothing (and may be
-  // huge next to the clamped x).
-  if (Lo)
-    Lo = V.sel(V.B.CreateAnd(V.gt(X, V.k(-104)), V.lt(X, V.k(89))), Lo, V.k(0));
+/// x + lo = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite) for |x| < 2^9
+/// ln 2; lo, the argument's own rounding error (see VectorMath.h), joins
+/// the small r.
+std::pair<Value *, Value *> reduceLn2Core(VB &V, Value *X, Value *Lo) {
   Value *N = V.rint(V.mul(X, V.k(Log2E)));
   Value *R = V.fma(N, V.k(-Ln2Hi), X);
   R = V.fma(N, V.k(-Ln2Lo), Lo ? V.add(R, Lo) : R);
   return {N, R};
+}
+
+/// reduceLn2Core for x that callers clamp to [-104, 89]: past that lo
+/// means nothing (and may be huge next to the clamped x).
+std::pair<Value *, Value *> reduceLn2(VB &V, Value *X, Value *Lo) {
+  if (Lo)
+    Lo = V.sel(V.B.CreateAnd(V.gt(X, V.k(-104)), V.lt(X, V.k(89))), Lo, V.k(0));
+  return reduceLn2Core(V, X, Lo);
 }
 
 /// e^r - 1 on |r| <= ln2/2: r + r^2 Q(r), Q a degree-5 Chebyshev fit of
@@ -592,15 +576,12 @@ Value *gaussD(VB &V, Value *X) {
   // (e^-x^2/2 has condition number x^2, up to 210 here).
   Value *H = V.mul(Tc, Tc);
   Value *L = V.fma(Tc, Tc, V.B.CreateFNeg(H));
-  Value *A = V.mul(H, V.k(-0.5));
-  Value *N = V.rint(V.mul(A, V.k(Log2E)));
-  Value *R = V.fma(N, V.k(-Ln2Hi), A);
-  R = V.fma(N, V.k(-Ln2Lo), V.fma(L, V.k(-0.5), R));
+  auto [N, R] = reduceLn2Core(V, V.mul(H, V.k(-0.5)), V.mul(L, V.k(-0.5)));
   Value *P = expm1Reduced(V, R, true);
   // n + 64 >= -88; past the tail 2^-186 makes it 0.
-  N = V.sel(V.gt(V.abs(X), V.k(TailEnd)), V.k(-250),
-            V.add(N, V.k(GaussExpScale)));
-  return V.B.CreateFPExt(V.ldexp(V.add(V.k(1), P), N), V.D);
+  Value *Ns = V.sel(V.gt(V.abs(X), V.k(TailEnd)), V.k(-250),
+                    V.add(N, V.k(GaussExpScale)));
+  return V.B.CreateFPExt(V.ldexp(V.add(V.k(1), P), Ns), V.D);
 }
 
 /// M(t) (times 2^-64 in the float build) in double for t = |x|. The float

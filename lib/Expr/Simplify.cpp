@@ -412,6 +412,11 @@ ExprRef softplusTanhN(ExprContext &Ctx, ExprRef U) {
   ExprRef E = Ctx.call(Op::Exp, U);
   return Ctx.mul(E, Ctx.add(Ctx.constant(2), E));
 }
+/// u > 44: past it n = e^u (2 + e^u) would overflow float (e^88 = 1.7e38),
+/// while tanh(softplus(u)) is 1 and its 1 - tanh^2 (4 e^-2u) subnormal.
+ExprRef pastSoftplusTanh(ExprContext &Ctx, ExprRef U) {
+  return Ctx.make(Op::Gt, {U, Ctx.constant(44)});
+}
 bool isTanhSquared(ExprRef N) {
   return N->op() == Op::Pow && N->operand(1)->isConst(2) &&
          N->operand(0)->op() == Op::Tanh;
@@ -459,15 +464,11 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
       Ops[0] = Ctx.neg(Ctx.mul(Ctx.constant(-Ops[0]->operand(0)->value()),
                                Ops[0]->operand(1)));
     ExprRef R = N->numOperands() ? Ctx.make(N->op(), Ops) : N;
-    // Past u = 44, n = e^u (2 + e^u) would overflow float (e^88 = 1.7e38),
-    // while tanh(softplus(u)) is 1 and its 1 - tanh^2 (4 e^-2u) subnormal.
-    ExprRef Big = nullptr; // u > 44
     // tanh(softplus(u)) -> where(u > 44, 1, n / (n + 2))
     if (N->op() == Op::Tanh && N->operand(0)->op() == Op::Softplus) {
       ExprRef U = Memo[N->operand(0)->operand(0)];
       ExprRef Nn = softplusTanhN(Ctx, U);
-      Big = Ctx.make(Op::Gt, {U, Ctx.constant(44)});
-      R = Ctx.where(Big, Ctx.constant(1),
+      R = Ctx.where(pastSoftplusTanh(Ctx, U), Ctx.constant(1),
                     Ctx.div(Nn, Ctx.add(Nn, Ctx.constant(2))));
     }
     // c sigmoid(u) (1 - tanh(softplus(u))^2) (mish's derivative)
@@ -482,32 +483,30 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
       ExprRef E = Ctx.call(Op::Exp, U);
       ExprRef D = Ctx.add(softplusTanhN(Ctx, U), Ctx.constant(2));
       ExprRef Q = Ctx.div(Ctx.mul(E, Ctx.add(Ctx.constant(1), E)), D);
-      R = Ctx.where(Ctx.make(Op::Gt, {U, Ctx.constant(44)}), Ctx.constant(0),
+      R = Ctx.where(pastSoftplusTanh(Ctx, U), Ctx.constant(0),
                     Ctx.mul(Ctx.constant(4), Ctx.div(Q, D)));
       if (Rest)
         R = Ctx.mul(Memo[Rest], R);
       break;
     }
-    if (N->op() == Op::Sub && N->operand(0)->isConst(1) &&
-        isTanhSquared(N->operand(1))) {
+    if (ExprRef U0 = sechSquaredOfSoftplus(N)) {
+      // 1 - tanh(softplus(u))^2
+      //   -> where(u > 44, 0, 4 ((n + 1) / (n + 2)) / (n + 2))
+      // dividing twice, as (n + 2)^2 overflows float from u = 22 on.
+      ExprRef U = Memo[U0];
+      ExprRef Nn = softplusTanhN(Ctx, U);
+      ExprRef D = Ctx.add(Nn, Ctx.constant(2));
+      R = Ctx.where(pastSoftplusTanh(Ctx, U), Ctx.constant(0),
+                    Ctx.div(Ctx.mul(Ctx.constant(4),
+                                    Ctx.div(Ctx.add(Nn, Ctx.constant(1)), D)),
+                            D));
+    } else if (N->op() == Op::Sub && N->operand(0)->isConst(1) &&
+               isTanhSquared(N->operand(1))) {
+      // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
       ExprRef T = N->operand(1)->operand(0)->operand(0);
-      if (T->op() == Op::Softplus) {
-        // 1 - tanh(softplus(u))^2
-        //   -> where(u > 44, 0, 4 ((n + 1) / (n + 2)) / (n + 2))
-        // dividing twice, as (n + 2)^2 overflows float from u = 22 on.
-        ExprRef U = Memo[T->operand(0)];
-        ExprRef Nn = softplusTanhN(Ctx, U);
-        ExprRef D = Ctx.add(Nn, Ctx.constant(2));
-        R = Ctx.where(Ctx.make(Op::Gt, {U, Ctx.constant(44)}), Ctx.constant(0),
-                      Ctx.div(Ctx.mul(Ctx.constant(4),
-                                      Ctx.div(Ctx.add(Nn, Ctx.constant(1)), D)),
-                              D));
-      } else {
-        // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
-        ExprRef U2 = Ctx.mul(Ctx.constant(2), Memo[T]);
-        R = Ctx.mul(Ctx.mul(Ctx.constant(4), Ctx.call(Op::Sigmoid, U2)),
-                    Ctx.call(Op::Sigmoid, Ctx.neg(U2)));
-      }
+      ExprRef U2 = Ctx.mul(Ctx.constant(2), Memo[T]);
+      R = Ctx.mul(Ctx.mul(Ctx.constant(4), Ctx.call(Op::Sigmoid, U2)),
+                  Ctx.call(Op::Sigmoid, Ctx.neg(U2)));
     }
     Memo[N] = R;
   }
