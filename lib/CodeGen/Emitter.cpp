@@ -107,6 +107,8 @@ constexpr double ForwardBudget = 3, DerivativeBudget = 4;
 /// that of its functions, amplified only by its own conditioning: x *
 /// sigmoid(1.702 * x) does not lose digits to 1.702 * x near -50, and the
 /// derivative of gelu does not cancel its digits away near its root.
+} // namespace
+
 class ExprLowering {
 public:
   ExprLowering(IRBuilder<> &B, VectorMath &VM, unsigned Lanes)
@@ -573,17 +575,54 @@ private:
   }
 };
 
-/// A kernel's input stream: read at Base[i & IndexMask], so an IndexMask of 0
-/// reads the same L floats every step (fused with dy == NULL reads ones).
-struct InStream {
-  Value *Base;
-  Value *IndexMask = nullptr;
-};
+namespace {
 
-/// The loop body: output lane values, given a way to load input K's lanes
-/// (called where the value is first needed, so it is not live for longer).
-using LoadFn = function_ref<Value *(unsigned K)>;
-using ComputeFn = function_ref<Expected<SmallVector<Value *, 2>>(LoadFn)>;
+Function *declareKernel(Module &M, StringRef Symbol, unsigned NumPtrs,
+                        unsigned Lanes) {
+  LLVMContext &Ctx = M.getContext();
+  Type *Ptr = PointerType::getUnqual(Ctx);
+  SmallVector<Type *, 8> Params(NumPtrs, Ptr);
+  Params.push_back(Type::getInt64Ty(Ctx));
+  Params.push_back(Ptr);
+  Function *F =
+      Function::Create(FunctionType::get(Type::getVoidTy(Ctx), Params, false),
+                       GlobalValue::ExternalLinkage, Symbol, M);
+  F->addFnAttr(Attribute::NoUnwind);
+  // Wide vectors are what we asked for: keep them whole on CPUs that
+  // otherwise prefer 256-bit operations.
+  F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
+  F->addFnAttr("prefer-vector-width", std::to_string(Lanes * 32));
+  for (unsigned I = 0; I <= NumPtrs + 1; ++I)
+    if (I != NumPtrs)
+      F->addParamAttr(I, Attribute::NoAlias);
+  return F;
+}
+
+/// The function calls in E that F does not already make.
+unsigned newCalls(ExprRef E, ExprRef F) {
+  DenseSet<ExprRef> InF;
+  for (ExprRef N : postOrder(F))
+    InF.insert(N);
+  unsigned Count = 0;
+  for (ExprRef N : postOrder(E))
+    Count += VectorMath::provides(N->op()) && !InF.count(N);
+  return Count;
+}
+
+/// L ones: the dy of a fused kernel called with dy == NULL.
+GlobalVariable *onesArray(Module &M, unsigned L) {
+  std::string Name = "netjit.ones." + std::to_string(L);
+  if (GlobalVariable *G = M.getGlobalVariable(Name, true))
+    return G;
+  std::vector<float> One(L, 1.0f);
+  Constant *Init = ConstantDataArray::get(M.getContext(), ArrayRef(One));
+  auto *G = new GlobalVariable(M, Init->getType(), true,
+                               GlobalValue::PrivateLinkage, Init, Name);
+  G->setAlignment(Align(64));
+  return G;
+}
+
+} // namespace
 
 /// for (i = 0; i < n; i += L) out[i..] = compute(in[i..]). The computation
 /// is emitted once (compile time grows with its size): it reads and writes
@@ -606,8 +645,11 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
              *Fill = Block("tail.fill"), *Drain = Block("tail.drain"),
              *Exit = Block("exit");
   Value *Zero = ConstantInt::get(I64, 0);
+  // Tail buffers live in the entry block, so a loop around this one does
+  // not grow the stack.
+  IRBuilder<> EntryB(&F->getEntryBlock(), F->getEntryBlock().begin());
   auto Buffer = [&] {
-    AllocaInst *A = B.CreateAlloca(VT);
+    AllocaInst *A = EntryB.CreateAlloca(VT);
     A->setAlignment(Align(64));
     return A;
   };
@@ -693,53 +735,6 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   return Error::success();
 }
 
-Function *declareKernel(Module &M, StringRef Symbol, unsigned NumPtrs,
-                        unsigned Lanes) {
-  LLVMContext &Ctx = M.getContext();
-  Type *Ptr = PointerType::getUnqual(Ctx);
-  SmallVector<Type *, 8> Params(NumPtrs, Ptr);
-  Params.push_back(Type::getInt64Ty(Ctx));
-  Params.push_back(Ptr);
-  Function *F =
-      Function::Create(FunctionType::get(Type::getVoidTy(Ctx), Params, false),
-                       GlobalValue::ExternalLinkage, Symbol, M);
-  F->addFnAttr(Attribute::NoUnwind);
-  // Wide vectors are what we asked for: keep them whole on CPUs that
-  // otherwise prefer 256-bit operations.
-  F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
-  F->addFnAttr("prefer-vector-width", std::to_string(Lanes * 32));
-  for (unsigned I = 0; I <= NumPtrs + 1; ++I)
-    if (I != NumPtrs)
-      F->addParamAttr(I, Attribute::NoAlias);
-  return F;
-}
-
-/// The function calls in E that F does not already make.
-unsigned newCalls(ExprRef E, ExprRef F) {
-  DenseSet<ExprRef> InF;
-  for (ExprRef N : postOrder(F))
-    InF.insert(N);
-  unsigned Count = 0;
-  for (ExprRef N : postOrder(E))
-    Count += VectorMath::provides(N->op()) && !InF.count(N);
-  return Count;
-}
-
-/// L ones: the dy of a fused kernel called with dy == NULL.
-GlobalVariable *onesArray(Module &M, unsigned L) {
-  std::string Name = "netjit.ones." + std::to_string(L);
-  if (GlobalVariable *G = M.getGlobalVariable(Name, true))
-    return G;
-  std::vector<float> One(L, 1.0f);
-  Constant *Init = ConstantDataArray::get(M.getContext(), ArrayRef(One));
-  auto *G = new GlobalVariable(M, Init->getType(), true,
-                               GlobalValue::PrivateLinkage, Init, Name);
-  G->setAlignment(Align(64));
-  return G;
-}
-
-} // namespace
-
 unsigned defaultInterleave(unsigned Lanes) {
   // Measured on AVX-512 (docs/performance.md): 4 beats 2 by 20-50% on
   // sigmoid, silu and softplus; 16 ymm or xmm registers hold about half.
@@ -779,6 +774,102 @@ static void leavesOf(ExprRef E, std::vector<ExprRef> &Out) {
         Out.push_back(N);
 }
 
+ActivationCode::ActivationCode(const ActivationForms &A) : A(A) {
+  // The y form saves recomputing f's transcendentals, but only where it is
+  // as accurate as the x form (isStableInOutput).
+  DY = A.DerivativeY && isStableInOutput(A.DerivativeY) ? A.DerivativeY
+                                                         : nullptr;
+  Fwd = stabilizeForFloat(*A.Ctx, A.Forward);
+  DX = stabilizeForFloat(*A.Ctx, A.Derivative);
+  // The fused form has f's values at hand: it takes the y form only if that
+  // calls fewer functions f does not already call (elu's y + alpha against
+  // exp(x)); softplus' sigmoid(x) shares exp(-|x|) with softplus, where
+  // -expm1(-y) would need a second exp.
+  DFused = DY && newCalls(DY, Fwd) < newCalls(DX, Fwd) ? DY : DX;
+  // Every lowering plans float and double arithmetic over all forms, so
+  // that they compute y alike, bit for bit.
+  Roots = {Fwd, DX};
+  Budgets = {ForwardBudget, DerivativeBudget};
+  if (DY) {
+    Roots.push_back(DY);
+    Budgets.push_back(DerivativeBudget);
+  }
+}
+
+ActivationCode::~ActivationCode() = default;
+
+std::unique_ptr<ExprLowering>
+ActivationCode::lowering(IRBuilder<> &B, VectorMath &VM, unsigned L, Value *X,
+                         Value *Y, const ParamLanes &P, ExprRef Extra) const {
+  auto Low = std::make_unique<ExprLowering>(B, VM, L);
+  SmallVector<ExprRef, 4> R(Roots.begin(), Roots.end());
+  SmallVector<double, 4> Bu(Budgets.begin(), Budgets.end());
+  if (Extra) {
+    R.push_back(Extra);
+    Bu.push_back(DerivativeBudget);
+  }
+  std::vector<ExprRef> Leaves;
+  for (ExprRef E : R)
+    leavesOf(E, Leaves);
+  for (ExprRef Leaf : Leaves) {
+    if (Leaf->op() == Op::Param) {
+      auto It = P.find(Leaf->name().str());
+      if (It != P.end())
+        Low->bind(Leaf, It->second);
+    }
+  }
+  Low->plan(R, Bu);
+  for (ExprRef Leaf : Leaves) {
+    if (X && Leaf->isVar("x"))
+      Low->bind(Leaf, X);
+    if (Y && Leaf->isVar("y"))
+      Low->bind(Leaf, Y);
+  }
+  return Low;
+}
+
+Expected<Value *> ActivationCode::forward(IRBuilder<> &B, VectorMath &VM,
+                                          unsigned L, Value *X,
+                                          const ParamLanes &P) const {
+  return lowering(B, VM, L, X, nullptr, P)->lower(Fwd);
+}
+
+Expected<std::pair<Value *, Value *>>
+ActivationCode::fused(IRBuilder<> &B, VectorMath &VM, unsigned L, Value *X,
+                      const ParamLanes &P) const {
+  auto Low = lowering(B, VM, L, X, nullptr, P);
+  auto Y = Low->lower(Fwd);
+  if (!Y)
+    return Y.takeError();
+  if (DFused == DY) {
+    for (ExprRef N : postOrder(DY))
+      if (N->isVar("y"))
+        Low->bind(N, *Y);
+  }
+  auto D = Low->lower(DFused);
+  if (!D)
+    return D.takeError();
+  return std::make_pair(*Y, *D);
+}
+
+Expected<Value *> ActivationCode::derivative(IRBuilder<> &B, VectorMath &VM,
+                                             unsigned L, Value *X, Value *Y,
+                                             const ParamLanes &P) const {
+  return lowering(B, VM, L, X, DY ? Y : nullptr, P)->lower(DY ? DY : DX);
+}
+
+Expected<Value *> ActivationCode::paramDerivative(IRBuilder<> &B,
+                                                  VectorMath &VM, unsigned L,
+                                                  StringRef Param, Value *X,
+                                                  const ParamLanes &P) const {
+  auto It = A.ParamDerivatives.find(Param.str());
+  if (It == A.ParamDerivatives.end())
+    return plainError(ErrorKind::Compile,
+                      "no derivative for parameter '" + Param + "'");
+  ExprRef D = stabilizeForFloat(*A.Ctx, It->second);
+  return lowering(B, VM, L, X, nullptr, P, D)->lower(D);
+}
+
 Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                             unsigned Lanes, ArrayRef<KernelKind> Kinds,
                             unsigned Interleave) {
@@ -795,39 +886,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
   // 16 native lanes means x86 with AVX-512F (vectorLanes()).
   VectorMath VM(M, L, /*Avx512=*/Lanes == 16);
   LLVMContext &Ctx = M.getContext();
-  // The y form saves recomputing f's transcendentals, but only where it is
-  // as accurate as the x form (isStableInOutput).
-  ExprRef DY = A.DerivativeY && isStableInOutput(A.DerivativeY) ? A.DerivativeY
-                                                                : nullptr;
-  ExprRef Fwd = stabilizeForFloat(*A.Ctx, A.Forward);
-  ExprRef DX = stabilizeForFloat(*A.Ctx, A.Derivative);
-  std::vector<ExprRef> Leaves;
-  leavesOf(Fwd, Leaves);
-  leavesOf(DX, Leaves);
-  if (DY)
-    leavesOf(DY, Leaves);
-  // The backward kernel reads y, so the y form saves it f's functions. The
-  // fused kernel has f's values at hand: it takes the y form only if that
-  // calls fewer functions f does not already call (elu's y + alpha against
-  // exp(x)); softplus' sigmoid(x) shares exp(-|x|) with softplus, where
-  // -expm1(-y) would need a second exp.
-  ExprRef DF = DY ? DY : DX;
-  ExprRef DFused = DY && newCalls(DY, Fwd) < newCalls(DX, Fwd) ? DY : DX;
-  // Every kernel plans float and double arithmetic over all forms, so that
-  // they compute y alike, bit for bit.
-  SmallVector<ExprRef, 3> Roots = {Fwd, DX};
-  SmallVector<double, 3> Budgets = {ForwardBudget, DerivativeBudget};
-  if (DY) {
-    Roots.push_back(DY);
-    Budgets.push_back(DerivativeBudget);
-  }
-  ExprRef XLeaf = nullptr, YLeaf = nullptr;
-  for (ExprRef Leaf : Leaves) {
-    if (Leaf->isVar("x"))
-      XLeaf = Leaf;
-    if (Leaf->isVar("y"))
-      YLeaf = Leaf;
-  }
+  ActivationCode Code(A);
 
   for (KernelKind K : Kinds) {
     unsigned NumPtrs = K == KernelKind::Forward ? 2 : 4;
@@ -835,34 +894,20 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
     IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
     Value *N = F->getArg(NumPtrs), *P = F->getArg(NumPtrs + 1);
     // Parameter splats, hoisted out of the loop.
-    DenseMap<ExprRef, Value *> ParamSplat;
-    for (ExprRef Leaf : Leaves)
-      if (Leaf->op() == Op::Param) {
-        auto It = llvm::find(A.Params, Leaf->name().str());
-        unsigned Index = It - A.Params.begin();
-        Value *S = B.CreateLoad(B.getFloatTy(),
-                                B.CreateConstGEP1_64(B.getFloatTy(), P, Index),
-                                Leaf->name());
-        ParamSplat[Leaf] = B.CreateVectorSplat(L, S);
-      }
-    // A step's lowering, planned, with the parameters and x bound.
-    auto Lowering = [&](Value *X) {
-      auto Low = std::make_unique<ExprLowering>(B, VM, L);
-      for (auto &[Leaf, V] : ParamSplat)
-        Low->bind(Leaf, V);
-      Low->plan(Roots, Budgets);
-      if (XLeaf)
-        Low->bind(XLeaf, X);
-      return Low;
-    };
+    ParamLanes Splat;
+    for (size_t I = 0; I < A.Params.size(); ++I) {
+      Value *S = B.CreateLoad(B.getFloatTy(),
+                              B.CreateConstGEP1_64(B.getFloatTy(), P, I),
+                              A.Params[I]);
+      Splat[A.Params[I]] = B.CreateVectorSplat(L, S);
+    }
 
     Error E = Error::success();
     if (K == KernelKind::Forward) {
       // forward(x, y, n, p): y = f(x)
       E = emitLoop(B, F, N, L, {{F->getArg(0)}}, {F->getArg(1)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     auto Low = Lowering(In(0));
-                     auto Y = Low->lower(Fwd);
+                     auto Y = Code.forward(B, VM, L, In(0), Splat);
                      if (!Y)
                        return Y.takeError();
                      return SmallVector<Value *, 2>{*Y};
@@ -872,10 +917,9 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       E = emitLoop(B, F, N, L, {{F->getArg(0)}, {F->getArg(1)}, {F->getArg(2)}},
                    {F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     auto Low = Lowering(In(0));
-                     if (YLeaf && DY)
-                       Low->bind(YLeaf, In(1));
-                     auto D = Low->lower(DF);
+                     Value *X = Code.derivativeFromY() ? nullptr : In(0);
+                     Value *Y = Code.derivativeFromY() ? In(1) : nullptr;
+                     auto D = Code.derivative(B, VM, L, X, Y, Splat);
                      if (!D)
                        return D.takeError();
                      return SmallVector<Value *, 2>{B.CreateFMul(In(2), *D)};
@@ -891,16 +935,11 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       E = emitLoop(
           B, F, N, L, {{F->getArg(0)}, Dy}, {F->getArg(2), F->getArg(3)},
           [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-            auto Low = Lowering(In(0));
-            auto Y = Low->lower(Fwd);
-            if (!Y)
-              return Y.takeError();
-            if (YLeaf && DFused == DY)
-              Low->bind(YLeaf, *Y);
-            auto D = Low->lower(DFused);
-            if (!D)
-              return D.takeError();
-            return SmallVector<Value *, 2>{*Y, B.CreateFMul(In(1), *D)};
+            auto YD = Code.fused(B, VM, L, In(0), Splat);
+            if (!YD)
+              return YD.takeError();
+            return SmallVector<Value *, 2>{YD->first,
+                                           B.CreateFMul(In(1), YD->second)};
           });
     }
     if (E)

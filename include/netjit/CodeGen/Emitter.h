@@ -3,11 +3,76 @@
 #define NETJIT_CODEGEN_EMITTER_H
 
 #include "netjit/Activations/Catalog.h"
+#include "netjit/CodeGen/VectorMath.h"
 
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
 
 namespace netjit {
+
+class ExprLowering;
+
+/// Each parameter's lanes for one step (a splat, or per-unit values), by name.
+using ParamLanes = std::map<std::string, llvm::Value *>;
+
+/// An activation's forms, chosen and planned as its kernels choose and plan
+/// them, lowered at the caller's insertion point: a GEMM epilogue, a step of
+/// the training program. L is the lanes of X, Y and the parameters.
+class ActivationCode {
+public:
+  explicit ActivationCode(const ActivationForms &A);
+  ~ActivationCode();
+  /// Whether derivative() reads y (the form in y is as accurate as x's).
+  bool derivativeFromY() const { return DY != nullptr; }
+  /// f(x).
+  llvm::Expected<llvm::Value *> forward(llvm::IRBuilder<> &B, VectorMath &VM,
+                                        unsigned L, llvm::Value *X,
+                                        const ParamLanes &P) const;
+  /// f(x) and f'(x), sharing their work (sigmoid's one exp).
+  llvm::Expected<std::pair<llvm::Value *, llvm::Value *>>
+  fused(llvm::IRBuilder<> &B, VectorMath &VM, unsigned L, llvm::Value *X,
+        const ParamLanes &P) const;
+  /// f'(x), from Y = f(x) where derivativeFromY() (X may then be null).
+  llvm::Expected<llvm::Value *> derivative(llvm::IRBuilder<> &B,
+                                           VectorMath &VM, unsigned L,
+                                           llvm::Value *X, llvm::Value *Y,
+                                           const ParamLanes &P) const;
+  /// df/dParam at x.
+  llvm::Expected<llvm::Value *>
+  paramDerivative(llvm::IRBuilder<> &B, VectorMath &VM, unsigned L,
+                  llvm::StringRef Param, llvm::Value *X,
+                  const ParamLanes &P) const;
+
+private:
+  std::unique_ptr<ExprLowering> lowering(llvm::IRBuilder<> &B, VectorMath &VM,
+                                         unsigned L, llvm::Value *X,
+                                         llvm::Value *Y, const ParamLanes &P,
+                                         ExprRef Extra = nullptr) const;
+  const ActivationForms &A;
+  ExprRef Fwd, DX, DY, DFused;
+  std::vector<ExprRef> Roots;
+  std::vector<double> Budgets;
+};
+
+/// A loop's input stream: read at Base[i & IndexMask], so an IndexMask of 0
+/// reads the same L floats every step (fused with dy == NULL reads ones).
+struct InStream {
+  llvm::Value *Base;
+  llvm::Value *IndexMask = nullptr;
+};
+
+/// A loop body: output lane values, given a way to load input K's lanes
+/// (called where the value is first needed, so it is not live for longer).
+using LoadFn = llvm::function_ref<llvm::Value *(unsigned K)>;
+using ComputeFn = llvm::function_ref<
+    llvm::Expected<llvm::SmallVector<llvm::Value *, 2>>(LoadFn)>;
+
+/// for (i = 0; i < N; i += L) Outs[k][i..] = Compute(Ins[..][i..]), L floats
+/// at a time, the last N % L through masked loads and stores; emitted at
+/// B's insertion point in F, which it leaves after the loop.
+llvm::Error emitLoop(llvm::IRBuilder<> &B, llvm::Function *F, llvm::Value *N,
+                     unsigned L, llvm::ArrayRef<InStream> Ins,
+                     llvm::ArrayRef<llvm::Value *> Outs, ComputeFn Compute);
 
 /// Which kernels of an activation NAME to emit (docs/ir.md, "Kernels"):
 ///   void NAME_forward(const float *x, float *y, int64_t n, const float *p)

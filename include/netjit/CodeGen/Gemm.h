@@ -1,0 +1,49 @@
+// Gemm.h - matrix products specialized to their shapes: register-blocked
+// micro-kernels over the host's widest vectors, emitted inline as LLVM IR.
+#ifndef NETJIT_CODEGEN_GEMM_H
+#define NETJIT_CODEGEN_GEMM_H
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/IR/IRBuilder.h"
+
+namespace netjit {
+
+/// C[M x N] = op(A)[M x K] op(B)[K x N], row-major with row strides Lda,
+/// Ldb, Ldc. op(A) = A^T reads A as [K x M]; op(B) = B^T reads B as [N x K]
+/// and is first packed into Pack (K x N floats) so that the micro-kernel
+/// loads rows of B as whole vectors. M and K may be known only at run time
+/// (the batch); N is fixed, and the blocking is chosen for it.
+struct GemmOperands {
+  llvm::Value *A = nullptr, *B = nullptr, *C = nullptr;
+  int64_t Lda = 0, Ldb = 0, Ldc = 0;
+  bool TransA = false, TransB = false;
+  llvm::Value *M = nullptr, *K = nullptr; // i64
+  int64_t N = 0;
+  llvm::Value *Pack = nullptr;
+};
+
+/// Rows by vectors of accumulators in registers: as many as fit in 32
+/// (AVX-512) or 16 vector registers next to one row of B and a broadcast.
+struct GemmBlocking {
+  unsigned MR, NR;
+};
+GemmBlocking gemmBlocking(int64_t N, unsigned Lanes);
+
+/// Emits the product at B's insertion point in the current function. Rows
+/// are done in blocks of at most MR; after each block [Row0, Row0 + Rows) is
+/// written (all N columns), Epilogue(Row0, Rows) emits what must follow it
+/// while those rows are in cache (it may be called more than once: once for
+/// full blocks, once for the last partial one).
+void emitGemm(llvm::IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
+              llvm::function_ref<void(llvm::Value *Row0, llvm::Value *Rows)>
+                  Epilogue);
+
+/// for (I = Begin; I < End; I += Step) Body(I), at B's insertion point,
+/// which it leaves after the loop.
+void emitFor(llvm::IRBuilder<> &B, llvm::Value *Begin, llvm::Value *End,
+             int64_t Step, llvm::function_ref<void(llvm::Value *I)> Body,
+             const llvm::Twine &Name = "i");
+
+} // namespace netjit
+
+#endif

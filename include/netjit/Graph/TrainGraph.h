@@ -1,0 +1,139 @@
+// TrainGraph.h - the training program: forward, loss, backward and the
+// optimizer update as steps over tensors in one arena (--emit=train), and
+// the forward-only programs for evaluate and predict. Fusion (Transforms/)
+// rewrites the step lists; codegen lowers them (CodeGen/Program.h).
+#ifndef NETJIT_GRAPH_TRAINGRAPH_H
+#define NETJIT_GRAPH_TRAINGRAPH_H
+
+#include "netjit/Graph/NetworkGraph.h"
+
+namespace netjit {
+
+enum class TensorRole {
+  Input,   // x, the caller's [batch x features] floats
+  Labels,  // the caller's int32 class per sample (sparse losses)
+  Targets, // the caller's [batch x outputs] floats (other losses)
+  Param,   // a trained tensor
+  Grad,    // its gradient
+  Slot,    // an optimizer state tensor (moments, accumulators)
+  Value,   // an intermediate [batch x n] (the rows the caller passes)
+  Scratch, // per-column partial sums, packed operands
+};
+
+struct TensorInfo {
+  std::string Name;
+  TensorRole Role;
+  bool BatchRows = false; // Rows is the batch: Value, Input, Labels, Targets
+  int64_t Rows = 1, Cols = 1;
+  int Param = -1;      // Param, Grad, Slot: the NetworkGraph parameter
+  int64_t Offset = -1; // in floats from the arena's start (-1: the caller's)
+};
+
+enum class StepKind {
+  MatMul,        // Out = op(A) op(B); op transposes where Trans
+  BiasAdd,       // Out[r][j] += b[j]                      In: Out, b
+  Act,           // Out = f(X)                             In: X
+  ActWithGrad,   // Out = f(X), Out2 = f'(X)               In: X
+  ActGrad,       // Out = dY f'(V), V is y or x            In: dY, V
+  Mul,           // Out = A * B (a stored f', a mask)      In: A, B
+  ColSum,        // Out[j] += sum over rows of In[r][j]    In: In
+  ActParamGrad,  // Out[j] += sum over rows dY df/dp(X)    In: dY, X
+  SumTo,         // Out[0] += sum of In's columns (shared parameters)
+  Dropout,       // Out = X * mask / (1 - rate), mask from (seed, step, r, j)
+  DropoutGrad,   // Out = dY * mask / (1 - rate), the same mask
+  SoftmaxXent,   // loss from logits: Out = (softmax(Z) - t) / batch; stats
+  SigmoidXent,   // binary cross-entropy from logits; stats
+  PointLoss,     // mse, mae, huber, binary on probabilities: Out = dl/dy
+  Softmax,       // Out = softmax(X) (predict)
+  LogSoftmax,    // Out = log_softmax(X) (predict)
+  Zero,          // In[...] = 0 (accumulated gradients and partial sums)
+  Update,        // the optimizer over every parameter
+};
+
+llvm::StringRef stepName(StepKind K);
+
+struct Step {
+  StepKind Kind;
+  std::vector<int> In;  // tensors read
+  int Out = -1, Out2 = -1;
+  bool TransA = false, TransB = false; // MatMul
+  int Act = -1;         // NetworkGraph activation
+  std::string Param;    // ActParamGrad: the activation parameter
+  bool FromY = false;   // ActGrad: V is y
+  double Rate = 0;      // Dropout
+  int Layer = -1;       // Dropout: its seed stream
+  /// Row-wise steps fused into this one, run on each block of its rows as
+  /// soon as they are written (Transforms/Fusion).
+  std::vector<Step> Epilogue;
+};
+
+/// The arena: a 64-byte header, then every tensor at a 64-byte boundary,
+/// in TrainGraph order: parameters, gradients, optimizer slots (one group
+/// per slot kind), values and scratch. docs/ir.md draws it.
+struct ArenaHeader {
+  int64_t Step;      // updates so far
+  uint64_t Seed;     // dropout's seed
+  double Beta1Power; // beta_1^Step, beta_2^Step (Adam, AdamW)
+  double Beta2Power;
+  double Reserved[4];
+};
+static_assert(sizeof(ArenaHeader) == 64, "the header is one cache line");
+
+/// What train_step, evaluate and predict add up per batch.
+struct StepStats {
+  double LossSum = 0;  // sum over samples of the loss (mean over outputs)
+  double Correct = 0;  // samples (or outputs, binary) predicted right
+  double Penalty = 0;  // the regularization term, once per batch
+  double Reserved = 0;
+};
+
+class TrainGraph {
+public:
+  /// Builds the programs for G at most MaxBatch rows per call.
+  static llvm::Expected<std::unique_ptr<TrainGraph>>
+  build(const NetworkGraph &G, int64_t MaxBatch);
+
+  const NetworkGraph &network() const { return G; }
+  llvm::ArrayRef<TensorInfo> tensors() const { return Tensors; }
+  const TensorInfo &tensor(int I) const { return Tensors[I]; }
+  int64_t maxBatch() const { return MaxBatch; }
+  /// Floats in the arena, header included.
+  int64_t arenaFloats() const { return ArenaFloats; }
+  /// The first float of the parameters and how many floats they span (with
+  /// the alignment gaps, which stay zero).
+  int64_t paramsOffset() const { return ParamsBegin; }
+  int64_t paramsSpan() const { return ParamsEnd - ParamsBegin; }
+  int64_t gradOffset() const { return GradBegin; }
+  /// Slot K of the optimizer starts at paramsOffset() + slotDistance(K).
+  int64_t slotOffset(unsigned K) const { return SlotBegin[K]; }
+  unsigned numSlots() const { return SlotBegin.size(); }
+  int paramTensor(int Param) const { return ParamTensor[Param]; }
+  bool sparseLabels() const { return lossTakesSparseLabels(G.spec().Loss.Kind); }
+  int inputTensor() const { return 0; }
+  int labelTensor() const { return 1; }
+  int outputTensor() const { return Output; }
+
+  std::vector<Step> Train, Evaluate, Predict;
+
+  void print(llvm::raw_ostream &OS) const;
+
+private:
+  explicit TrainGraph(const NetworkGraph &G) : G(G) {}
+  int add(TensorInfo T);
+  const NetworkGraph &G;
+  std::vector<TensorInfo> Tensors;
+  std::vector<int> ParamTensor;
+  std::vector<int64_t> SlotBegin;
+  int64_t MaxBatch = 0, ArenaFloats = 0, ParamsBegin = 0, ParamsEnd = 0,
+          GradBegin = 0;
+  int Output = -1;
+  friend class TrainGraphBuilder;
+};
+
+/// One step in the --emit=train/fused text form ("%dense_1:z = matmul ...").
+void printStep(llvm::raw_ostream &OS, const TrainGraph &T, const Step &S,
+               unsigned Indent);
+
+} // namespace netjit
+
+#endif

@@ -1,0 +1,124 @@
+// Spec.h - a network spec as plain structs (docs/spec.md); every field keeps
+// the JSON pointer it came from, so later stages report errors there too.
+#ifndef NETJIT_SPEC_SPEC_H
+#define NETJIT_SPEC_SPEC_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace netjit {
+
+enum class LayerKind {
+#define NETJIT_LAYER(Name, Summary) Name,
+#include "netjit/Spec/Layers.def"
+};
+enum class LossKind {
+#define NETJIT_LOSS(Name, Sparse, Summary) Name,
+#include "netjit/Spec/Losses.def"
+};
+enum class OptimizerKind {
+#define NETJIT_OPTIMIZER(Name, Summary) Name,
+#include "netjit/Spec/Optimizers.def"
+};
+enum class InitKind {
+#define NETJIT_INIT(Name, Summary) Name,
+#include "netjit/Spec/Initializers.def"
+};
+
+llvm::StringRef layerName(LayerKind K);
+llvm::StringRef lossName(LossKind K);
+llvm::StringRef optimizerName(OptimizerKind K);
+llvm::StringRef initName(InitKind K);
+/// Whether K takes one class index per sample (else a target row).
+bool lossTakesSparseLabels(LossKind K);
+
+/// One parameter of an activation: its initial (or fixed) value and whether
+/// the optimizer trains it.
+struct ActivationParamSpec {
+  double Value = 0;
+  bool Trainable = false;
+};
+
+/// An activation as a layer uses it: a catalogue entry or a formula, with
+/// every parameter resolved to a value.
+struct ActivationSpec {
+  std::string Name;    // catalogue or declared name; "" for an inline formula
+  std::string Formula; // the formula (catalogue entries: their definition)
+  bool RowWise = false; // softmax, log_softmax
+  std::map<std::string, ActivationParamSpec> Params;
+  /// Trainable parameters hold one value per unit instead of one shared.
+  bool PerUnit = false;
+  std::string Pointer; // where it was written
+  /// Where the formula text sits, for formula errors ("" for catalogue).
+  std::string FormulaPointer;
+
+  bool isLinear() const { return !RowWise && Formula == "x"; }
+  bool hasTrainableParams() const;
+  /// "relu", "leaky_relu(alpha=0.3)", "x * sigmoid(beta * x)".
+  std::string describe() const;
+};
+
+struct LayerSpec {
+  LayerKind Kind;
+  std::string Pointer; // "/layers/1"
+  std::string Name;    // "dense_1" unless the spec names it
+  std::vector<int64_t> Shape; // input
+  int64_t Units = 0;          // dense
+  bool UseBias = true;        // dense
+  InitKind KernelInit = InitKind::glorot_uniform;
+  InitKind BiasInit = InitKind::zeros;
+  double L1 = 0, L2 = 0;      // dense: kernel_regularizer
+  ActivationSpec Activation;  // dense, activation (linear when absent)
+  double Rate = 0;            // dropout
+};
+
+struct LossSpec {
+  LossKind Kind = LossKind::sparse_categorical_crossentropy;
+  bool FromLogits = false;
+  double Delta = 1.0; // huber
+  std::string Pointer = "/loss";
+};
+
+struct OptimizerSpec {
+  OptimizerKind Kind = OptimizerKind::adam;
+  /// Every hyper-parameter of Kind (Optimizers.def), defaults filled in.
+  std::map<std::string, double> Hyper;
+  std::string Pointer = "/optimizer";
+  double get(llvm::StringRef Name) const;
+};
+
+struct TrainingSpec {
+  int64_t BatchSize = 32;
+  int64_t Epochs = 5;
+  uint64_t Seed = 0;
+  double ValidationSplit = 0;
+};
+
+struct Spec {
+  std::string File; // as given, for messages
+  std::string Name;
+  std::vector<int64_t> InputShape;
+  std::vector<LayerSpec> Layers;
+  LossSpec Loss;
+  OptimizerSpec Optimizer;
+  TrainingSpec Training;
+  /// The "data" object as written (its reader validates it), "" if absent.
+  std::string DataJson;
+};
+
+/// The hyper-parameters of K with their defaults, in Optimizers.def order.
+std::vector<std::pair<std::string, double>> optimizerDefaults(OptimizerKind K);
+
+/// Reads and validates a spec. File names it in errors (JSON pointers for
+/// the structure, line:column for JSON syntax and formulas).
+llvm::Expected<Spec> parseSpec(llvm::StringRef Text, llvm::StringRef File);
+llvm::Expected<Spec> loadSpec(llvm::StringRef Path);
+
+} // namespace netjit
+
+#endif

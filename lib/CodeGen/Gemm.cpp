@@ -1,0 +1,193 @@
+// Gemm.cpp - register-blocked matrix products emitted as LLVM IR.
+#include "netjit/CodeGen/Gemm.h"
+
+#include "llvm/IR/Intrinsics.h"
+
+using namespace llvm;
+
+namespace netjit {
+
+void emitFor(IRBuilder<> &B, Value *Begin, Value *End, int64_t Step,
+             function_ref<void(Value *)> Body, const Twine &Name) {
+  LLVMContext &Ctx = B.getContext();
+  Function *F = B.GetInsertBlock()->getParent();
+  BasicBlock *Pre = B.GetInsertBlock();
+  BasicBlock *Head = BasicBlock::Create(Ctx, Name + ".body", F);
+  BasicBlock *Exit = BasicBlock::Create(Ctx, Name + ".exit", F);
+  B.CreateCondBr(B.CreateICmpSLT(Begin, End), Head, Exit);
+  B.SetInsertPoint(Head);
+  PHINode *I = B.CreatePHI(B.getInt64Ty(), 2, Name);
+  I->addIncoming(Begin, Pre);
+  Body(I);
+  Value *Next = B.CreateAdd(I, B.getInt64(Step), Name + ".next", true, true);
+  I->addIncoming(Next, B.GetInsertBlock());
+  B.CreateCondBr(B.CreateICmpSLT(Next, End), Head, Exit);
+  B.SetInsertPoint(Exit);
+}
+
+GemmBlocking gemmBlocking(int64_t N, unsigned Lanes) {
+  unsigned Regs = Lanes >= 16 ? 32 : 16;
+  int64_t Vecs = (N + Lanes - 1) / Lanes;
+  unsigned NR = std::min<int64_t>(Vecs, Lanes >= 16 ? 4 : 2);
+  unsigned MR = std::min(8u, (Regs - NR - 2) / NR);
+  return {MR, NR};
+}
+
+namespace {
+
+struct GemmEmitter {
+  IRBuilder<> &B;
+  const GemmOperands &Ops;
+  unsigned L;
+  Type *Fl, *VT;
+  Value *BBase; // B, or its packed copy
+
+  Value *gep(Value *Base, Value *Index) { return B.CreateGEP(Fl, Base, Index); }
+  Value *i64(int64_t V) { return B.getInt64(V); }
+
+  /// A(m, k) as a scalar.
+  Value *loadA(Value *M, Value *K) {
+    Value *Idx = Ops.TransA ? B.CreateAdd(B.CreateMul(K, i64(Ops.Lda)), M)
+                            : B.CreateAdd(B.CreateMul(M, i64(Ops.Lda)), K);
+    return B.CreateLoad(Fl, gep(Ops.A, Idx));
+  }
+
+  /// Mask of the first Live lanes, or null when all are live.
+  Value *mask(int64_t Live) {
+    if (Live >= L)
+      return nullptr;
+    SmallVector<Constant *, 16> Bits;
+    for (unsigned J = 0; J < L; ++J)
+      Bits.push_back(B.getInt1(J < Live));
+    return ConstantVector::get(Bits);
+  }
+
+  Value *loadVec(Value *Ptr, Value *Mask) {
+    if (!Mask)
+      return B.CreateAlignedLoad(VT, Ptr, Align(4));
+    return B.CreateMaskedLoad(VT, Ptr, Align(4), Mask,
+                              ConstantFP::get(VT, 0.0));
+  }
+  void storeVec(Value *V, Value *Ptr, Value *Mask) {
+    if (!Mask)
+      B.CreateAlignedStore(V, Ptr, Align(4));
+    else
+      B.CreateMaskedStore(V, Ptr, Align(4), Mask);
+  }
+
+  /// Rows [M0, M0 + MR) by NR vectors from column N0; the last vector has
+  /// LastLive live lanes.
+  void micro(Value *M0, unsigned MR, Value *N0, unsigned NR, int64_t LastLive) {
+    Function *F = B.GetInsertBlock()->getParent();
+    LLVMContext &Ctx = B.getContext();
+    BasicBlock *Pre = B.GetInsertBlock();
+    BasicBlock *Body = BasicBlock::Create(Ctx, "k.body", F);
+    BasicBlock *Done = BasicBlock::Create(Ctx, "k.done", F);
+    Value *Zero = ConstantFP::get(VT, 0.0);
+    // The batch is never empty, so K >= 1: no guard before the loop.
+    B.CreateBr(Body);
+    B.SetInsertPoint(Body);
+    PHINode *K = B.CreatePHI(B.getInt64Ty(), 2, "k");
+    K->addIncoming(i64(0), Pre);
+    SmallVector<PHINode *, 32> Acc;
+    for (unsigned I = 0; I < MR * NR; ++I) {
+      Acc.push_back(B.CreatePHI(VT, 2, "acc"));
+      Acc.back()->addIncoming(Zero, Pre);
+    }
+    SmallVector<Value *, 4> BV;
+    Value *Row = B.CreateMul(K, i64(Ops.TransB ? Ops.N : Ops.Ldb));
+    for (unsigned V = 0; V < NR; ++V) {
+      Value *Col = B.CreateAdd(N0, i64(V * L));
+      BV.push_back(loadVec(gep(BBase, B.CreateAdd(Row, Col)),
+                           V + 1 == NR ? mask(LastLive) : nullptr));
+    }
+    SmallVector<Value *, 32> Next(MR * NR);
+    for (unsigned R = 0; R < MR; ++R) {
+      Value *A = B.CreateVectorSplat(L, loadA(B.CreateAdd(M0, i64(R)), K));
+      for (unsigned V = 0; V < NR; ++V)
+        Next[R * NR + V] = B.CreateIntrinsic(Intrinsic::fma, {VT},
+                                             {A, BV[V], Acc[R * NR + V]});
+    }
+    Value *KNext = B.CreateAdd(K, i64(1), "k.next", true, true);
+    for (unsigned I = 0; I < MR * NR; ++I)
+      Acc[I]->addIncoming(Next[I], Body);
+    K->addIncoming(KNext, Body);
+    B.CreateCondBr(B.CreateICmpSLT(KNext, Ops.K), Body, Done);
+    B.SetInsertPoint(Done);
+    for (unsigned R = 0; R < MR; ++R) {
+      Value *RowOff = B.CreateMul(B.CreateAdd(M0, i64(R)), i64(Ops.Ldc));
+      for (unsigned V = 0; V < NR; ++V) {
+        Value *Col = B.CreateAdd(N0, i64(V * L));
+        storeVec(Next[R * NR + V], gep(Ops.C, B.CreateAdd(RowOff, Col)),
+                 V + 1 == NR ? mask(LastLive) : nullptr);
+      }
+    }
+  }
+
+  /// Every column of rows [M0, M0 + MR).
+  void rows(Value *M0, unsigned MR, unsigned NR) {
+    int64_t Full = Ops.N / L;          // whole vectors
+    int64_t Part = Ops.N % L;          // lanes of a last partial one
+    int64_t Blocks = Full / NR;        // whole NR-vector blocks
+    int64_t TailVecs = Full % NR + (Part ? 1 : 0);
+    if (Blocks == 1)
+      micro(M0, MR, i64(0), NR, L);
+    else if (Blocks > 1)
+      emitFor(B, i64(0), i64(Blocks * NR * L), NR * L,
+              [&](Value *N0) { micro(M0, MR, N0, NR, L); }, "nb");
+    if (TailVecs)
+      micro(M0, MR, i64(Blocks * NR * L), TailVecs, Part ? Part : L);
+  }
+
+  /// Bt = B^T: Pack[k][n] = B[n][k].
+  void pack() {
+    emitFor(B, i64(0), Ops.K, 1, [&](Value *K) {
+      emitFor(B, i64(0), i64(Ops.N), 1, [&](Value *N) {
+        Value *V = B.CreateLoad(
+            Fl, gep(Ops.B, B.CreateAdd(B.CreateMul(N, i64(Ops.Ldb)), K)));
+        B.CreateStore(V, gep(Ops.Pack,
+                             B.CreateAdd(B.CreateMul(K, i64(Ops.N)), N)));
+      }, "pn");
+    }, "pk");
+  }
+};
+
+} // namespace
+
+void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
+              function_ref<void(Value *, Value *)> Epilogue) {
+  Type *Fl = B.getFloatTy();
+  GemmEmitter G{B, Ops, Lanes, Fl, FixedVectorType::get(Fl, Lanes), Ops.B};
+  if (Ops.TransB) {
+    G.pack();
+    G.BBase = Ops.Pack;
+  }
+  GemmBlocking Blk = gemmBlocking(Ops.N, Lanes);
+  unsigned MR = Blk.MR;
+  // Whole blocks of MR rows, then the last M % MR rows by a kernel of their
+  // own height (a switch over the remainders).
+  Value *MFull = B.CreateMul(B.CreateUDiv(Ops.M, B.getInt64(MR)),
+                             B.getInt64(MR));
+  emitFor(B, B.getInt64(0), MFull, MR, [&](Value *M0) {
+    G.rows(M0, MR, Blk.NR);
+    Epilogue(M0, B.getInt64(MR));
+  }, "mb");
+  if (MR == 1)
+    return;
+  LLVMContext &Ctx = B.getContext();
+  Function *F = B.GetInsertBlock()->getParent();
+  Value *Rem = B.CreateSub(Ops.M, MFull);
+  BasicBlock *Done = BasicBlock::Create(Ctx, "rem.done", F);
+  SwitchInst *Sw = B.CreateSwitch(Rem, Done, MR - 1);
+  for (unsigned R = 1; R < MR; ++R) {
+    BasicBlock *Case = BasicBlock::Create(Ctx, "rem" + Twine(R), F);
+    Sw->addCase(B.getInt64(R), Case);
+    B.SetInsertPoint(Case);
+    G.rows(MFull, R, Blk.NR);
+    Epilogue(MFull, B.getInt64(R));
+    B.CreateBr(Done);
+  }
+  B.SetInsertPoint(Done);
+}
+
+} // namespace netjit

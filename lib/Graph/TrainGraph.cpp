@@ -1,0 +1,539 @@
+// TrainGraph.cpp - builds the train, evaluate and predict programs of a
+// network and lays their tensors out in the arena.
+#include "netjit/Graph/TrainGraph.h"
+
+#include "netjit/Expr/Simplify.h"
+#include "netjit/Support/Diagnostics.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace llvm;
+
+namespace netjit {
+
+StringRef stepName(StepKind K) {
+  switch (K) {
+  case StepKind::MatMul: return "matmul";
+  case StepKind::BiasAdd: return "bias_add";
+  case StepKind::Act: return "act";
+  case StepKind::ActWithGrad: return "act_with_grad";
+  case StepKind::ActGrad: return "act_grad";
+  case StepKind::Mul: return "mul";
+  case StepKind::ColSum: return "colsum";
+  case StepKind::ActParamGrad: return "act_param_grad";
+  case StepKind::SumTo: return "sum";
+  case StepKind::Dropout: return "dropout";
+  case StepKind::DropoutGrad: return "dropout_grad";
+  case StepKind::SoftmaxXent: return "softmax_xent";
+  case StepKind::SigmoidXent: return "sigmoid_xent";
+  case StepKind::PointLoss: return "loss";
+  case StepKind::Softmax: return "softmax";
+  case StepKind::LogSoftmax: return "log_softmax";
+  case StepKind::Zero: return "zero";
+  case StepKind::Update: return "update";
+  }
+  return "?";
+}
+
+int TrainGraph::add(TensorInfo T) {
+  Tensors.push_back(std::move(T));
+  return Tensors.size() - 1;
+}
+
+/// How many state tensors per parameter the optimizer keeps.
+static unsigned slotsOf(const OptimizerSpec &O) {
+  switch (O.Kind) {
+  case OptimizerKind::sgd:
+    return O.get("momentum") > 0 ? 1 : 0;
+  case OptimizerKind::adam:
+  case OptimizerKind::adamw:
+    return 2;
+  case OptimizerKind::rmsprop:
+    return O.get("momentum") > 0 ? 2 : 1;
+  case OptimizerKind::adagrad:
+    return 1;
+  }
+  return 0;
+}
+
+static const char *slotName(OptimizerKind K, unsigned I) {
+  switch (K) {
+  case OptimizerKind::sgd:
+    return "momentum";
+  case OptimizerKind::adam:
+  case OptimizerKind::adamw:
+    return I ? "v" : "m";
+  case OptimizerKind::rmsprop:
+    return I ? "momentum" : "velocity";
+  case OptimizerKind::adagrad:
+    return "accumulator";
+  }
+  return "slot";
+}
+
+class TrainGraphBuilder {
+public:
+  TrainGraphBuilder(TrainGraph &T) : T(T), G(T.G), S(T.G.spec()) {}
+  Error build();
+
+private:
+  enum class Mode { Train, Evaluate, Predict };
+  TrainGraph &T;
+  const NetworkGraph &G;
+  const Spec &S;
+  /// What the forward pass left for the backward one, per layer.
+  struct LayerState {
+    int In = -1, Z = -1, Y = -1, DAct = -1;
+    bool FromY = false;
+  };
+  std::vector<LayerState> State;
+  std::vector<int> GradTensor, Partial; // per parameter
+  std::vector<int> Accumulated;         // zeroed before each step
+
+  Error fail(StringRef Pointer, const Twine &Message) const {
+    return locatedError(ErrorKind::Spec, S.File, Pointer, Message);
+  }
+  int value(const Twine &Name, int64_t Cols) {
+    TensorInfo I;
+    I.Name = ("%" + Name).str();
+    I.Role = TensorRole::Value;
+    I.BatchRows = true;
+    I.Rows = T.MaxBatch;
+    I.Cols = Cols;
+    return T.add(std::move(I));
+  }
+  /// How the output layer meets the loss: through its logits (softmax or
+  /// sigmoid with a cross-entropy, or from_logits), or through its outputs.
+  bool lossFromLogits() const;
+  Error checkLoss() const;
+  std::vector<Step> forward(Mode M);
+  void backward(std::vector<Step> &Out, int DOut);
+  void layout();
+};
+
+bool TrainGraphBuilder::lossFromLogits() const {
+  const LossSpec &L = S.Loss;
+  const NetLayer &Last = G.layers().back();
+  bool CE = L.Kind == LossKind::sparse_categorical_crossentropy ||
+            L.Kind == LossKind::categorical_crossentropy;
+  if (CE)
+    return true; // checkLoss() holds it to softmax or from_logits
+  if (L.Kind == LossKind::binary_crossentropy)
+    return L.FromLogits ||
+           (Last.Act >= 0 && G.activation(Last.Act).Spec.Name == "sigmoid");
+  return false;
+}
+
+Error TrainGraphBuilder::checkLoss() const {
+  const LossSpec &L = S.Loss;
+  const NetLayer &Last = G.layers().back();
+  const NetActivation *A = Last.Act >= 0 ? &G.activation(Last.Act) : nullptr;
+  StringRef Name = A ? StringRef(A->Spec.Name) : "linear";
+  bool CE = L.Kind == LossKind::sparse_categorical_crossentropy ||
+            L.Kind == LossKind::categorical_crossentropy;
+  if (CE && !L.FromLogits && Name != "softmax")
+    return fail(L.Pointer,
+                lossName(L.Kind) + " needs a softmax output layer, or "
+                                   "\"from_logits\": true with a linear one; "
+                                   "the output activation is '" +
+                    Name + "'");
+  if (L.FromLogits && A && Name != "linear")
+    return fail(L.Pointer, "\"from_logits\": true needs a linear output "
+                           "layer; the output activation is '" +
+                               Name + "'");
+  if (!CE && A && A->Spec.RowWise)
+    return fail(L.Pointer, "a " + Name + " output trains only with a "
+                                         "categorical cross-entropy, not " +
+                               lossName(L.Kind));
+  if (L.Kind == LossKind::binary_crossentropy && !lossFromLogits() &&
+      !(A && A->Spec.Name == "hard_sigmoid"))
+    return fail(L.Pointer, "binary_crossentropy needs probabilities: a "
+                           "sigmoid or hard_sigmoid output layer, or "
+                           "\"from_logits\": true with a linear one");
+  if (L.Kind == LossKind::sparse_categorical_crossentropy && G.outputSize() < 2)
+    return fail(L.Pointer, "sparse_categorical_crossentropy needs at least 2 "
+                           "output units");
+  return Error::success();
+}
+
+std::vector<Step> TrainGraphBuilder::forward(Mode M) {
+  std::vector<Step> Out;
+  bool Training = M == Mode::Train;
+  int Cur = T.inputTensor();
+  auto Layers = G.layers();
+  if (Training)
+    State.assign(Layers.size(), {});
+  std::string Suffix = M == Mode::Train ? "" : M == Mode::Evaluate ? ".eval"
+                                                                   : ".pred";
+  for (size_t I = 0; I < Layers.size(); ++I) {
+    const NetLayer &L = Layers[I];
+    bool Last = I + 1 == Layers.size();
+    LayerState St;
+    St.In = Cur;
+    if (L.Kind == LayerKind::dense) {
+      int Z = value(L.Name + ".z" + Suffix, L.Out);
+      Step MM{StepKind::MatMul, {Cur, T.paramTensor(L.Kernel)}, Z};
+      Out.push_back(MM);
+      if (L.Bias >= 0)
+        Out.push_back({StepKind::BiasAdd, {Z, T.paramTensor(L.Bias)}, Z});
+      St.Z = Cur = Z;
+    }
+    if (L.Kind == LayerKind::dropout && Training) {
+      int Y = value(L.Name + ".y", L.Out);
+      Step D{StepKind::Dropout, {Cur}, Y};
+      D.Rate = L.Rate;
+      D.Layer = I;
+      Out.push_back(D);
+      St.Y = Cur = Y;
+    }
+    if (L.Act >= 0) {
+      const NetActivation &A = G.activation(L.Act);
+      St.Z = Cur;
+      if (A.Spec.RowWise) {
+        // Training and evaluation read the logits (the loss applies
+        // softmax itself); predict applies it.
+        if (M == Mode::Predict) {
+          int Y = value(L.Name + ".y" + Suffix, L.Out);
+          Out.push_back({A.Spec.Name == "softmax" ? StepKind::Softmax
+                                                  : StepKind::LogSoftmax,
+                         {Cur}, Y});
+          Cur = Y;
+        }
+      } else if (!(Last && lossFromLogits() && M != Mode::Predict)) {
+        int Y = value(L.Name + ".y" + Suffix, L.Out);
+        Step A1{StepKind::Act, {Cur}, Y};
+        A1.Act = L.Act;
+        for (auto &[N, P] : A.Trained)
+          A1.In.push_back(T.paramTensor(P));
+        // Training keeps what the derivative needs: y where the derivative
+        // has an exact stable form in y, else f'(x) computed with f(x).
+        const ActivationForms &F = A.Forms;
+        St.FromY = F.DerivativeY && isStableInOutput(F.DerivativeY);
+        if (Training && !St.FromY) {
+          A1.Kind = StepKind::ActWithGrad;
+          A1.Out2 = St.DAct = value(L.Name + ".dact", L.Out);
+        }
+        Out.push_back(A1);
+        Cur = Y;
+      }
+      St.Y = Cur;
+    }
+    if (Training)
+      State[I] = St;
+  }
+  T.Output = Cur;
+  if (M == Mode::Predict)
+    return Out;
+  // The loss. Its gradient is written even when evaluating (the tensor is
+  // there); evaluate only reads the stats.
+  const NetLayer &LastL = Layers.back();
+  int D = Training ? value(LastL.Name + (lossFromLogits() ? ".dz" : ".dy"),
+                           LastL.Out)
+                   : value(LastL.Name + ".d" + Suffix, LastL.Out);
+  StepKind K = StepKind::PointLoss;
+  if (lossFromLogits())
+    K = S.Loss.Kind == LossKind::binary_crossentropy ? StepKind::SigmoidXent
+                                                     : StepKind::SoftmaxXent;
+  Out.push_back({K, {Cur, T.labelTensor()}, D});
+  if (Training)
+    backward(Out, D);
+  return Out;
+}
+
+void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
+  auto Layers = G.layers();
+  // Whether any layer below I trains something: only then does the
+  // gradient flow past I.
+  std::vector<bool> Below(Layers.size() + 1, false);
+  for (size_t I = 0; I < Layers.size(); ++I) {
+    const NetLayer &L = Layers[I];
+    bool Trains = L.Kernel >= 0 ||
+                  (L.Act >= 0 && !G.activation(L.Act).Trained.empty());
+    Below[I + 1] = Below[I] || Trains;
+  }
+  int Cur = DOut;
+  for (size_t R = Layers.size(); R-- > 0;) {
+    const NetLayer &L = Layers[R];
+    const LayerState &St = State[R];
+    bool Last = R + 1 == Layers.size();
+    if (L.Kind == LayerKind::dropout) {
+      if (!Below[R])
+        break;
+      int DX = value(L.Name + ".dx", L.In);
+      Step D{StepKind::DropoutGrad, {Cur}, DX};
+      D.Rate = L.Rate;
+      D.Layer = R;
+      Out.push_back(D);
+      Cur = DX;
+      continue;
+    }
+    // Through the activation: dz = dy f'(z).
+    if (L.Act >= 0 && !G.activation(L.Act).Spec.RowWise &&
+        !(Last && lossFromLogits())) {
+      const NetActivation &A = G.activation(L.Act);
+      int DZ = value(L.Name + ".dz", L.Out);
+      if (St.FromY) {
+        Step AG{StepKind::ActGrad, {Cur, St.Y}, DZ};
+        AG.Act = L.Act;
+        AG.FromY = true;
+        for (auto &[N, P] : A.Trained)
+          AG.In.push_back(T.paramTensor(P));
+        Out.push_back(AG);
+      } else {
+        Out.push_back({StepKind::Mul, {Cur, St.DAct}, DZ});
+      }
+      for (auto &[N, P] : A.Trained) {
+        const ParamInfo &PI = G.params()[P];
+        int Acc = PI.Cols == 1 ? Partial[P] : GradTensor[P];
+        Step PG{StepKind::ActParamGrad, {Cur, St.Z}, Acc};
+        PG.Act = L.Act;
+        PG.Param = N;
+        for (auto &[N2, P2] : A.Trained)
+          PG.In.push_back(T.paramTensor(P2));
+        Out.push_back(PG);
+      }
+      Cur = DZ;
+    }
+    if (L.Kind == LayerKind::dense) {
+      if (L.Bias >= 0)
+        Out.push_back({StepKind::ColSum, {Cur}, GradTensor[L.Bias]});
+      Step DW{StepKind::MatMul, {St.In, Cur}, GradTensor[L.Kernel]};
+      DW.TransA = true;
+      Out.push_back(DW);
+    }
+    // Shared activation parameters: their per-column partial sums, added up
+    // once every row is in.
+    if (L.Act >= 0)
+      for (auto &[N, P] : G.activation(L.Act).Trained)
+        if (G.params()[P].Cols == 1)
+          Out.push_back({StepKind::SumTo, {Partial[P]}, GradTensor[P]});
+    if (!Below[R])
+      break;
+    if (L.Kind == LayerKind::dense) {
+      int DX = value(L.Name + ".dx", L.In);
+      // The kernel transposed, packed here each step so the GEMM reads
+      // rows of it as whole vectors.
+      TensorInfo Pack;
+      Pack.Name = "%" + L.Name + ".kernel^T";
+      Pack.Role = TensorRole::Scratch;
+      Pack.Rows = L.Out;
+      Pack.Cols = L.In;
+      Step MM{StepKind::MatMul, {Cur, T.paramTensor(L.Kernel), T.add(Pack)},
+              DX};
+      MM.TransB = true;
+      Out.push_back(MM);
+      Cur = DX;
+    }
+  }
+  Out.push_back({StepKind::Update, {}, -1});
+}
+
+void TrainGraphBuilder::layout() {
+  // Parameters, gradients and each slot group share one relative layout, so
+  // the update is one loop over them all.
+  auto Align = [](int64_t N) { return (N + 15) & ~int64_t(15); };
+  int64_t Rel = 0;
+  std::vector<int64_t> RelOf(G.params().size());
+  for (size_t P = 0; P < G.params().size(); ++P) {
+    RelOf[P] = Rel;
+    Rel = Align(Rel + G.params()[P].size());
+  }
+  int64_t Span = std::max<int64_t>(Rel, 16);
+  int64_t Header = sizeof(ArenaHeader) / sizeof(float);
+  T.ParamsBegin = Header;
+  T.ParamsEnd = Header + Span;
+  T.GradBegin = T.ParamsEnd;
+  int64_t Next = T.GradBegin + Span;
+  for (unsigned K = 0; K < T.SlotBegin.size(); ++K) {
+    T.SlotBegin[K] = Next;
+    Next += Span;
+  }
+  for (TensorInfo &I : T.Tensors) {
+    switch (I.Role) {
+    case TensorRole::Param:
+      I.Offset = T.ParamsBegin + RelOf[I.Param];
+      break;
+    case TensorRole::Grad:
+      I.Offset = T.GradBegin + RelOf[I.Param];
+      break;
+    default:
+      break;
+    }
+  }
+  for (TensorInfo &I : T.Tensors)
+    if (I.Role == TensorRole::Value || I.Role == TensorRole::Scratch) {
+      I.Offset = Next;
+      Next = Align(Next + I.Rows * I.Cols);
+    }
+  T.ArenaFloats = Next;
+}
+
+Error TrainGraphBuilder::build() {
+  if (Error E = checkLoss())
+    return E;
+  int64_t B = T.MaxBatch;
+  // Every batch-sized tensor together must stay under the weights' limit.
+  int64_t Widths = G.inputSize();
+  for (const NetLayer &L : G.layers())
+    Widths += 6 * L.Out;
+  if (Widths > (int64_t(1) << 28) / B)
+    return fail("/training/batch_size",
+                formatv("a batch of {0} needs {1} floats of activations, "
+                        "more than the limit of 2^28",
+                        B, B * Widths));
+  TensorInfo X;
+  X.Name = "%x";
+  X.Role = TensorRole::Input;
+  X.BatchRows = true;
+  X.Rows = B;
+  X.Cols = G.inputSize();
+  T.add(X);
+  TensorInfo Lab;
+  Lab.BatchRows = true;
+  Lab.Rows = B;
+  if (T.sparseLabels()) {
+    Lab.Name = "%labels";
+    Lab.Role = TensorRole::Labels;
+  } else {
+    Lab.Name = "%targets";
+    Lab.Role = TensorRole::Targets;
+    Lab.Cols = G.outputSize();
+  }
+  T.add(Lab);
+  for (size_t P = 0; P < G.params().size(); ++P) {
+    TensorInfo I;
+    I.Name = "@" + G.params()[P].Name;
+    I.Role = TensorRole::Param;
+    I.Rows = G.params()[P].Rows;
+    I.Cols = G.params()[P].Cols;
+    I.Param = P;
+    T.ParamTensor.push_back(T.add(I));
+  }
+  for (size_t P = 0; P < G.params().size(); ++P) {
+    TensorInfo I = T.Tensors[T.ParamTensor[P]];
+    I.Name += ".grad";
+    I.Role = TensorRole::Grad;
+    GradTensor.push_back(T.add(I));
+    Partial.push_back(-1);
+  }
+  T.SlotBegin.assign(slotsOf(S.Optimizer), 0);
+  // Gradients summed over rows (biases, activation parameters) start each
+  // step at zero; a shared parameter sums per column first.
+  for (const NetLayer &L : G.layers()) {
+    if (L.Bias >= 0)
+      Accumulated.push_back(GradTensor[L.Bias]);
+    if (L.Act < 0)
+      continue;
+    for (auto &[N, P] : G.activation(L.Act).Trained) {
+      Accumulated.push_back(GradTensor[P]);
+      if (G.params()[P].Cols != 1)
+        continue;
+      TensorInfo I;
+      I.Name = "%" + G.params()[P].Name + ".partial";
+      I.Role = TensorRole::Scratch;
+      I.Cols = L.Out;
+      I.Param = P;
+      Partial[P] = T.add(I);
+      Accumulated.push_back(Partial[P]);
+    }
+  }
+  T.Train.push_back({StepKind::Zero, Accumulated, -1});
+  std::vector<Step> Fwd = forward(Mode::Train);
+  T.Train.insert(T.Train.end(), Fwd.begin(), Fwd.end());
+  T.Evaluate = forward(Mode::Evaluate);
+  T.Predict = forward(Mode::Predict);
+  layout();
+  return Error::success();
+}
+
+Expected<std::unique_ptr<TrainGraph>> TrainGraph::build(const NetworkGraph &G,
+                                                        int64_t MaxBatch) {
+  std::unique_ptr<TrainGraph> T(new TrainGraph(G));
+  T->MaxBatch = MaxBatch;
+  TrainGraphBuilder B(*T);
+  if (Error E = B.build())
+    return std::move(E);
+  return T;
+}
+
+static std::string shapeOf(const TensorInfo &I) {
+  std::string R = I.BatchRows ? "B" : std::to_string(I.Rows);
+  if (I.Role == TensorRole::Labels)
+    return "i32[B]";
+  return "[" + R + ", " + std::to_string(I.Cols) + "]";
+}
+
+void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
+               unsigned Indent) {
+  auto Name = [&](int I) { return T.tensor(I).Name; };
+  OS.indent(Indent);
+  if (S.Out >= 0)
+    OS << Name(S.Out);
+  if (S.Out2 >= 0)
+    OS << ", " << Name(S.Out2);
+  bool Accum = S.Kind == StepKind::ColSum || S.Kind == StepKind::ActParamGrad ||
+               S.Kind == StepKind::SumTo;
+  if (S.Out >= 0)
+    OS << (Accum ? " += " : " = ");
+  OS << stepName(S.Kind);
+  if (S.Act >= 0)
+    OS << " " << T.network().activation(S.Act).Spec.describe();
+  if (S.Kind == StepKind::ActParamGrad)
+    OS << " d/d" << S.Param;
+  if (S.Kind == StepKind::ActGrad)
+    OS << (S.FromY ? " from y" : " from x");
+  if (S.Kind == StepKind::Dropout || S.Kind == StepKind::DropoutGrad)
+    OS << " rate " << formatv("{0}", S.Rate);
+  if (S.Kind == StepKind::PointLoss || S.Kind == StepKind::SoftmaxXent ||
+      S.Kind == StepKind::SigmoidXent)
+    OS << " " << lossName(T.network().spec().Loss.Kind);
+  if (S.Kind == StepKind::Update)
+    OS << " " << optimizerName(T.network().spec().Optimizer.Kind)
+       << " over every parameter";
+  for (size_t I = 0; I < S.In.size(); ++I) {
+    OS << (I ? ", " : " ") << Name(S.In[I]);
+    if (S.Kind == StepKind::MatMul && ((I == 0 && S.TransA) || (I == 1 && S.TransB)))
+      OS << "^T";
+    if (S.Kind == StepKind::MatMul && I == 2)
+      OS << " (packed)";
+  }
+  if (S.Out >= 0)
+    OS << "  " << shapeOf(T.tensor(S.Out));
+  OS << "\n";
+  if (!S.Epilogue.empty()) {
+    OS.indent(Indent + 2) << "epilogue, per block of rows:\n";
+    for (const Step &E : S.Epilogue)
+      printStep(OS, T, E, Indent + 4);
+  }
+}
+
+void TrainGraph::print(raw_ostream &OS) const {
+  OS << "arena: " << ArenaFloats << " floats ("
+     << formatv("{0:f1}", ArenaFloats * 4.0 / 1024) << " KiB), batch <= "
+     << MaxBatch << "\n";
+  for (const TensorInfo &I : Tensors) {
+    OS << "  " << left_justify(I.Name, 28) << " " << left_justify(shapeOf(I), 12);
+    if (I.Offset >= 0)
+      OS << " @" << I.Offset;
+    else
+      OS << " (caller)";
+    OS << "\n";
+  }
+  if (numSlots()) {
+    OS << "  optimizer slots:";
+    for (unsigned K = 0; K < numSlots(); ++K)
+      OS << " " << slotName(G.spec().Optimizer.Kind, K) << " @" << SlotBegin[K];
+    OS << " (each laid out as the parameters)\n";
+  }
+  auto Program = [&](StringRef Name, ArrayRef<Step> Steps) {
+    OS << Name << ":\n";
+    for (const Step &S : Steps)
+      printStep(OS, *this, S, 2);
+  };
+  Program("train_step(x, labels)", Train);
+  Program("evaluate(x, labels)", Evaluate);
+  Program("predict(x) -> " + Tensors[Output].Name, Predict);
+}
+
+} // namespace netjit
