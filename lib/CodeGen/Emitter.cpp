@@ -917,9 +917,8 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
       E = emitLoop(B, F, N, L, {{F->getArg(0)}, {F->getArg(1)}, {F->getArg(2)}},
                    {F->getArg(3)},
                    [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-                     Value *X = Code.derivativeFromY() ? nullptr : In(0);
                      Value *Y = Code.derivativeFromY() ? In(1) : nullptr;
-                     auto D = Code.derivative(B, VM, L, X, Y, Splat);
+                     auto D = Code.derivative(B, VM, L, In(0), Y, Splat);
                      if (!D)
                        return D.takeError();
                      return SmallVector<Value *, 2>{B.CreateFMul(In(2), *D)};

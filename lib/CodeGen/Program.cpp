@@ -310,12 +310,11 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   }
   case StepKind::ActGrad: {
     const ActivationCode &Code = *Codes[S.Act];
-    Ins = {Row0(S.In[0]), Row0(S.In[1])};
+    Ins = {Row0(S.In[0]), Row0(S.In[1]), Row0(S.In[2])};
     ParamPlan P = params(G.activation(S.Act), L, Ins);
     Outs = {rowPtr(S.Out, Row)};
     return Loop([&](LoadFn In) -> Expected<Vals> {
-      Value *X = S.FromY ? nullptr : In(1), *Y = S.FromY ? In(1) : nullptr;
-      auto D = Code.derivative(B, VMRow, L, X, Y, P.bind(In));
+      auto D = Code.derivative(B, VMRow, L, In(2), In(1), P.bind(In));
       if (!D)
         return D.takeError();
       return Vals{B.CreateFMul(In(0), *D)};
@@ -393,6 +392,10 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
     });
     return Error::success();
   }
+  case StepKind::SoftmaxXent:
+  case StepKind::SigmoidXent:
+  case StepKind::PointLoss:
+    return lossRow(S, Row);
   default:
     return plainError(ErrorKind::Compile,
                       "no row lowering for " + stepName(S.Kind));
@@ -418,7 +421,7 @@ Expected<Function *> ProgramEmitter::rowFunction(ArrayRef<Step> Steps) {
   Function *RF = declare(Prefix + ".rows." + Twine(RowFns++), true);
   enter(RF);
   if (Error E = rowSteps(Steps, RF->getArg(5), RF->getArg(6)))
-    return std::move(E);
+    return E;
   B.CreateRetVoid();
   Fr = Saved;
   B.restoreIP(IP);

@@ -274,9 +274,9 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
       const NetActivation &A = G.activation(L.Act);
       int DZ = value(L.Name + ".dz", L.Out);
       if (St.FromY) {
-        Step AG{StepKind::ActGrad, {Cur, St.Y}, DZ};
+        // The form in y may test x's sign (relu's), so it gets both.
+        Step AG{StepKind::ActGrad, {Cur, St.Y, St.Z}, DZ};
         AG.Act = L.Act;
-        AG.FromY = true;
         for (auto &[N, P] : A.Trained)
           AG.In.push_back(T.paramTensor(P));
         Out.push_back(AG);
@@ -453,7 +453,7 @@ Expected<std::unique_ptr<TrainGraph>> TrainGraph::build(const NetworkGraph &G,
   T->MaxBatch = MaxBatch;
   TrainGraphBuilder B(*T);
   if (Error E = B.build())
-    return std::move(E);
+    return E;
   return T;
 }
 
@@ -481,8 +481,6 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     OS << " " << T.network().activation(S.Act).Spec.describe();
   if (S.Kind == StepKind::ActParamGrad)
     OS << " d/d" << S.Param;
-  if (S.Kind == StepKind::ActGrad)
-    OS << (S.FromY ? " from y" : " from x");
   if (S.Kind == StepKind::Dropout || S.Kind == StepKind::DropoutGrad)
     OS << " rate " << formatv("{0}", S.Rate);
   if (S.Kind == StepKind::PointLoss || S.Kind == StepKind::SoftmaxXent ||

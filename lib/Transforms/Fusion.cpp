@@ -22,6 +22,9 @@ bool isRowWise(StepKind K) {
   case StepKind::DropoutGrad:
   case StepKind::Softmax:
   case StepKind::LogSoftmax:
+  case StepKind::SoftmaxXent:
+  case StepKind::SigmoidXent:
+  case StepKind::PointLoss:
     return true;
   default:
     return false;

@@ -1,5 +1,6 @@
 // netjit.cpp - the command line; the only place that prints errors and picks
 // exit statuses (docs/errors.md).
+#include "Commands.h"
 #include "netjit/Accuracy/Accuracy.h"
 #include "netjit/Activations/Catalog.h"
 #include "netjit/CodeGen/Emitter.h"
@@ -573,6 +574,45 @@ int main(int argc, char **argv) {
   Acc->add_flag("--check", AA.Check,
                 "exit non-zero if anything is over budget");
 
+  EmitArgs EmA;
+  CLI::App *Emit = App.add_subcommand(
+      "emit", "Print a network spec at one stage of the pipeline "
+              "(docs/ir.md)");
+  Emit->add_option("SPEC", EmA.Spec, "the network spec (JSON)")->required();
+  Emit->add_option("--stage", EmA.Stage,
+                   "graph (layers, shapes, activations and derivatives), "
+                   "train (the training program and arena), fused (after "
+                   "fusion), llvm, opt (after O3), asm")
+      ->check(CLI::IsMember(
+          {"graph", "train", "fused", "llvm", "opt", "asm"}))
+      ->default_str("fused");
+  Emit->add_option("--batch", EmA.Batch,
+                   "rows per call (default: the spec's batch size)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  Emit->add_option("--prefix", EmA.Prefix,
+                   "symbol prefix of the entry points (default netjit)");
+  Emit->add_option("--mcpu", EmA.Target.CPU,
+                   "target CPU for llvm|opt|asm (default: this host)");
+  Emit->add_option("--mattr", EmA.Target.Features,
+                   "target features, e.g. +avx2,-avx512f");
+  Emit->add_option("--triple", EmA.Target.Triple,
+                   "target triple, e.g. aarch64-linux-gnu");
+
+  GradcheckArgs GA;
+  CLI::App *Grad = App.add_subcommand(
+      "gradcheck", "Check a spec's compiled float32 gradients against "
+                   "float64 central differences on a random batch");
+  Grad->add_option("SPEC", GA.Spec, "the network spec (JSON)")->required();
+  Grad->add_option("--batch", GA.Batch,
+                   "rows in the batch (default: the spec's, at most 8)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
+  Grad->add_option("--samples", GA.Samples,
+                   "elements checked per parameter (default 64)")
+      ->check(CLI::Range(1u, 1u << 20));
+  Grad->add_option("--seed", GA.Seed, "seed of the random batch (default 1)");
+  Grad->add_option("--tolerance", GA.Tolerance,
+                   "largest relative error accepted (default 1e-3)");
+
   // An unknown command gets a suggestion, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> Commands;
@@ -610,6 +650,10 @@ int main(int argc, char **argv) {
     Err = runActivations(ActJson, ActMarkdown);
   } else if (*Acc) {
     Err = runAccuracy(AA);
+  } else if (*Emit) {
+    Err = runEmit(EmA);
+  } else if (*Grad) {
+    Err = runGradcheck(GA);
   }
   if (Err)
     return report(std::move(Err));

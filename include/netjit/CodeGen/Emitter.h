@@ -32,7 +32,8 @@ public:
   llvm::Expected<std::pair<llvm::Value *, llvm::Value *>>
   fused(llvm::IRBuilder<> &B, VectorMath &VM, unsigned L, llvm::Value *X,
         const ParamLanes &P) const;
-  /// f'(x), from Y = f(x) where derivativeFromY() (X may then be null).
+  /// f'(x), from Y = f(x) where derivativeFromY(); the form in y may still
+  /// test x's sign (relu's where(x > 0, 1, 0)), so X is always given.
   llvm::Expected<llvm::Value *> derivative(llvm::IRBuilder<> &B,
                                            VectorMath &VM, unsigned L,
                                            llvm::Value *X, llvm::Value *Y,

@@ -34,7 +34,7 @@ enum class StepKind {
   BiasAdd,       // Out[r][j] += b[j]                      In: Out, b
   Act,           // Out = f(X)                             In: X
   ActWithGrad,   // Out = f(X), Out2 = f'(X)               In: X
-  ActGrad,       // Out = dY f'(V), V is y or x            In: dY, V
+  ActGrad,       // Out = dY f'(y) (x's sign may be tested) In: dY, Y, X
   Mul,           // Out = A * B (a stored f', a mask)      In: A, B
   ColSum,        // Out[j] += sum over rows of In[r][j]    In: In
   ActParamGrad,  // Out[j] += sum over rows dY df/dp(X)    In: dY, X
@@ -53,13 +53,14 @@ enum class StepKind {
 llvm::StringRef stepName(StepKind K);
 
 struct Step {
+  Step(StepKind Kind, std::vector<int> In = {}, int Out = -1)
+      : Kind(Kind), In(std::move(In)), Out(Out) {}
   StepKind Kind;
   std::vector<int> In;  // tensors read
   int Out = -1, Out2 = -1;
   bool TransA = false, TransB = false; // MatMul
   int Act = -1;         // NetworkGraph activation
   std::string Param;    // ActParamGrad: the activation parameter
-  bool FromY = false;   // ActGrad: V is y
   double Rate = 0;      // Dropout
   int Layer = -1;       // Dropout: its seed stream
   /// Row-wise steps fused into this one, run on each block of its rows as

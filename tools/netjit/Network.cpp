@@ -1,0 +1,102 @@
+// Network.cpp - the spec commands: emit (every stage of a network) and
+// gradcheck.
+#include "Commands.h"
+
+#include "netjit/Runtime/GradCheck.h"
+#include "netjit/Runtime/Model.h"
+#include "netjit/Support/Diagnostics.h"
+#include "netjit/Transforms/Passes.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace netjit {
+
+llvm::Error runEmit(const EmitArgs &A) {
+  auto S = loadSpec(A.Spec);
+  if (!S)
+    return S.takeError();
+  int64_t Batch = A.Batch ? A.Batch : S->Training.BatchSize;
+  auto G = NetworkGraph::build(std::move(*S));
+  if (!G)
+    return G.takeError();
+  if (A.Stage == "graph") {
+    (*G)->print(llvm::outs());
+    return llvm::Error::success();
+  }
+  auto T = TrainGraph::build(**G, Batch);
+  if (!T)
+    return T.takeError();
+  if (A.Stage == "train") {
+    (*T)->print(llvm::outs());
+    return llvm::Error::success();
+  }
+  runPasses(**T);
+  if (A.Stage == "fused") {
+    (*T)->print(llvm::outs());
+    return llvm::Error::success();
+  }
+  auto TM = createTargetMachine(A.Target);
+  if (!TM)
+    return TM.takeError();
+  auto PM = buildProgramModule(**T, A.Prefix, vectorLanes(**TM));
+  if (!PM)
+    return PM.takeError();
+  llvm::Module &M = *PM->M;
+  M.setTargetTriple((*TM)->getTargetTriple().str());
+  M.setDataLayout((*TM)->createDataLayout());
+  if (A.Stage == "llvm") {
+    M.print(llvm::outs(), nullptr);
+    return llvm::Error::success();
+  }
+  optimizeModule(M, **TM);
+  if (A.Stage == "opt") {
+    M.print(llvm::outs(), nullptr);
+    return llvm::Error::success();
+  }
+  auto Asm = emitAssembly(M, **TM);
+  if (!Asm)
+    return Asm.takeError();
+  llvm::outs() << *Asm;
+  return llvm::Error::success();
+}
+
+llvm::Error runGradcheck(const GradcheckArgs &A) {
+  auto S = loadSpec(A.Spec);
+  if (!S)
+    return S.takeError();
+  int64_t Batch = A.Batch ? A.Batch : std::min<int64_t>(S->Training.BatchSize, 8);
+  uint64_t Seed = S->Training.Seed;
+  auto G = NetworkGraph::build(std::move(*S));
+  if (!G)
+    return G.takeError();
+  CompileOptions CO;
+  CO.MaxBatch = Batch;
+  auto M = Model::compile(std::move(*G), CO);
+  if (!M)
+    return M.takeError();
+  (*M)->initialize(Seed);
+  auto R = gradCheck(**M, Batch, A.Samples, A.Seed);
+  if (!R)
+    return R.takeError();
+  llvm::outs() << llvm::format("loss: compiled %.9g, float64 reference %.9g\n",
+                               R->LossCompiled, R->LossReference);
+  llvm::outs() << llvm::format("%-32s %8s %12s %12s\n", (const char *)"parameter",
+                               (const char *)"checked", (const char *)"rel error",
+                               (const char *)"|grad|");
+  for (const GradCheckRow &Row : R->Rows)
+    llvm::outs() << llvm::format("%-32s %8lld %12.3e %12.4e %s\n",
+                                 Row.Param.c_str(), (long long)Row.Checked,
+                                 Row.RelError, Row.RefNorm,
+                                 Row.RelError <= A.Tolerance ? "ok" : "OVER");
+  if (R->worst() > A.Tolerance)
+    return plainError(ErrorKind::Training,
+                      llvm::formatv("gradcheck: relative error {0:e} is over "
+                                    "the tolerance {1:e}",
+                                    R->worst(), A.Tolerance)
+                          .str());
+  return llvm::Error::success();
+}
+
+} // namespace netjit
