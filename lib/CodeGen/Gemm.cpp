@@ -163,9 +163,13 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
     G.BBase = Ops.Pack;
   }
   GemmBlocking Blk = gemmBlocking(Ops.N, Lanes);
+  // Rows in blocks of MR, and the last M % MR one at a time: one kernel
+  // height more, not one per remainder (compile time grows with each).
   unsigned MR = Blk.MR;
-  // Whole blocks of MR rows, then the last M % MR rows by a kernel of their
-  // own height (a switch over the remainders).
+  if (auto *C = dyn_cast<ConstantInt>(Ops.M))
+    MR = gemmRowBlock(C->getSExtValue(), Blk, Lanes);
+  else if (Ops.MHint)
+    MR = gemmRowBlock(Ops.MHint, Blk, Lanes);
   Value *MFull = B.CreateMul(B.CreateUDiv(Ops.M, B.getInt64(MR)),
                              B.getInt64(MR));
   emitFor(B, B.getInt64(0), MFull, MR, [&](Value *M0) {
@@ -174,20 +178,23 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
   }, "mb");
   if (MR == 1)
     return;
-  LLVMContext &Ctx = B.getContext();
-  Function *F = B.GetInsertBlock()->getParent();
-  Value *Rem = B.CreateSub(Ops.M, MFull);
-  BasicBlock *Done = BasicBlock::Create(Ctx, "rem.done", F);
-  SwitchInst *Sw = B.CreateSwitch(Rem, Done, MR - 1);
-  for (unsigned R = 1; R < MR; ++R) {
-    BasicBlock *Case = BasicBlock::Create(Ctx, "rem" + Twine(R), F);
-    Sw->addCase(B.getInt64(R), Case);
-    B.SetInsertPoint(Case);
-    G.rows(MFull, R, Blk.NR);
-    Epilogue(MFull, B.getInt64(R));
-    B.CreateBr(Done);
-  }
-  B.SetInsertPoint(Done);
+  emitFor(B, MFull, Ops.M, 1, [&](Value *M0) {
+    G.rows(M0, 1, Blk.NR);
+    Epilogue(M0, B.getInt64(1));
+  }, "mr");
+}
+
+unsigned gemmRowBlock(int64_t M, GemmBlocking Blk, unsigned Lanes) {
+  // The tallest block that fits the registers and divides M, so that no
+  // rows are left for the one-row kernel; else the register-limited one.
+  unsigned Regs = Lanes >= 16 ? 32 : 16;
+  for (unsigned MR = Blk.MR; MR >= 4; --MR)
+    if (M % MR == 0 && MR * Blk.NR + Blk.NR + 2 <= Regs)
+      return MR;
+  for (unsigned MR = 8; MR > Blk.MR; --MR)
+    if (M % MR == 0 && MR * Blk.NR + Blk.NR + 2 <= Regs)
+      return MR;
+  return Blk.MR;
 }
 
 } // namespace netjit

@@ -611,6 +611,7 @@ Error ProgramEmitter::step(const Step &S) {
     Ops.M = S.TransA ? Dim(A, false) : Dim(A, true);
     Ops.K = S.TransA ? Dim(A, true) : Dim(A, false);
     Ops.N = C.Cols;
+    Ops.MHint = T.maxBatch();
     if (S.TransB)
       Ops.Pack = ptr(S.In[2]);
     Function *RF = nullptr;
@@ -807,6 +808,15 @@ Error ProgramEmitter::update() {
 Error ProgramEmitter::emit(EntryPoint EP) {
   Function *F = declare(Prefix + "_" + entryPointName(EP), false);
   enter(F);
+  if (EP == EntryPoint::TrainStep) {
+    // The gradients, then the update: the backward code is emitted once.
+    Function *Grad = M.getFunction(Prefix + "_gradients");
+    B.CreateCall(Grad, {Fr.Arena, Fr.X, Fr.IO, Fr.Batch, Fr.Stats});
+    if (Error E = update())
+      return E;
+    B.CreateRetVoid();
+    return Error::success();
+  }
   ArrayRef<Step> Steps = EP == EntryPoint::Evaluate  ? T.Evaluate
                          : EP == EntryPoint::Predict ? T.Predict
                                                      : T.Train;
@@ -831,7 +841,7 @@ Error ProgramEmitter::emit(EntryPoint EP) {
 Error emitProgram(Module &M, const TrainGraph &T, StringRef Prefix,
                   unsigned Lanes) {
   ProgramEmitter E(M, T, Prefix, Lanes);
-  for (EntryPoint EP : {EntryPoint::TrainStep, EntryPoint::Gradients,
+  for (EntryPoint EP : {EntryPoint::Gradients, EntryPoint::TrainStep,
                         EntryPoint::Evaluate, EntryPoint::Predict})
     if (Error Err = E.emit(EP))
       return Err;

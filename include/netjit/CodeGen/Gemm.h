@@ -18,6 +18,7 @@ struct GemmOperands {
   int64_t Lda = 0, Ldb = 0, Ldc = 0;
   bool TransA = false, TransB = false;
   llvm::Value *M = nullptr, *K = nullptr; // i64
+  int64_t MHint = 0; // the M expected most (the batch), to pick blocks by
   int64_t N = 0;
   llvm::Value *Pack = nullptr;
 };
@@ -28,12 +29,14 @@ struct GemmBlocking {
   unsigned MR, NR;
 };
 GemmBlocking gemmBlocking(int64_t N, unsigned Lanes);
+/// The block height for M rows: one that fits and divides M if any does.
+unsigned gemmRowBlock(int64_t M, GemmBlocking Blk, unsigned Lanes);
 
 /// Emits the product at B's insertion point in the current function. Rows
-/// are done in blocks of at most MR; after each block [Row0, Row0 + Rows) is
-/// written (all N columns), Epilogue(Row0, Rows) emits what must follow it
-/// while those rows are in cache (it may be called more than once: once for
-/// full blocks, once for the last partial one).
+/// are done in blocks of MR (gemmRowBlock for a known M, else the blocking's
+/// MR), the last M % MR one at a time; after each block [Row0, Row0 + Rows)
+/// is written (all N columns), Epilogue(Row0, Rows) emits what must follow
+/// it while those rows are in cache (twice: for the blocks and the rest).
 void emitGemm(llvm::IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
               llvm::function_ref<void(llvm::Value *Row0, llvm::Value *Rows)>
                   Epilogue);
