@@ -1,0 +1,318 @@
+// TrainingTest.cpp - whole networks: compiled gradients of generated specs
+// against the float64 reference, and one step of every optimizer against
+// its formula in double.
+#include "TestUtil.h"
+
+#include "netjit/Runtime/GradCheck.h"
+#include "netjit/Runtime/Model.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include <random>
+
+using namespace netjit;
+
+namespace {
+
+std::unique_ptr<Model> compileSpec(const std::string &Text, int64_t Batch) {
+  auto S = parseSpec(Text, "test.json");
+  if (!S) {
+    ADD_FAILURE() << llvm::toString(S.takeError()) << "\n" << Text;
+    return nullptr;
+  }
+  auto G = NetworkGraph::build(std::move(*S));
+  if (!G) {
+    ADD_FAILURE() << llvm::toString(G.takeError()) << "\n" << Text;
+    return nullptr;
+  }
+  CompileOptions O;
+  O.MaxBatch = Batch;
+  O.Jit.UseCache = false;
+  auto M = Model::compile(std::move(*G), O);
+  if (!M) {
+    ADD_FAILURE() << llvm::toString(M.takeError()) << "\n" << Text;
+    return nullptr;
+  }
+  return std::move(*M);
+}
+
+/// Hidden activations the generator draws from: catalogue names, names with
+/// parameters (trained or not, shared or per unit), and formulas.
+const char *Hidden[] = {
+    "\"relu\"",
+    "\"gelu\"",
+    "\"sigmoid\"",
+    "\"tanh\"",
+    "\"mish\"",
+    "\"gelu_tanh\"",
+    "\"softplus\"",
+    "\"selu\"",
+    "{\"name\": \"leaky_relu\", \"alpha\": 0.3}",
+    "{\"name\": \"prelu\"}",
+    "{\"name\": \"prelu\", \"per_unit\": true}",
+    "{\"name\": \"silu\", \"beta\": {\"init\": 1.5, \"trainable\": true}}",
+    "{\"name\": \"elu\", \"alpha\": {\"init\": 0.7, \"trainable\": true}, "
+    "\"per_unit\": true}",
+    "{\"expr\": \"x * sigmoid(beta * x)\", \"params\": {\"beta\": {\"init\": "
+    "0.8, \"trainable\": true}}}",
+    "{\"expr\": \"x * tanh(softplus(x))\"}",
+    "{\"expr\": \"where(x > 0, x, a * expm1(x)) + b * x\", \"params\": "
+    "{\"a\": {\"init\": 1.2, \"trainable\": true}, \"b\": 0.1}}",
+    "\"swish_decl\"",
+};
+
+const char *Losses[] = {"sparse_categorical_crossentropy",
+                        "categorical_crossentropy", "binary_crossentropy",
+                        "mse", "mae", "huber"};
+
+std::string generateSpec(unsigned Index, std::mt19937 &R) {
+  auto Pick = [&](unsigned N) { return R() % N; };
+  std::string Loss = Losses[Index % 6];
+  std::string Layers;
+  unsigned Depth = 1 + Pick(3);
+  for (unsigned D = 0; D < Depth; ++D) {
+    unsigned Units = 3 + Pick(19);
+    std::string Act = Hidden[(Index * 7 + D * 3 + Pick(5)) %
+                             (sizeof(Hidden) / sizeof(*Hidden))];
+    bool Bias = Pick(4) != 0;
+    Layers += llvm::formatv("{{\"type\": \"dense\", \"units\": {0}, "
+                            "\"activation\": {1}, \"use_bias\": {2}}, ",
+                            Units, Act, Bias ? "true" : "false")
+                  .str();
+    if (Pick(4) == 0)
+      Layers += "{\"type\": \"activation\", \"activation\": \"tanh\"}, ";
+  }
+  unsigned Out = Loss == "binary_crossentropy" ? 1 + Pick(3) : 2 + Pick(9);
+  std::string OutAct = Loss.find("categorical") != std::string::npos
+                           ? "\"softmax\""
+                       : Loss == "binary_crossentropy" ? "\"sigmoid\""
+                       : Pick(2)                       ? "\"tanh\""
+                                                       : "\"linear\"";
+  Layers += llvm::formatv("{{\"type\": \"dense\", \"units\": {0}, "
+                          "\"activation\": {1}}",
+                          Out, OutAct)
+                .str();
+  return llvm::formatv(
+             R"js({{"input": {{"shape": [{0}, {1}]},
+ "activations": {{"swish_decl": {{"expr": "x * sigmoid(x)"}},
+ "layers": [{{"type": "flatten"}, {2}],
+ "loss": "{3}", "optimizer": "adam"})js",
+             1 + Pick(3), 2 + Pick(12), Layers, Loss)
+      .str();
+}
+
+TEST(TrainingTest, GeneratedSpecsMatchTheFloat64Reference) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  std::mt19937 R(2026);
+  for (unsigned I = 0; I < 24; ++I) {
+    std::string Text = generateSpec(I, R);
+    int64_t Batch = 3 + R() % 9;
+    auto M = compileSpec(Text, Batch);
+    if (!M)
+      continue;
+    M->initialize(I);
+    auto Res = gradCheck(*M, Batch, 24, I + 1);
+    ASSERT_TRUE(bool(Res)) << llvm::toString(Res.takeError());
+    EXPECT_NEAR(Res->LossCompiled, Res->LossReference,
+                1e-5 * std::max(1.0, std::fabs(Res->LossReference)))
+        << Text;
+    for (const GradCheckRow &Row : Res->Rows)
+      EXPECT_LE(Row.RelError, 1e-3)
+          << Row.Param << " (|grad| " << Row.RefNorm << ") in spec " << I
+          << ":\n"
+          << Text;
+  }
+}
+
+TEST(TrainingTest, FashionSpecGradientsAtEveryBatchRemainder) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  auto M = compileSpec(R"({"input": {"shape": [28, 28]},
+    "layers": [{"type": "flatten"},
+               {"type": "dense", "units": 128, "activation": "relu"},
+               {"type": "dense", "units": 10, "activation": "softmax"}],
+    "loss": "sparse_categorical_crossentropy",
+    "training": {"batch_size": 32}})",
+                       32);
+  ASSERT_TRUE(M);
+  M->initialize(0);
+  // 32 uses whole row blocks only; 31 and 1 the one-row kernel too.
+  for (int64_t Batch : {32, 31, 1}) {
+    auto Res = gradCheck(*M, Batch, 48, Batch);
+    ASSERT_TRUE(bool(Res)) << llvm::toString(Res.takeError());
+    for (const GradCheckRow &Row : Res->Rows)
+      EXPECT_LE(Row.RelError, 1e-4) << Row.Param << " at batch " << Batch;
+  }
+}
+
+/// One optimizer step in double from the state before it (Keras 3's
+/// formulas, docs/spec.md).
+struct RefState {
+  std::vector<double> W, G, S0, S1;
+};
+
+void referenceStep(const OptimizerSpec &O, RefState &St, int64_t Step,
+                   double L2) {
+  double Lr = O.get("learning_rate");
+  for (size_t I = 0; I < St.W.size(); ++I) {
+    double W = St.W[I], G = St.G[I] + 2 * L2 * W;
+    switch (O.Kind) {
+    case OptimizerKind::sgd: {
+      double Mom = O.get("momentum");
+      if (Mom == 0) {
+        W -= Lr * G;
+        break;
+      }
+      double V = Mom * St.S0[I] - Lr * G;
+      St.S0[I] = V;
+      W = O.get("nesterov") ? W + Mom * V - Lr * G : W + V;
+      break;
+    }
+    case OptimizerKind::adamw:
+      W -= W * O.get("weight_decay") * Lr;
+      [[fallthrough]];
+    case OptimizerKind::adam: {
+      double B1 = O.get("beta_1"), B2 = O.get("beta_2");
+      double Alpha = Lr * std::sqrt(1 - std::pow(B2, Step)) /
+                     (1 - std::pow(B1, Step));
+      St.S0[I] += (G - St.S0[I]) * (1 - B1);
+      St.S1[I] += (G * G - St.S1[I]) * (1 - B2);
+      W -= St.S0[I] * Alpha / (std::sqrt(St.S1[I]) + O.get("epsilon"));
+      break;
+    }
+    case OptimizerKind::rmsprop: {
+      double Rho = O.get("rho");
+      St.S0[I] = Rho * St.S0[I] + (1 - Rho) * G * G;
+      double Inc = Lr * G / std::sqrt(St.S0[I] + O.get("epsilon"));
+      if (O.get("momentum") > 0) {
+        St.S1[I] = O.get("momentum") * St.S1[I] + Inc;
+        W -= St.S1[I];
+      } else {
+        W -= Inc;
+      }
+      break;
+    }
+    case OptimizerKind::adagrad:
+      St.S0[I] += G * G;
+      W -= Lr * G / std::sqrt(St.S0[I] + O.get("epsilon"));
+      break;
+    }
+    St.W[I] = W;
+  }
+}
+
+TEST(TrainingTest, EveryOptimizerStepMatchesItsFormulaInDouble) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  const char *Optimizers[] = {
+      R"("sgd")",
+      R"({"type": "sgd", "momentum": 0.9})",
+      R"({"type": "sgd", "momentum": 0.9, "nesterov": true})",
+      R"({"type": "adam"})",
+      R"({"type": "adamw", "weight_decay": 0.01})",
+      R"({"type": "rmsprop"})",
+      R"({"type": "rmsprop", "momentum": 0.5})",
+      R"({"type": "adagrad", "learning_rate": 0.01})",
+  };
+  for (const char *Opt : Optimizers)
+    for (double L2 : {0.0, 0.01}) {
+      std::string Text = llvm::formatv(
+          R"({{"input": {{"shape": [13]},
+          "layers": [{{"type": "dense", "units": 21, "activation": "gelu",
+                       "kernel_regularizer": {{"l2": {0}}},
+                      {{"type": "dense", "units": 5, "activation": "softmax"}],
+          "loss": "sparse_categorical_crossentropy", "optimizer": {1}})",
+          L2, Opt);
+      auto M = compileSpec(Text, 6);
+      ASSERT_TRUE(M);
+      M->initialize(3);
+      std::vector<float> X, Targets;
+      std::vector<int32_t> Labels;
+      randomBatch(M->graph(), 6, 9, X, Labels, Targets);
+      const TrainGraph &T = M->graph();
+      const OptimizerSpec &O = M->network().spec().Optimizer;
+      for (int Step = 1; Step <= 3; ++Step) {
+        // The state before the step, and the gradients it will use.
+        ASSERT_TRUE(bool(M->gradients(X.data(), Labels.data(), 6)));
+        std::vector<RefState> Ref;
+        for (size_t P = 0; P < M->network().params().size(); ++P) {
+          int64_t N = M->network().params()[P].size();
+          float *W = M->param(P);
+          int64_t Rel = W - M->arena() - T.paramsOffset();
+          RefState St;
+          St.W.assign(W, W + N);
+          St.G.assign(M->gradient(P), M->gradient(P) + N);
+          St.S0.assign(N, 0);
+          St.S1.assign(N, 0);
+          if (T.numSlots() > 0)
+            St.S0.assign(M->arena() + T.slotOffset(0) + Rel,
+                         M->arena() + T.slotOffset(0) + Rel + N);
+          if (T.numSlots() > 1)
+            St.S1.assign(M->arena() + T.slotOffset(1) + Rel,
+                         M->arena() + T.slotOffset(1) + Rel + N);
+          Ref.push_back(std::move(St));
+        }
+        auto S = M->trainStep(X.data(), Labels.data(), 6);
+        ASSERT_TRUE(bool(S));
+        for (size_t P = 0; P < Ref.size(); ++P) {
+          std::vector<double> Before = Ref[P].W;
+          referenceStep(O, Ref[P], Step, M->network().params()[P].L2);
+          // The update itself, not the weights, must agree (a wrong update
+          // hides behind 1e-5 of the weights), to 1e-5 of it or the one
+          // rounding of the stored float weight, whichever is larger.
+          double Diff = 0, Norm = 0, WNorm = 0;
+          for (size_t I = 0; I < Before.size(); ++I) {
+            double Want = Ref[P].W[I] - Before[I];
+            double Got = double(M->param(P)[I]) - Before[I];
+            Diff += (Got - Want) * (Got - Want);
+            Norm += Want * Want;
+            WNorm += Ref[P].W[I] * Ref[P].W[I];
+          }
+          EXPECT_LE(std::sqrt(Diff),
+                    std::max(1e-5 * std::sqrt(Norm), 0x1p-23 * std::sqrt(WNorm)))
+              << Opt << " l2=" << L2 << " step " << Step << " "
+              << M->network().params()[P].Name;
+        }
+        if (L2 > 0) {
+          EXPECT_GT(S->Penalty, 0);
+        }
+      }
+    }
+}
+
+TEST(TrainingTest, TrainingLowersTheLossOnALearnableTask) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  auto M = compileSpec(R"({"input": {"shape": [8]},
+    "layers": [{"type": "dense", "units": 16, "activation": "gelu"},
+               {"type": "dense", "units": 3, "activation": "softmax"}],
+    "loss": "sparse_categorical_crossentropy",
+    "optimizer": {"type": "adam", "learning_rate": 0.01}})",
+                       32);
+  ASSERT_TRUE(M);
+  M->initialize(1);
+  // Labels: which of the first three features is largest.
+  std::mt19937 R(5);
+  std::uniform_real_distribution<float> U(-1, 1);
+  std::vector<float> X(32 * 8);
+  std::vector<int32_t> L(32);
+  double First = 0, Last = 0, Correct = 0;
+  for (int Step = 0; Step < 300; ++Step) {
+    for (int I = 0; I < 32; ++I) {
+      for (int J = 0; J < 8; ++J)
+        X[I * 8 + J] = U(R);
+      L[I] = std::max_element(&X[I * 8], &X[I * 8 + 3]) - &X[I * 8];
+    }
+    auto S = M->trainStep(X.data(), L.data(), 32);
+    ASSERT_TRUE(bool(S));
+    if (Step == 0)
+      First = S->LossSum / 32;
+    Last = S->LossSum / 32;
+    Correct = S->Correct;
+  }
+  EXPECT_LT(Last, 0.5 * First);
+  EXPECT_GE(Correct, 24);
+  EXPECT_EQ(M->header().Step, 300);
+}
+
+} // namespace
