@@ -180,11 +180,11 @@ void NetworkGraph::print(raw_ostream &OS) const {
   for (const ParamInfo &P : Params) {
     OS << "    " << P.Name << " " << formatShape({P.Rows, P.Cols});
     if (P.UseConstant)
-      OS << " = " << formatv("{0}", P.Constant);
+      OS << " = " << formatNumber(P.Constant);
     else
       OS << " " << initName(P.Init);
     if (P.L1 || P.L2)
-      OS << formatv(" l1={0} l2={1}", P.L1, P.L2);
+      OS << " l1=" << formatNumber(P.L1) << " l2=" << formatNumber(P.L2);
     OS << "\n";
   }
 }

@@ -482,7 +482,7 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   if (S.Kind == StepKind::ActParamGrad)
     OS << " d/d" << S.Param;
   if (S.Kind == StepKind::Dropout || S.Kind == StepKind::DropoutGrad)
-    OS << " rate " << formatv("{0}", S.Rate);
+    OS << " rate " << formatNumber(S.Rate);
   if (S.Kind == StepKind::PointLoss || S.Kind == StepKind::SoftmaxXent ||
       S.Kind == StepKind::SigmoidXent)
     OS << " " << lossName(T.network().spec().Loss.Kind);

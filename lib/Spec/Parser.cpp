@@ -3,6 +3,7 @@
 #include "netjit/Spec/Spec.h"
 
 #include "netjit/Activations/Catalog.h"
+#include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
 #include "netjit/Support/Diagnostics.h"
 
@@ -98,7 +99,7 @@ std::string ActivationSpec::describe() const {
   S += "(";
   bool First = true;
   for (auto &[N, P] : Params) {
-    S += (First ? "" : ", ") + N + "=" + formatv("{0}", P.Value).str();
+    S += (First ? "" : ", ") + N + "=" + formatNumber(P.Value);
     if (P.Trainable)
       S += PerUnit ? " trainable per unit" : " trainable";
     First = false;
@@ -223,7 +224,8 @@ private:
   Expected<Kind> oneOf(const json &V, StringRef P, StringRef What,
                        const std::pair<const char *, Kind> (&Table)[N]) {
     if (!V.is_string())
-      return fail(P, "expected " + What + " name, got " + describeValue(V));
+      return fail(P, "expected the " + What + " as a string, got " +
+                         describeValue(V));
     std::string S = V.get<std::string>();
     for (auto &E : Table)
       if (S == E.first)
@@ -408,7 +410,7 @@ Expected<LayerSpec> SpecReader::layer(const json &V, StringRef P,
   if (!V.contains("type"))
     return fail(P, "missing field 'type' (one of " +
                        join(namesOf(LayerNames), ", ") + ")");
-  auto K = oneOf(V["type"], P.str() + "/type", "a layer", LayerNames);
+  auto K = oneOf(V["type"], P.str() + "/type", "layer type", LayerNames);
   if (!K)
     return K.takeError();
   LayerSpec L;
@@ -479,7 +481,7 @@ Expected<LayerSpec> SpecReader::layer(const json &V, StringRef P,
     for (auto [Key, Slot] : {std::pair{"kernel_initializer", &L.KernelInit},
                              std::pair{"bias_initializer", &L.BiasInit}})
       if (V.contains(Key)) {
-        auto I = oneOf(V[Key], Field(Key), "an initializer", InitNames);
+        auto I = oneOf(V[Key], Field(Key), "initializer", InitNames);
         if (!I)
           return I.takeError();
         *Slot = *I;
@@ -534,7 +536,7 @@ Error SpecReader::loss(const json &V, LossSpec &L) {
       return fail("/loss", "missing field 'type'");
     Type = &V["type"];
   }
-  auto K = oneOf(*Type, V.is_object() ? "/loss/type" : "/loss", "a loss",
+  auto K = oneOf(*Type, V.is_object() ? "/loss/type" : "/loss", "loss",
                  LossNames);
   if (!K)
     return K.takeError();
@@ -569,7 +571,7 @@ Error SpecReader::optimizer(const json &V, OptimizerSpec &O) {
     Type = &V["type"];
   }
   auto K = oneOf(*Type, V.is_object() ? "/optimizer/type" : "/optimizer",
-                 "an optimizer", OptimizerNames);
+                 "optimizer", OptimizerNames);
   if (!K)
     return K.takeError();
   O.Kind = *K;
@@ -810,6 +812,19 @@ Expected<Spec> parseSpec(StringRef Text, StringRef File) {
       Message = "unexpected end of file: " + Message;
     return sourceError(ErrorKind::Spec, File, Text,
                        std::min(Offset, Text.size()), "invalid JSON: " + Message);
+  } catch (const json::exception &E) {
+    // A number past double's range ("number overflow parsing '1e400'"):
+    // nlohmann gives no position, so find the literal it names.
+    std::string What = E.what();
+    size_t Q = What.find('\'');
+    std::string Literal =
+        Q == std::string::npos ? "" : What.substr(Q + 1, What.rfind('\'') - Q - 1);
+    size_t At = Literal.empty() ? 0 : Text.find(Literal);
+    return sourceError(ErrorKind::Spec, File, Text,
+                       At == StringRef::npos ? 0 : At,
+                       "invalid JSON: the number " +
+                           (Literal.empty() ? std::string("here") : Literal) +
+                           " is out of range");
   }
   if (!Duplicate.empty())
     return locatedError(ErrorKind::Spec, File, Duplicate,
