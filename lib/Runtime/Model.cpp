@@ -105,37 +105,29 @@ Error Model::checkCall(const void *Labels, int64_t Batch) {
   return Error::success();
 }
 
-Expected<StepStats> Model::trainStep(const float *X, const void *Labels,
-                                     int64_t Batch) {
+Expected<StepStats> Model::run(EntryPoint EP, const float *X,
+                               const void *Labels, int64_t Batch) {
   if (Error E = checkCall(Labels, Batch))
     return E;
   StepStats S;
-  Entry[unsigned(EntryPoint::TrainStep)](Arena.get(), X,
-                                         const_cast<void *>(Labels), Batch,
-                                         &S.LossSum);
+  Entry[unsigned(EP)](Arena.get(), X, const_cast<void *>(Labels), Batch,
+                      &S.LossSum);
   return S;
+}
+
+Expected<StepStats> Model::trainStep(const float *X, const void *Labels,
+                                     int64_t Batch) {
+  return run(EntryPoint::TrainStep, X, Labels, Batch);
 }
 
 Expected<StepStats> Model::gradients(const float *X, const void *Labels,
                                      int64_t Batch) {
-  if (Error E = checkCall(Labels, Batch))
-    return E;
-  StepStats S;
-  Entry[unsigned(EntryPoint::Gradients)](Arena.get(), X,
-                                         const_cast<void *>(Labels), Batch,
-                                         &S.LossSum);
-  return S;
+  return run(EntryPoint::Gradients, X, Labels, Batch);
 }
 
 Expected<StepStats> Model::evaluate(const float *X, const void *Labels,
                                     int64_t Batch) {
-  if (Error E = checkCall(Labels, Batch))
-    return E;
-  StepStats S;
-  Entry[unsigned(EntryPoint::Evaluate)](Arena.get(), X,
-                                        const_cast<void *>(Labels), Batch,
-                                        &S.LossSum);
-  return S;
+  return run(EntryPoint::Evaluate, X, Labels, Batch);
 }
 
 Error Model::predict(const float *X, float *Out, int64_t Batch) {

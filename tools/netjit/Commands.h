@@ -10,6 +10,10 @@
 
 namespace netjit {
 
+/// Prints M (prepared for TM) at Stage: llvm as built, opt after O3, asm.
+llvm::Error printCodeStage(llvm::Module &M, llvm::TargetMachine &TM,
+                           llvm::StringRef Stage);
+
 struct EmitArgs {
   std::string Spec;
   std::string Stage = "fused";

@@ -43,19 +43,23 @@ llvm::Error runEmit(const EmitArgs &A) {
   auto PM = buildProgramModule(**T, A.Prefix, vectorLanes(**TM));
   if (!PM)
     return PM.takeError();
-  llvm::Module &M = *PM->M;
-  M.setTargetTriple((*TM)->getTargetTriple().str());
-  M.setDataLayout((*TM)->createDataLayout());
-  if (A.Stage == "llvm") {
+  return printCodeStage(*PM->M, **TM, A.Stage);
+}
+
+llvm::Error printCodeStage(llvm::Module &M, llvm::TargetMachine &TM,
+                           llvm::StringRef Stage) {
+  M.setTargetTriple(TM.getTargetTriple().str());
+  M.setDataLayout(TM.createDataLayout());
+  if (Stage == "llvm") {
     M.print(llvm::outs(), nullptr);
     return llvm::Error::success();
   }
-  optimizeModule(M, **TM);
-  if (A.Stage == "opt") {
+  optimizeModule(M, TM);
+  if (Stage == "opt") {
     M.print(llvm::outs(), nullptr);
     return llvm::Error::success();
   }
-  auto Asm = emitAssembly(M, **TM);
+  auto Asm = emitAssembly(M, TM);
   if (!Asm)
     return Asm.takeError();
   llvm::outs() << *Asm;

@@ -143,20 +143,7 @@ llvm::Error emitCode(const ExprArgs &A, const ActivationForms &Forms) {
           emitActivationKernels(M, Forms, "act", vectorLanes(**TM), Kinds,
                                 A.Interleave))
     return E;
-  if (A.Emit == "llvm") {
-    M.print(llvm::outs(), nullptr);
-    return llvm::Error::success();
-  }
-  optimizeModule(M, **TM);
-  if (A.Emit == "opt") {
-    M.print(llvm::outs(), nullptr);
-    return llvm::Error::success();
-  }
-  auto Asm = emitAssembly(M, **TM);
-  if (!Asm)
-    return Asm.takeError();
-  llvm::outs() << *Asm;
-  return llvm::Error::success();
+  return printCodeStage(M, **TM, A.Emit);
 }
 
 /// --eval with --jit: the compiled float kernel (fused: y and f') at Xs.

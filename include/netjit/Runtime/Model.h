@@ -69,6 +69,8 @@ public:
 private:
   Model() = default;
   llvm::Error checkCall(const void *Labels, int64_t Batch);
+  llvm::Expected<StepStats> run(EntryPoint EP, const float *X,
+                                const void *Labels, int64_t Batch);
   using EntryFn = void(float *, const float *, void *, int64_t, double *);
   std::unique_ptr<NetworkGraph> G;
   std::unique_ptr<TrainGraph> T;
