@@ -316,3 +316,63 @@ TEST(TrainingTest, TrainingLowersTheLossOnALearnableTask) {
 }
 
 } // namespace
+
+namespace {
+
+const float *tensorNamed(Model &M, llvm::StringRef Name) {
+  for (const TensorInfo &T : M.graph().tensors())
+    if (T.Name == Name)
+      return M.arena() + T.Offset;
+  ADD_FAILURE() << "no tensor " << Name.str();
+  return nullptr;
+}
+
+TEST(TrainingTest, DropoutDropsAtItsRateAndBackwardUsesTheSameMask) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  auto M = compileSpec(R"({"input": {"shape": [20]},
+    "layers": [{"type": "dense", "units": 64, "activation": "tanh"},
+               {"type": "dropout", "rate": 0.25, "name": "drop"},
+               {"type": "dense", "units": 4, "activation": "softmax"}],
+    "loss": "sparse_categorical_crossentropy"})",
+                       32);
+  ASSERT_TRUE(M);
+  M->initialize(4);
+  std::vector<float> X, Targets;
+  std::vector<int32_t> Labels;
+  randomBatch(M->graph(), 32, 3, X, Labels, Targets);
+  std::vector<float> FirstMask;
+  for (int Step = 0; Step < 2; ++Step) {
+    ASSERT_TRUE(bool(M->gradients(X.data(), Labels.data(), 32)));
+    const float *In = tensorNamed(*M, "%dense_0.y");
+    const float *Out = tensorNamed(*M, "%drop.y");
+    const float *DOut = tensorNamed(*M, "%dense_2.dx");
+    const float *DIn = tensorNamed(*M, "%drop.dx");
+    ASSERT_TRUE(In && Out && DOut && DIn);
+    int Dropped = 0;
+    std::vector<float> Mask(32 * 64);
+    for (int I = 0; I < 32 * 64; ++I) {
+      bool Kept = Out[I] != 0;
+      Dropped += !Kept;
+      Mask[I] = Kept;
+      // Survivors scaled by 1 / (1 - rate), in both directions.
+      EXPECT_FLOAT_EQ(Out[I], Kept ? In[I] / 0.75f : 0.0f) << I;
+      EXPECT_FLOAT_EQ(DIn[I], Kept ? DOut[I] / 0.75f : 0.0f) << I;
+    }
+    EXPECT_NEAR(Dropped / 2048.0, 0.25, 0.04);
+    // The same step draws the same mask; the next one another (gradients
+    // does not advance the step, train_step does).
+    if (Step == 0) {
+      FirstMask = Mask;
+      ASSERT_TRUE(bool(M->gradients(X.data(), Labels.data(), 32)));
+      const float *Again = tensorNamed(*M, "%drop.y");
+      for (int I = 0; I < 32 * 64; ++I)
+        ASSERT_EQ(Again[I] != 0, Mask[I] != 0) << I;
+      ASSERT_TRUE(bool(M->trainStep(X.data(), Labels.data(), 32)));
+    } else {
+      EXPECT_NE(Mask, FirstMask);
+    }
+  }
+}
+
+} // namespace

@@ -185,14 +185,11 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
 }
 
 unsigned gemmRowBlock(int64_t M, GemmBlocking Blk, unsigned Lanes) {
-  // The tallest block that fits the registers and divides M, so that no
-  // rows are left for the one-row kernel; else the register-limited one.
-  unsigned Regs = Lanes >= 16 ? 32 : 16;
+  // The tallest block up to the register-limited one that divides M, so no
+  // rows are left for the one-row kernel; below 4 rows that costs more
+  // than the remainder does.
   for (unsigned MR = Blk.MR; MR >= 4; --MR)
-    if (M % MR == 0 && MR * Blk.NR + Blk.NR + 2 <= Regs)
-      return MR;
-  for (unsigned MR = 8; MR > Blk.MR; --MR)
-    if (M % MR == 0 && MR * Blk.NR + Blk.NR + 2 <= Regs)
+    if (M % MR == 0)
       return MR;
   return Blk.MR;
 }

@@ -163,7 +163,9 @@ private:
   }
   Error step(const Step &S);
   Error lossRow(const Step &S, Value *Row);
-  void dropoutMask(const Step &S, Value *Row, Value *ColIdx, Value *&Scale);
+  Value *dropoutKey(const Step &S, Value *Row);
+  Value *dropoutScale(const Step &S, Value *Key, Value *ColIdx);
+  GlobalVariable *columnIndices(int64_t N);
   Error update();
   void addStat(unsigned Field, Value *V);
 
@@ -230,43 +232,60 @@ void ProgramEmitter::addStat(unsigned Field, Value *V) {
   B.CreateStore(B.CreateFAdd(B.CreateLoad(B.getDoubleTy(), P), D), P);
 }
 
-/// Dropout's keep mask for one row's chunk: lane j keeps its value when a
-/// hash of (seed, step, layer, row, column) lands at or above rate, so the
-/// backward pass regenerates the forward pass's mask instead of storing it.
-void ProgramEmitter::dropoutMask(const Step &S, Value *Row, Value *ColIdx,
-                                 Value *&Scale) {
-  Type *I32 = B.getInt32Ty();
-  auto Mix = [&](Value *H) {
-    // murmur3's finalizer: every input bit flips each output bit with
-    // probability about 1/2.
-    unsigned N = H->getType()->isVectorTy() ? L : 0;
-    auto C = [&](uint32_t K) -> Value * {
-      Value *S = B.getInt32(K);
-      return N ? splat(N, S) : S;
-    };
-    H = B.CreateXor(H, B.CreateLShr(H, C(16)));
-    H = B.CreateMul(H, C(0x85ebca6b));
-    H = B.CreateXor(H, B.CreateLShr(H, C(13)));
-    H = B.CreateMul(H, C(0xc2b2ae35));
-    return B.CreateXor(H, B.CreateLShr(H, C(16)));
+/// murmur3's finalizer: every input bit flips each output bit with
+/// probability about 1/2.
+static Value *mix32(IRBuilder<> &B, Value *H) {
+  auto C = [&](uint32_t K) -> Value * {
+    Value *S = B.getInt32(K);
+    if (auto *VT = dyn_cast<FixedVectorType>(H->getType()))
+      return B.CreateVectorSplat(VT->getNumElements(), S);
+    return S;
   };
+  H = B.CreateXor(H, B.CreateLShr(H, C(16)));
+  H = B.CreateMul(H, C(0x85ebca6b));
+  H = B.CreateXor(H, B.CreateLShr(H, C(13)));
+  H = B.CreateMul(H, C(0xc2b2ae35));
+  return B.CreateXor(H, B.CreateLShr(H, C(16)));
+}
+
+/// Dropout's key for one row: a hash of (seed, step, layer, row), so the
+/// backward pass regenerates the forward pass's mask instead of storing it.
+Value *ProgramEmitter::dropoutKey(const Step &S, Value *Row) {
+  Type *I32 = B.getInt32Ty();
   Value *Step = B.CreateTrunc(B.CreateLoad(B.getInt64Ty(), header(0)), I32);
   Value *Seed = B.CreateLoad(B.getInt64Ty(), header(1));
   Value *Key = B.CreateXor(B.CreateTrunc(Seed, I32),
                            B.CreateTrunc(B.CreateLShr(Seed, 32), I32));
-  Key = Mix(B.CreateXor(Mix(B.CreateXor(Key, B.getInt32(S.Layer * 0x9E3779B9u))),
-                        Step));
-  Key = Mix(B.CreateXor(Key, B.CreateTrunc(Row, I32)));
-  Value *H = Mix(B.CreateXor(splat(L, Key), B.CreateFPToUI(ColIdx,
-                                                      VectorType::get(I32, L, false))));
+  Key = mix32(B, B.CreateXor(Key, B.getInt32(S.Layer * 0x9E3779B9u)));
+  Key = mix32(B, B.CreateXor(Key, Step));
+  return mix32(B, B.CreateXor(Key, B.CreateTrunc(Row, I32)));
+}
+
+/// 1 / (1 - rate) where column j's hash of Key lands at or above rate, else 0.
+Value *ProgramEmitter::dropoutScale(const Step &S, Value *Key, Value *ColIdx) {
+  Type *I32V = VectorType::get(B.getInt32Ty(), L, false);
+  Value *H = mix32(B, B.CreateXor(splat(L, Key), B.CreateFPToUI(ColIdx, I32V)));
   // The top 24 bits as a float in [0, 1).
   Value *U = B.CreateFMul(
       B.CreateUIToFP(B.CreateLShr(H, splat(L, B.getInt32(8))),
                      VectorType::get(Fl, L, false)),
       splatF(L, 1.0 / (1 << 24)));
-  Value *Keep = B.CreateFCmpOGE(U, splatF(L, S.Rate));
-  Scale = B.CreateSelect(Keep, splatF(L, 1.0 / (1.0 - S.Rate)),
-                         splatF(L, 0.0));
+  return B.CreateSelect(B.CreateFCmpOGE(U, splatF(L, S.Rate)),
+                        splatF(L, 1.0 / (1.0 - S.Rate)), splatF(L, 0.0));
+}
+
+/// Column indices 0..N-1 as floats (exact below 2^24 columns), read like
+/// data by the loops that need a lane's column; one array per width.
+GlobalVariable *ProgramEmitter::columnIndices(int64_t N) {
+  std::string Name = "netjit.columns." + std::to_string(N);
+  if (GlobalVariable *G = M.getGlobalVariable(Name, true))
+    return G;
+  std::vector<float> Iota(N);
+  for (int64_t J = 0; J < N; ++J)
+    Iota[J] = J;
+  auto *Init = ConstantDataArray::get(M.getContext(), ArrayRef(Iota));
+  return new GlobalVariable(M, Init->getType(), true,
+                            GlobalValue::PrivateLinkage, Init, Name);
 }
 
 /// One row of an element-wise step, as a loop over its columns.
@@ -347,20 +366,11 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   }
   case StepKind::Dropout:
   case StepKind::DropoutGrad: {
-    // Column indices as floats (exact below 2^24 columns), read like data.
-    std::vector<float> Iota(N);
-    for (int64_t J = 0; J < N; ++J)
-      Iota[J] = J;
-    auto *Init = ConstantDataArray::get(M.getContext(), ArrayRef(Iota));
-    auto *GV = new GlobalVariable(M, Init->getType(), true,
-                                  GlobalValue::PrivateLinkage, Init,
-                                  "netjit.columns");
-    Ins = {Row0(S.In[0]), {GV}};
+    Value *Key = dropoutKey(S, Row);
+    Ins = {Row0(S.In[0]), {columnIndices(N)}};
     Outs = {rowPtr(S.Out, Row)};
     return Loop([&](LoadFn In) -> Expected<Vals> {
-      Value *Scale;
-      dropoutMask(S, Row, In(1), Scale);
-      return Vals{B.CreateFMul(In(0), Scale)};
+      return Vals{B.CreateFMul(In(0), dropoutScale(S, Key, In(1)))};
     });
   }
   case StepKind::Softmax:
@@ -512,7 +522,6 @@ Error ProgramEmitter::lossRow(const Step &S, Value *Row) {
   }
 
   // Element-wise losses, averaged over the outputs as Keras does.
-  Value *InvN = splatF(Lanes, 1.0 / N);
   Value *GScale = splat(Lanes, B.CreateFMul(InvB, f32(1.0 / N)));
   Value *VLoss = accumulator(VT, Zero), *VCorrect = accumulator(VT, Zero);
   Value *One = splatF(Lanes, 1), *Half = splatF(Lanes, 0.5);
@@ -580,7 +589,6 @@ Error ProgramEmitter::lossRow(const Step &S, Value *Row) {
   });
   addStat(0, B.CreateFMul(reduceAdd(VLoss), f32(1.0 / N)));
   addStat(1, B.CreateFMul(reduceAdd(VCorrect), f32(1.0 / N)));
-  (void)InvN;
   return Error::success();
 }
 

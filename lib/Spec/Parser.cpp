@@ -74,7 +74,6 @@ StringRef initName(InitKind K) {
 std::vector<std::pair<std::string, double>> optimizerDefaults(OptimizerKind K) {
   std::vector<std::pair<std::string, double>> Out;
   OptimizerKind Current = OptimizerKind::sgd;
-  (void)Current;
 #define NETJIT_OPTIMIZER(Name, Summary) Current = OptimizerKind::Name;
 #define NETJIT_HYPER(Name, Default)                                            \
   if (Current == K)                                                            \

@@ -105,7 +105,7 @@ public:
   int64_t paramsOffset() const { return ParamsBegin; }
   int64_t paramsSpan() const { return ParamsEnd - ParamsBegin; }
   int64_t gradOffset() const { return GradBegin; }
-  /// Slot K of the optimizer starts at paramsOffset() + slotDistance(K).
+  /// Where optimizer slot K's copy of the parameter layout starts.
   int64_t slotOffset(unsigned K) const { return SlotBegin[K]; }
   unsigned numSlots() const { return SlotBegin.size(); }
   int paramTensor(int Param) const { return ParamTensor[Param]; }
