@@ -1,7 +1,7 @@
 // training.cpp - seconds per epoch of a spec's compiled training step on
 // in-memory data (random: the timing does not depend on the values), as
 // JSON: {"spec", "batch", "compile_ms", "epoch_s": [...], "gflop"}.
-//   netjit-bench-training SPEC BATCH EPOCHS [ACTIVATION]
+//   netjit-bench-training SPEC BATCH EPOCHS [ACTIVATION [THREADS]]
 #include "netjit/Runtime/Model.h"
 #include "netjit/Runtime/GradCheck.h"
 
@@ -14,7 +14,7 @@ using Clock = std::chrono::steady_clock;
 
 int main(int argc, char **argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: netjit-bench-training SPEC BATCH EPOCHS [ACTIVATION]\n");
+    std::fprintf(stderr, "usage: netjit-bench-training SPEC BATCH EPOCHS [ACTIVATION [THREADS]]\n");
     return 2;
   }
   auto S = loadSpec(argv[1]);
@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
   int64_t Batch = std::atoll(argv[2]);
   int Epochs = std::atoi(argv[3]);
   S->Training.BatchSize = Batch;
-  if (argc > 4)
+  if (argc > 4 && std::string(argv[4]) != "-")
     for (LayerSpec &L : S->Layers)
       if (L.Kind == LayerKind::dense && !L.Activation.RowWise &&
           !L.Activation.isLinear()) {
@@ -47,6 +47,7 @@ int main(int argc, char **argv) {
   }
   CompileOptions CO;
   CO.Jit.UseCache = false;
+  CO.Threads = argc > 5 ? std::atoi(argv[5]) : 1;
   auto T0 = Clock::now();
   auto M = Model::compile(std::move(*G), CO);
   double CompileMs =
@@ -87,6 +88,7 @@ int main(int argc, char **argv) {
     }
   nlohmann::json J = {{"spec", argv[1]},   {"batch", Batch},
                       {"compile_ms", CompileMs}, {"epoch_s", Times},
+                      {"threads", (*M)->threads()},
                       {"gflop", Flop / 1e9}};
   std::printf("%s\n", J.dump().c_str());
   return 0;

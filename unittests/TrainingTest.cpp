@@ -13,7 +13,8 @@ using namespace netjit;
 
 namespace {
 
-std::unique_ptr<Model> compileSpec(const std::string &Text, int64_t Batch) {
+std::unique_ptr<Model> compileSpec(const std::string &Text, int64_t Batch,
+                                   unsigned Threads = 1) {
   auto S = parseSpec(Text, "test.json");
   if (!S) {
     ADD_FAILURE() << llvm::toString(S.takeError()) << "\n" << Text;
@@ -27,6 +28,7 @@ std::unique_ptr<Model> compileSpec(const std::string &Text, int64_t Batch) {
   CompileOptions O;
   O.MaxBatch = Batch;
   O.Jit.UseCache = false;
+  O.Threads = Threads;
   auto M = Model::compile(std::move(*G), O);
   if (!M) {
     ADD_FAILURE() << llvm::toString(M.takeError()) << "\n" << Text;
@@ -371,6 +373,56 @@ TEST(TrainingTest, DropoutDropsAtItsRateAndBackwardUsesTheSameMask) {
       ASSERT_TRUE(bool(M->trainStep(X.data(), Labels.data(), 32)));
     } else {
       EXPECT_NE(Mask, FirstMask);
+    }
+  }
+}
+
+/// Two threads split the batch and the update: the same step as one thread
+/// up to the order of the gradient sums, the same bits run after run, and
+/// the same dropout mask (it hashes a row's index in the whole batch).
+TEST(TrainingTest, TwoThreadsAgreeWithOne) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  std::string Spec = R"({"input": {"shape": [30]},
+    "layers": [{"type": "dense", "units": 40, "activation": {"name": "prelu", "per_unit": true},
+                "kernel_regularizer": {"l2": 0.01}},
+               {"type": "dropout", "rate": 0.2},
+               {"type": "dense", "units": 5, "activation": "softmax"}],
+    "loss": "sparse_categorical_crossentropy",
+    "optimizer": {"type": "adam", "learning_rate": 0.01}})";
+  const int64_t Batch = 100; // slices of 48 and 52 rows
+  auto One = compileSpec(Spec, Batch, 1);
+  auto Two = compileSpec(Spec, Batch, 2);
+  auto Again = compileSpec(Spec, Batch, 2);
+  ASSERT_TRUE(One && Two && Again);
+  ASSERT_EQ(One->threads(), 1u);
+  ASSERT_EQ(Two->threads(), 2u);
+  std::vector<float> X, Targets;
+  std::vector<int32_t> Labels;
+  randomBatch(One->graph(), Batch, 11, X, Labels, Targets);
+  for (Model *M : {One.get(), Two.get(), Again.get()})
+    M->initialize(5);
+  for (int Step = 0; Step < 4; ++Step) {
+    // A short last batch (under 2 x 32 rows) runs on one thread.
+    int64_t Rows = Step == 3 ? 40 : Batch;
+    auto S1 = One->trainStep(X.data(), Labels.data(), Rows);
+    auto S2 = Two->trainStep(X.data(), Labels.data(), Rows);
+    auto S3 = Again->trainStep(X.data(), Labels.data(), Rows);
+    ASSERT_TRUE(S1 && S2 && S3);
+    EXPECT_NEAR(S2->LossSum, S1->LossSum, 1e-4 * std::abs(S1->LossSum)) << Step;
+    EXPECT_EQ(S2->Correct, S1->Correct) << Step;
+    EXPECT_NEAR(S2->Penalty, S1->Penalty, 1e-4 * S1->Penalty) << Step;
+    EXPECT_GT(S2->Penalty, 0);
+    EXPECT_EQ(S2->LossSum, S3->LossSum) << Step;
+  }
+  EXPECT_EQ(Two->header().Step, 4);
+  for (size_t P = 0; P < One->network().params().size(); ++P) {
+    int64_t N = One->network().params()[P].size();
+    const float *A = One->param(P), *B = Two->param(P), *C = Again->param(P);
+    for (int64_t I = 0; I < N; ++I) {
+      ASSERT_NEAR(B[I], A[I], 1e-4 * std::max(1.0f, std::abs(A[I])))
+          << One->network().params()[P].Name << "[" << I << "]";
+      ASSERT_EQ(B[I], C[I]) << One->network().params()[P].Name << "[" << I << "]";
     }
   }
 }

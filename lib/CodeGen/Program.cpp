@@ -17,6 +17,8 @@ namespace netjit {
 
 StringRef entryPointName(EntryPoint E) {
   switch (E) {
+  case EntryPoint::GradientsPart:
+    return "gradients_part";
   case EntryPoint::TrainStep:
     return "train_step";
   case EntryPoint::Gradients:
@@ -25,24 +27,37 @@ StringRef entryPointName(EntryPoint E) {
     return "evaluate";
   case EntryPoint::Predict:
     return "predict";
+  case EntryPoint::Advance:
+    return "advance";
+  case EntryPoint::UpdatePart:
+    return "update_part";
   }
   return "?";
 }
 
 namespace {
 
-/// The function being emitted: the entry point's arguments, which row
-/// functions (epilogues) take too, plus the row range there.
+/// The function being emitted and what its code addresses: the arena, the
+/// workspace (gradients, values, scratch: the arena's own or a thread's),
+/// the caller's rows (Batch of them, the first being row Row0 of a batch of
+/// Total), the stats. Row functions (epilogues) take the same plus a row
+/// range.
 struct Frame {
   Function *F = nullptr;
-  Value *Arena, *X, *IO, *Batch, *Stats;
+  Value *Arena = nullptr, *Work = nullptr, *X = nullptr, *IO = nullptr,
+        *Batch = nullptr, *Stats = nullptr, *Total = nullptr, *Row0 = nullptr;
 };
+
+/// The signatures: an entry point's, a part's (gradients_part; row
+/// functions append their row range), update_part's and advance's.
+enum class Sig { Entry, Part, Rows, Update, Advance };
 
 class ProgramEmitter {
 public:
   ProgramEmitter(Module &M, const TrainGraph &T, StringRef Prefix,
-                 unsigned Lanes)
+                 unsigned Lanes, unsigned Threads)
       : M(M), T(T), G(T.network()), Prefix(Prefix), Lanes(Lanes),
+        Threads(Threads),
         L(Lanes * defaultInterleave(Lanes)), Avx512(Lanes == 16),
         VMRow(M, L, Avx512), VMLane(M, Lanes, Avx512), B(M.getContext()) {
     Fl = B.getFloatTy();
@@ -61,7 +76,7 @@ private:
   const TrainGraph &T;
   const NetworkGraph &G;
   std::string Prefix;
-  unsigned Lanes, L;
+  unsigned Lanes, Threads, L;
   bool Avx512;
   VectorMath VMRow, VMLane;
   IRBuilder<> B;
@@ -76,29 +91,66 @@ private:
   Value *splat(unsigned N, Value *S) { return B.CreateVectorSplat(N, S); }
   Value *splatF(unsigned N, double V) { return splat(N, f32(V)); }
 
-  Function *declare(const Twine &Name, bool RowFn) {
+  Function *declare(const Twine &Name, Sig S) {
     LLVMContext &Ctx = M.getContext();
     Type *Ptr = PointerType::getUnqual(Ctx), *I64 = Type::getInt64Ty(Ctx);
-    SmallVector<Type *, 8> Params = {Ptr, Ptr, Ptr, I64, Ptr};
-    if (RowFn)
-      Params.append({I64, I64});
+    SmallVector<Type *, 8> Params;
+    SmallVector<unsigned, 6> NoAlias;
+    switch (S) {
+    case Sig::Entry: // arena, x, io, batch, stats
+      Params = {Ptr, Ptr, Ptr, I64, Ptr};
+      NoAlias = {0, 1, 2, 4};
+      break;
+    case Sig::Part: // arena, work, x, io, rows, stats, total, row0
+    case Sig::Rows: // ... row0, rows
+      Params = {Ptr, Ptr, Ptr, Ptr, I64, Ptr, I64, I64};
+      if (S == Sig::Rows)
+        Params.append({I64, I64});
+      NoAlias = {0, 1, 2, 3, 5};
+      break;
+    case Sig::Update: // arena, extra workspaces, lo, hi, stats
+      Params = {Ptr, Ptr, I64, I64, Ptr};
+      NoAlias = {0, 4};
+      break;
+    case Sig::Advance: // arena
+      Params = {Ptr};
+      break;
+    }
     Function *F = Function::Create(
         FunctionType::get(Type::getVoidTy(Ctx), Params, false),
-        RowFn ? GlobalValue::InternalLinkage : GlobalValue::ExternalLinkage,
+        S == Sig::Rows ? GlobalValue::InternalLinkage
+                       : GlobalValue::ExternalLinkage,
         Name, M);
     F->addFnAttr(Attribute::NoUnwind);
     F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
     F->addFnAttr("prefer-vector-width", std::to_string(Lanes * 32));
-    // The caller's x, io and stats never alias the arena.
-    for (unsigned I : {0u, 1u, 2u, 4u})
+    // The caller's x, io and stats never alias the arena or a workspace.
+    for (unsigned I : NoAlias)
       F->addParamAttr(I, Attribute::NoAlias);
     return F;
   }
 
-  void enter(Function *F) {
-    Fr = {F, F->getArg(0), F->getArg(1), F->getArg(2), F->getArg(3),
-          F->getArg(4)};
+  void enter(Function *F, Sig S) {
     B.SetInsertPoint(BasicBlock::Create(M.getContext(), "entry", F));
+    auto A = [&](unsigned I) { return F->getArg(I); };
+    Fr = Frame();
+    Fr.F = F;
+    Fr.Arena = A(0);
+    switch (S) {
+    case Sig::Entry:
+      Fr = {F, A(0), B.CreateConstInBoundsGEP1_64(Fl, A(0), T.workOffset()),
+            A(1), A(2), A(3), A(4), A(3), i64(0)};
+      break;
+    case Sig::Part:
+    case Sig::Rows:
+      Fr = {F, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7)};
+      break;
+    case Sig::Update:
+      Fr.Stats = A(4);
+      break;
+    case Sig::Advance:
+      break;
+    }
   }
 
   /// A tensor's first float.
@@ -110,6 +162,11 @@ private:
     case TensorRole::Labels:
     case TensorRole::Targets:
       return Fr.IO;
+    case TensorRole::Grad:
+    case TensorRole::Value:
+    case TensorRole::Scratch:
+      return B.CreateConstInBoundsGEP1_64(Fl, Fr.Work,
+                                          I.Offset - T.workOffset());
     default:
       return B.CreateConstInBoundsGEP1_64(Fl, Fr.Arena, I.Offset);
     }
@@ -159,14 +216,16 @@ private:
   Error rowSteps(ArrayRef<Step> Steps, Value *Row0, Value *Rows);
   Expected<Function *> rowFunction(ArrayRef<Step> Steps);
   void callRows(Function *RF, Value *Row0, Value *Rows) {
-    B.CreateCall(RF, {Fr.Arena, Fr.X, Fr.IO, Fr.Batch, Fr.Stats, Row0, Rows});
+    B.CreateCall(RF, {Fr.Arena, Fr.Work, Fr.X, Fr.IO, Fr.Batch, Fr.Stats,
+                      Fr.Total, Fr.Row0, Row0, Rows});
   }
   Error step(const Step &S);
   Error lossRow(const Step &S, Value *Row);
   Value *dropoutKey(const Step &S, Value *Row);
   Value *dropoutScale(const Step &S, Value *Key, Value *ColIdx);
   GlobalVariable *columnIndices(int64_t N);
-  Error update();
+  void advance();
+  Error update(Value *Lo, Value *Hi, unsigned NExtra, Value *Extra);
   void addStat(unsigned Field, Value *V);
 
   /// Chunks of Lanes floats over [0, N): whole ones in a loop, then the
@@ -258,6 +317,9 @@ Value *ProgramEmitter::dropoutKey(const Step &S, Value *Row) {
                            B.CreateTrunc(B.CreateLShr(Seed, 32), I32));
   Key = mix32(B, B.CreateXor(Key, B.getInt32(S.Layer * 0x9E3779B9u)));
   Key = mix32(B, B.CreateXor(Key, Step));
+  // The row within the whole batch: the mask does not depend on how the
+  // batch is split between threads.
+  Row = B.CreateAdd(Row, Fr.Row0);
   return mix32(B, B.CreateXor(Key, B.CreateTrunc(Row, I32)));
 }
 
@@ -428,9 +490,9 @@ Error ProgramEmitter::rowSteps(ArrayRef<Step> Steps, Value *Row0,
 Expected<Function *> ProgramEmitter::rowFunction(ArrayRef<Step> Steps) {
   Frame Saved = Fr;
   IRBuilderBase::InsertPoint IP = B.saveIP();
-  Function *RF = declare(Prefix + ".rows." + Twine(RowFns++), true);
-  enter(RF);
-  if (Error E = rowSteps(Steps, RF->getArg(5), RF->getArg(6)))
+  Function *RF = declare(Prefix + ".rows." + Twine(RowFns++), Sig::Rows);
+  enter(RF, Sig::Rows);
+  if (Error E = rowSteps(Steps, RF->getArg(8), RF->getArg(9)))
     return E;
   B.CreateRetVoid();
   Fr = Saved;
@@ -444,7 +506,8 @@ Error ProgramEmitter::lossRow(const Step &S, Value *Row) {
   const LossSpec &Loss = G.spec().Loss;
   int64_t N = cols(S.In[0]);
   Value *Z = rowPtr(S.In[0], Row), *D = rowPtr(S.Out, Row);
-  Value *BatchF = B.CreateSIToFP(Fr.Batch, Fl);
+  // Averaged over the whole batch, of which these rows may be a part.
+  Value *BatchF = B.CreateSIToFP(Fr.Total, Fl);
   Value *InvB = B.CreateFDiv(f32(1), BatchF);
   bool Sparse = T.sparseLabels();
   Value *Tr = Sparse ? nullptr : rowPtr(S.In[1], Row);
@@ -657,7 +720,7 @@ Error ProgramEmitter::step(const Step &S) {
     return Error::success();
   }
   case StepKind::Update:
-    return update();
+    return plainError(ErrorKind::Compile, "the update is not a step of a part");
   default: {
     // A row-wise step no producer took: its own pass over the batch.
     auto F = rowFunction(S);
@@ -669,25 +732,44 @@ Error ProgramEmitter::step(const Step &S) {
   }
 }
 
-/// The optimizer over every parameter: one loop over the parameter region
-/// where no tensor is regularized, else one per tensor.
-Error ProgramEmitter::update() {
+static bool usesBetaPowers(const OptimizerSpec &O) {
+  return O.Kind == OptimizerKind::adam || O.Kind == OptimizerKind::adamw;
+}
+
+/// The header's per-step counters: the step count and Adam's beta powers
+/// (in double), once per step before the update reads them.
+void ProgramEmitter::advance() {
   const OptimizerSpec &O = G.spec().Optimizer;
   Type *Dbl = B.getDoubleTy();
-  // The step count and Adam's beta powers, in double in the header.
   Value *StepP = header(0);
   B.CreateStore(B.CreateAdd(B.CreateLoad(B.getInt64Ty(), StepP), i64(1)),
                 StepP);
+  if (!usesBetaPowers(O))
+    return;
+  for (auto [Field, Beta] : {std::pair(2, O.get("beta_1")),
+                             std::pair(3, O.get("beta_2"))}) {
+    Value *P = B.CreateConstInBoundsGEP1_64(Dbl, Fr.Arena, Field);
+    B.CreateStore(B.CreateFMul(B.CreateLoad(Dbl, P), ConstantFP::get(Dbl, Beta)),
+                  P);
+  }
+}
+
+/// The optimizer over the parameter floats [Lo, Hi) (relative to the
+/// parameter region), after advance(): one loop where no tensor is
+/// regularized, else one per tensor. The gradient is the arena's plus, when
+/// threads split the batch, the same floats of NExtra other workspaces
+/// (Extra, an array of pointers); the sum is stored back in the arena's.
+Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
+                             Value *Extra) {
+  const OptimizerSpec &O = G.spec().Optimizer;
+  Type *Dbl = B.getDoubleTy();
   double Lr = O.get("learning_rate");
   Value *Alpha = nullptr;
-  if (O.Kind == OptimizerKind::adam || O.Kind == OptimizerKind::adamw) {
-    auto Power = [&](unsigned Field, double Beta) {
-      Value *P = B.CreateConstInBoundsGEP1_64(Dbl, Fr.Arena, Field);
-      Value *V = B.CreateFMul(B.CreateLoad(Dbl, P), ConstantFP::get(Dbl, Beta));
-      B.CreateStore(V, P);
-      return V;
+  if (usesBetaPowers(O)) {
+    auto Power = [&](unsigned Field) {
+      return B.CreateLoad(Dbl, B.CreateConstInBoundsGEP1_64(Dbl, Fr.Arena, Field));
     };
-    Value *B1 = Power(2, O.get("beta_1")), *B2 = Power(3, O.get("beta_2"));
+    Value *B1 = Power(2), *B2 = Power(3);
     Value *One = ConstantFP::get(Dbl, 1.0);
     Value *A = B.CreateFDiv(
         B.CreateFMul(ConstantFP::get(Dbl, Lr),
@@ -699,37 +781,51 @@ Error ProgramEmitter::update() {
   auto C = [&](double V) { return splatF(L, V); };
   unsigned Slots = T.numSlots();
 
+  // Slot K's stream is input 2 + K; the extra gradients follow.
   auto Range = [&](int64_t Begin, int64_t Count, double L1,
                    double L2) -> Error {
-    Value *W = B.CreateConstInBoundsGEP1_64(Fl, Fr.Arena, Begin);
-    Value *Gp = B.CreateConstInBoundsGEP1_64(
-        Fl, Fr.Arena, Begin - T.paramsOffset() + T.gradOffset());
-    SmallVector<InStream, 4> Ins = {{W}, {Gp}};
+    // [Begin, Begin + Count) clipped to [Lo, Hi), relative offsets.
+    Begin -= T.paramsOffset();
+    Value *From = B.CreateBinaryIntrinsic(Intrinsic::smax, Lo, i64(Begin));
+    Value *To = B.CreateBinaryIntrinsic(Intrinsic::smin, Hi, i64(Begin + Count));
+    Value *N = B.CreateBinaryIntrinsic(Intrinsic::smax,
+                                       B.CreateSub(To, From), i64(0));
+    auto At = [&](Value *Base, int64_t Region) {
+      return B.CreateInBoundsGEP(
+          Fl, B.CreateConstInBoundsGEP1_64(Fl, Base, Region), From);
+    };
+    Value *W = At(Fr.Arena, T.paramsOffset());
+    Value *Gp = At(Fr.Arena, T.gradOffset());
+    SmallVector<InStream, 6> Ins = {{W}, {Gp}};
     SmallVector<Value *, 3> Outs = {W};
     for (unsigned K = 0; K < Slots; ++K) {
-      Value *P = B.CreateConstInBoundsGEP1_64(
-          Fl, Fr.Arena, Begin - T.paramsOffset() + T.slotOffset(K));
+      Value *P = At(Fr.Arena, T.slotOffset(K));
       Ins.push_back({P});
       Outs.push_back(P);
     }
-    if (L1 || L2) {
-      // The penalty l1 |w| + l2 w^2 on the weights before the update, as
-      // Keras adds it to the loss.
-      Value *Acc = accumulator(VT, splatF(Lanes, 0));
-      forChunks(Count, [&](Value *J, Value *Mask) {
-        Value *Wv = load(W, J, Mask);
-        Value *Pen = B.CreateFAdd(
-            B.CreateFMul(splatF(Lanes, L1),
-                         B.CreateUnaryIntrinsic(Intrinsic::fabs, Wv)),
-            B.CreateFMul(splatF(Lanes, L2), B.CreateFMul(Wv, Wv)));
-        accumulate(Acc, Pen);
-      });
-      addStat(2, reduceAdd(Acc));
+    for (unsigned K = 0; K < NExtra; ++K) {
+      Value *Work = B.CreateLoad(
+          B.getPtrTy(), B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Extra, K));
+      Ins.push_back({At(Work, T.gradOffset() - T.workOffset())});
     }
-    return emitLoop(
-        B, Fr.F, i64(Count), L, Ins, Outs,
+    if (NExtra)
+      Outs.push_back(Gp);
+    // The penalty l1 |w| + l2 w^2 on the weights before the update, as
+    // Keras adds it to the loss (the tail's idle lanes load 0).
+    Value *Penalty = (L1 || L2)
+                         ? accumulator(FixedVectorType::get(Fl, L), splatF(L, 0))
+                         : nullptr;
+    if (Error E = emitLoop(
+        B, Fr.F, N, L, Ins, Outs,
         [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
           Value *Wv = In(0), *Gv = In(1);
+          for (unsigned K = 0; K < NExtra; ++K)
+            Gv = B.CreateFAdd(Gv, In(2 + Slots + K));
+          if (Penalty)
+            accumulate(Penalty,
+                       B.CreateFAdd(B.CreateFMul(C(L1), B.CreateUnaryIntrinsic(
+                                                            Intrinsic::fabs, Wv)),
+                                    B.CreateFMul(C(L2), B.CreateFMul(Wv, Wv))));
           if (L1 || L2) {
             Value *Sgn = B.CreateSelect(
                 B.CreateFCmpOGT(Wv, C(0)), C(1),
@@ -795,8 +891,18 @@ Error ProgramEmitter::update() {
             break;
           }
           }
+          if (NExtra)
+            R.push_back(Gv);
           return R;
-        });
+        }))
+      return E;
+    if (Penalty) {
+      CallInst *Sum = B.CreateFAddReduce(
+          f32(-0.0), B.CreateLoad(FixedVectorType::get(Fl, L), Penalty));
+      Sum->setHasAllowReassoc(true);
+      addStat(2, Sum);
+    }
+    return Error::success();
   };
 
   bool AnyReg = false;
@@ -814,31 +920,55 @@ Error ProgramEmitter::update() {
 }
 
 Error ProgramEmitter::emit(EntryPoint EP) {
-  Function *F = declare(Prefix + "_" + entryPointName(EP), false);
-  enter(F);
-  if (EP == EntryPoint::TrainStep) {
-    // The gradients, then the update: the backward code is emitted once.
-    Function *Grad = M.getFunction(Prefix + "_gradients");
-    B.CreateCall(Grad, {Fr.Arena, Fr.X, Fr.IO, Fr.Batch, Fr.Stats});
-    if (Error E = update())
+  const char *Name = entryPointName(EP).data();
+  switch (EP) {
+  case EntryPoint::GradientsPart:
+    // The body the other training entry points call.
+    enter(declare(Prefix + "_" + Name, Sig::Part), Sig::Part);
+    for (const Step &S : T.Train)
+      if (S.Kind != StepKind::Update)
+        if (Error E = step(S))
+          return E;
+    break;
+  case EntryPoint::Advance:
+    enter(declare(Prefix + "_" + Name, Sig::Advance), Sig::Advance);
+    advance();
+    break;
+  case EntryPoint::UpdatePart: {
+    Function *F = declare(Prefix + "_" + Name, Sig::Update);
+    enter(F, Sig::Update);
+    if (Error E = update(F->getArg(2), F->getArg(3), Threads - 1, F->getArg(1)))
       return E;
-    B.CreateRetVoid();
-    return Error::success();
+    break;
   }
-  ArrayRef<Step> Steps = EP == EntryPoint::Evaluate  ? T.Evaluate
-                         : EP == EntryPoint::Predict ? T.Predict
-                                                     : T.Train;
-  for (const Step &S : Steps) {
-    if (EP == EntryPoint::Gradients && S.Kind == StepKind::Update)
-      continue;
-    if (Error E = step(S))
-      return E;
+  case EntryPoint::Gradients:
+  case EntryPoint::TrainStep: {
+    // The whole batch as one part in the arena's own workspace.
+    enter(declare(Prefix + "_" + Name, Sig::Entry), Sig::Entry);
+    B.CreateCall(M.getFunction(Prefix + "_gradients_part"),
+                 {Fr.Arena, Fr.Work, Fr.X, Fr.IO, Fr.Batch, Fr.Stats, Fr.Total,
+                  Fr.Row0});
+    if (EP == EntryPoint::TrainStep) {
+      advance();
+      if (Error E = update(i64(0), i64(T.paramsSpan()), 0, nullptr))
+        return E;
+    }
+    break;
   }
-  if (EP == EntryPoint::Predict) {
-    // The outputs, batch rows of them, to the caller.
-    int Out = T.outputTensor();
-    B.CreateMemCpy(Fr.IO, Align(4), ptr(Out), Align(64),
-                   B.CreateMul(Fr.Batch, i64(cols(Out) * 4)));
+  case EntryPoint::Evaluate:
+  case EntryPoint::Predict: {
+    enter(declare(Prefix + "_" + Name, Sig::Entry), Sig::Entry);
+    for (const Step &S : EP == EntryPoint::Evaluate ? T.Evaluate : T.Predict)
+      if (Error E = step(S))
+        return E;
+    if (EP == EntryPoint::Predict) {
+      // The outputs, batch rows of them, to the caller.
+      int Out = T.outputTensor();
+      B.CreateMemCpy(Fr.IO, Align(4), ptr(Out), Align(64),
+                     B.CreateMul(Fr.Batch, i64(cols(Out) * 4)));
+    }
+    break;
+  }
   }
   B.CreateRetVoid();
   return Error::success();
@@ -847,10 +977,9 @@ Error ProgramEmitter::emit(EntryPoint EP) {
 } // namespace
 
 Error emitProgram(Module &M, const TrainGraph &T, StringRef Prefix,
-                  unsigned Lanes) {
-  ProgramEmitter E(M, T, Prefix, Lanes);
-  for (EntryPoint EP : {EntryPoint::Gradients, EntryPoint::TrainStep,
-                        EntryPoint::Evaluate, EntryPoint::Predict})
+                  unsigned Lanes, unsigned Threads) {
+  ProgramEmitter E(M, T, Prefix, Lanes, std::max(Threads, 1u));
+  for (EntryPoint EP : AllEntryPoints)
     if (Error Err = E.emit(EP))
       return Err;
   return Error::success();

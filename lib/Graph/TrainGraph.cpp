@@ -343,12 +343,15 @@ void TrainGraphBuilder::layout() {
   int64_t Header = sizeof(ArenaHeader) / sizeof(float);
   T.ParamsBegin = Header;
   T.ParamsEnd = Header + Span;
-  T.GradBegin = T.ParamsEnd;
-  int64_t Next = T.GradBegin + Span;
+  int64_t Next = T.ParamsEnd;
   for (unsigned K = 0; K < T.SlotBegin.size(); ++K) {
     T.SlotBegin[K] = Next;
     Next += Span;
   }
+  // What one thread writes while computing gradients (gradients, values,
+  // scratch) comes last: the workspace another thread gets a copy of.
+  T.GradBegin = Next;
+  Next += Span;
   for (TensorInfo &I : T.Tensors) {
     switch (I.Role) {
     case TensorRole::Param:

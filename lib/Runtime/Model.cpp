@@ -5,6 +5,7 @@
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Transforms/Passes.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -13,16 +14,26 @@ using namespace llvm;
 namespace netjit {
 
 Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
-                                           StringRef Prefix, unsigned Lanes) {
+                                           StringRef Prefix, unsigned Lanes,
+                                           unsigned Threads) {
   ProgramModule PM;
   PM.Ctx = std::make_unique<LLVMContext>();
   PM.M = std::make_unique<Module>(T.network().spec().Name, *PM.Ctx);
-  if (Error E = emitProgram(*PM.M, T, Prefix, Lanes))
+  if (Error E = emitProgram(*PM.M, T, Prefix, Lanes, Threads))
     return E;
   return PM;
 }
 
 void Model::Free::operator()(float *P) const { std::free(P); }
+
+/// Floats rounded up to whole cache lines, zeroed.
+static float *allocateFloats(int64_t N) {
+  size_t Bytes = (N * sizeof(float) + 63) & ~size_t(63);
+  float *A = static_cast<float *>(std::aligned_alloc(64, Bytes));
+  if (A)
+    std::memset(A, 0, Bytes);
+  return A;
+}
 
 Model::~Model() = default;
 
@@ -38,25 +49,41 @@ Expected<std::unique_ptr<Model>> Model::compile(std::unique_ptr<NetworkGraph> G,
   auto J = Jit::create(Opts.Jit);
   if (!J)
     return J.takeError();
-  auto PM = buildProgramModule(**T, Opts.Prefix, (*J)->lanes());
+  unsigned Threads = Opts.Threads ? Opts.Threads
+                                  : std::max(1u, std::thread::hardware_concurrency());
+  // A thread needs MinRowsPerThread rows of the largest batch.
+  Threads = std::max<int64_t>(
+      1, std::min<int64_t>(Threads, Batch / MinRowsPerThread));
+  auto PM = buildProgramModule(**T, Opts.Prefix, (*J)->lanes(), Threads);
   if (!PM)
     return PM.takeError();
   if (Error E = (*J)->addModule(std::move(PM->M), std::move(PM->Ctx)))
     return E;
-  for (EntryPoint EP : {EntryPoint::TrainStep, EntryPoint::Gradients,
-                        EntryPoint::Evaluate, EntryPoint::Predict}) {
+  for (EntryPoint EP : AllEntryPoints) {
     auto Sym = (*J)->lookup(Opts.Prefix + "_" + entryPointName(EP).str());
     if (!Sym)
       return Sym.takeError();
-    M->Entry[unsigned(EP)] = reinterpret_cast<EntryFn *>(*Sym);
+    M->Entry[unsigned(EP)] = reinterpret_cast<void *>(*Sym);
   }
-  size_t Bytes = ((*T)->arenaFloats() * sizeof(float) + 63) & ~size_t(63);
-  float *A = static_cast<float *>(std::aligned_alloc(64, Bytes));
+  auto NoMemory = [](const char *What, int64_t Floats) {
+    return plainError(ErrorKind::Compile, Twine("cannot allocate ") + What +
+                                              " (" + Twine(Floats * 4) +
+                                              " bytes)");
+  };
+  float *A = allocateFloats((*T)->arenaFloats());
   if (!A)
-    return plainError(ErrorKind::Compile,
-                      "cannot allocate the arena (" + Twine(Bytes) + " bytes)");
-  std::memset(A, 0, Bytes);
+    return NoMemory("the arena", (*T)->arenaFloats());
   M->Arena.reset(A);
+  if (Threads > 1) {
+    for (unsigned I = 1; I < Threads; ++I) {
+      float *W = allocateFloats((*T)->workFloats());
+      if (!W)
+        return NoMemory("a thread's workspace", (*T)->workFloats());
+      M->Work.emplace_back(W);
+      M->WorkPtrs.push_back(W);
+    }
+    M->Pool = std::make_unique<ThreadPool>(Threads);
+  }
   M->G = std::move(G);
   M->T = std::move(*T);
   M->J = std::move(*J);
@@ -110,14 +137,61 @@ Expected<StepStats> Model::run(EntryPoint EP, const float *X,
   if (Error E = checkCall(Labels, Batch))
     return E;
   StepStats S;
-  Entry[unsigned(EP)](Arena.get(), X, const_cast<void *>(Labels), Batch,
-                      &S.LossSum);
+  entry<EntryFn>(EP)(Arena.get(), X, const_cast<void *>(Labels), Batch,
+                     &S.LossSum);
   return S;
 }
 
 Expected<StepStats> Model::trainStep(const float *X, const void *Labels,
                                      int64_t Batch) {
+  if (Pool && Batch >= 2 * MinRowsPerThread)
+    return trainStepThreaded(X, Labels, Batch);
   return run(EntryPoint::TrainStep, X, Labels, Batch);
+}
+
+/// Thread I computes the gradients of its slice of rows into its workspace
+/// (thread 0 into the arena's); then, once the header has advanced, thread
+/// I sums and applies slice I of the parameters. Slices end on multiples of
+/// 16 rows and floats, so GEMM row blocks and vectors stay whole.
+Expected<StepStats> Model::trainStepThreaded(const float *X,
+                                             const void *Labels,
+                                             int64_t Batch) {
+  if (Error E = checkCall(Labels, Batch))
+    return E;
+  unsigned N = Pool->size();
+  // A slice of [0, Total) for thread I, on multiples of 16.
+  auto Slice = [N](int64_t Total, unsigned I) {
+    auto Edge = [&](unsigned K) {
+      return K == N ? Total : std::min(Total, (Total * K / N + 8) & ~int64_t(15));
+    };
+    return std::pair(Edge(I), Edge(I + 1));
+  };
+  int64_t In = G->inputSize();
+  int64_t LabelBytes = T->sparseLabels() ? 4 : 4 * G->outputSize();
+  std::vector<StepStats> Stats(N);
+  auto *Part = entry<PartFn>(EntryPoint::GradientsPart);
+  Pool->run([&](unsigned I) {
+    auto [R0, R1] = Slice(Batch, I);
+    if (R1 <= R0)
+      return;
+    float *Work = I ? WorkPtrs[I - 1] : Arena.get() + T->workOffset();
+    Part(Arena.get(), Work, X + R0 * In,
+         const_cast<char *>(static_cast<const char *>(Labels)) + R0 * LabelBytes,
+         R1 - R0, &Stats[I].LossSum, Batch, R0);
+  });
+  entry<AdvanceFn>(EntryPoint::Advance)(Arena.get());
+  auto *Update = entry<UpdateFn>(EntryPoint::UpdatePart);
+  Pool->run([&](unsigned I) {
+    auto [P0, P1] = Slice(T->paramsSpan(), I);
+    Update(Arena.get(), WorkPtrs.data(), P0, P1, &Stats[I].LossSum);
+  });
+  StepStats S;
+  for (const StepStats &P : Stats) {
+    S.LossSum += P.LossSum;
+    S.Correct += P.Correct;
+    S.Penalty += P.Penalty;
+  }
+  return S;
 }
 
 Expected<StepStats> Model::gradients(const float *X, const void *Labels,
@@ -134,7 +208,7 @@ Error Model::predict(const float *X, float *Out, int64_t Batch) {
   if (Error E = checkCall(nullptr, Batch))
     return E;
   StepStats S;
-  Entry[unsigned(EntryPoint::Predict)](Arena.get(), X, Out, Batch, &S.LossSum);
+  entry<EntryFn>(EntryPoint::Predict)(Arena.get(), X, Out, Batch, &S.LossSum);
   return Error::success();
 }
 

@@ -9,7 +9,8 @@
 
 namespace netjit {
 
-/// The entry points, all with one signature:
+/// The entry points (docs/ir.md, "Training program"). Most share one
+/// signature:
 ///   void PREFIX_NAME(float *arena, const float *x, void *io, int64_t batch,
 ///                    double *stats)
 /// train_step  one optimizer step on batch rows of x; io holds the labels
@@ -22,11 +23,40 @@ namespace netjit {
 /// predict     writes the outputs (softmax applied) to io as batch rows of
 ///             floats; stats may be NULL.
 /// batch must be in [1, T.maxBatch()]; labels out of range give a NaN loss.
-enum class EntryPoint { TrainStep, Gradients, Evaluate, Predict };
+///
+/// Threads split a batch with three more (train_step is gradients_part on
+/// the whole batch, then advance, then update_part on every parameter):
+///   void PREFIX_gradients_part(float *arena, float *work, const float *x,
+///        void *io, int64_t rows, double *stats, int64_t total, int64_t row0)
+///     the gradients of rows [row0, row0 + rows) of a batch of total (x and
+///     io point at row row0) into the workspace work (T.workFloats() floats;
+///     arena + T.workOffset() is the arena's own);
+///   void PREFIX_advance(float *arena)
+///     the header's step count and beta powers, once per step;
+///   void PREFIX_update_part(float *arena, float *const *extra, int64_t lo,
+///        int64_t hi, double *stats)
+///     the optimizer on parameter floats [lo, hi) of T.paramsSpan(), the
+///     gradient being the arena's plus those of the threads - 1 workspaces
+///     in extra (summed into the arena's).
+enum class EntryPoint {
+  GradientsPart,
+  Gradients,
+  TrainStep,
+  Evaluate,
+  Predict,
+  Advance,
+  UpdatePart
+};
+inline constexpr EntryPoint AllEntryPoints[] = {
+    EntryPoint::GradientsPart, EntryPoint::Gradients, EntryPoint::TrainStep,
+    EntryPoint::Evaluate,      EntryPoint::Predict,   EntryPoint::Advance,
+    EntryPoint::UpdatePart};
 llvm::StringRef entryPointName(EntryPoint E);
 
+/// Emits every entry point; update_part sums Threads workspaces.
 llvm::Error emitProgram(llvm::Module &M, const TrainGraph &T,
-                        llvm::StringRef Prefix, unsigned Lanes);
+                        llvm::StringRef Prefix, unsigned Lanes,
+                        unsigned Threads = 1);
 
 } // namespace netjit
 

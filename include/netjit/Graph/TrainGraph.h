@@ -105,6 +105,11 @@ public:
   int64_t paramsOffset() const { return ParamsBegin; }
   int64_t paramsSpan() const { return ParamsEnd - ParamsBegin; }
   int64_t gradOffset() const { return GradBegin; }
+  /// The workspace: gradients, values and scratch, the arena's tail from
+  /// gradOffset(). A thread computing gradients on part of a batch writes
+  /// only there, so each extra thread gets its own copy (docs/ir.md).
+  int64_t workOffset() const { return GradBegin; }
+  int64_t workFloats() const { return ArenaFloats - GradBegin; }
   /// Where optimizer slot K's copy of the parameter layout starts.
   int64_t slotOffset(unsigned K) const { return SlotBegin[K]; }
   unsigned numSlots() const { return SlotBegin.size(); }

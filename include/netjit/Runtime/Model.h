@@ -6,6 +6,7 @@
 #include "netjit/CodeGen/Program.h"
 #include "netjit/Graph/TrainGraph.h"
 #include "netjit/JIT/Jit.h"
+#include "netjit/Runtime/ThreadPool.h"
 
 #include <memory>
 
@@ -19,7 +20,16 @@ struct CompileOptions {
   bool Fuse = true;
   /// Symbol prefix of the entry points.
   std::string Prefix = "netjit";
+  /// Threads a training step may split its batch between (each extra one
+  /// gets its own workspace); 0 = the machine's cores. Batches under
+  /// MinRowsPerThread rows per thread run on one. Results depend on the
+  /// thread count (the gradient sums' order), never on scheduling.
+  unsigned Threads = 1;
 };
+
+/// Rows each thread gets at least: below this the second thread's
+/// synchronization costs more than it saves (measured: docs/performance.md).
+inline constexpr int64_t MinRowsPerThread = 32;
 
 /// The IR of a network's programs, for --emit and ahead-of-time builds.
 struct ProgramModule {
@@ -28,7 +38,8 @@ struct ProgramModule {
 };
 llvm::Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
                                                  llvm::StringRef Prefix,
-                                                 unsigned Lanes);
+                                                 unsigned Lanes,
+                                                 unsigned Threads = 1);
 
 class Model {
 public:
@@ -46,7 +57,9 @@ public:
 
   /// One optimizer step. Batch must be in [1, maxBatch()]; Labels are
   /// int32 classes (sparse losses) or Batch rows of targets. Fails on a
-  /// label out of range, naming the row.
+  /// label out of range, naming the row. With threads() > 1 and a batch of
+  /// at least 2 * MinRowsPerThread rows, each thread takes a slice of the
+  /// batch and of the update.
   llvm::Expected<StepStats> trainStep(const float *X, const void *Labels,
                                       int64_t Batch);
   /// The loss gradient of every parameter, left in gradient(), no update.
@@ -60,6 +73,7 @@ public:
   const NetworkGraph &network() const { return *G; }
   const TrainGraph &graph() const { return *T; }
   int64_t maxBatch() const { return T->maxBatch(); }
+  unsigned threads() const { return Pool ? Pool->size() : 1; }
   float *param(int P);
   float *gradient(int P);
   float *arena() { return Arena.get(); }
@@ -71,7 +85,14 @@ private:
   llvm::Error checkCall(const void *Labels, int64_t Batch);
   llvm::Expected<StepStats> run(EntryPoint EP, const float *X,
                                 const void *Labels, int64_t Batch);
+  llvm::Expected<StepStats> trainStepThreaded(const float *X,
+                                              const void *Labels,
+                                              int64_t Batch);
   using EntryFn = void(float *, const float *, void *, int64_t, double *);
+  using PartFn = void(float *, float *, const float *, void *, int64_t,
+                      double *, int64_t, int64_t);
+  using AdvanceFn = void(float *);
+  using UpdateFn = void(float *, float *const *, int64_t, int64_t, double *);
   std::unique_ptr<NetworkGraph> G;
   std::unique_ptr<TrainGraph> T;
   std::unique_ptr<Jit> J;
@@ -79,7 +100,14 @@ private:
     void operator()(float *P) const;
   };
   std::unique_ptr<float, Free> Arena;
-  EntryFn *Entry[4] = {};
+  void *Entry[std::size(AllEntryPoints)] = {};
+  template <typename Fn> Fn *entry(EntryPoint EP) const {
+    return reinterpret_cast<Fn *>(Entry[unsigned(EP)]);
+  }
+  /// Threaded steps: the pool and the workspaces of threads 1, 2, ...
+  std::unique_ptr<ThreadPool> Pool;
+  std::vector<std::unique_ptr<float, Free>> Work;
+  std::vector<float *> WorkPtrs;
 };
 
 /// Fills a parameter per its initializer from a generator seeded by Seed
