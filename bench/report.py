@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""report.py - merge bench/run's rounds (median and spread) into a table,
-print it and write the kernel section of docs/performance.md."""
+"""report.py - merge bench/run's rounds (median and spread) into tables,
+print them, write them into docs/performance.md (between the kernels and
+training markers) and the merged figures as JSON.
+   report.py OUT_DIR DOC RESULTS_JSON"""
 import glob
 import json
 import os
@@ -10,9 +12,16 @@ import subprocess
 import sys
 import time
 
-out_dir, doc = sys.argv[1], sys.argv[2]
-nj = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out_dir, "netjit-*.json")))]
-pt = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out_dir, "torch-*.json")))]
+out_dir, doc, results_path = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def load(pattern):
+    return [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out_dir, pattern)))]
+
+
+nj = load("netjit-*.json")
+pt = load("torch-*.json")
+results = {"date": time.strftime("%Y-%m-%d")}
 
 
 def cpu_model():
@@ -28,46 +37,113 @@ def stat(values):
     return m, spread
 
 
-lines = []
-triad, tsp = stat([r["triad_gbytes_per_s"] for r in nj])
-lines.append(f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()} ({nj[0]['cpu']}, "
-             f"{nj[0]['lanes']} float lanes); {len(nj)} alternating rounds; "
-             f"PyTorch {pt[0]['torch'] if pt else 'skipped'} on 1 thread.")
-lines.append("")
-lines.append(f"Streaming bandwidth (triad, 64M floats): {triad:.1f} GB/s (spread {tsp:.0f}%).")
-lines.append("")
-lines.append("Throughput in G elements/s, median over rounds (spread = (max - min) / median). "
-             "fused = forward and backward in one pass for netjit; forward then autograd "
-             "backward for PyTorch. 'of bw' = netjit fused as a share of the triad bandwidth "
-             "(the fused kernel moves 4 floats per element: x, dy in; y, dx out).")
-lines.append("")
-lines.append("| activation | size | netjit fwd | netjit bwd | netjit fused | torch fwd | torch bwd | torch fwd+bwd | fused ratio | of bw | fused kernel compile, cold / cached ms |")
-lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
-for name in nj[0]["activations"]:
-    for size in ("1M", "64M"):
-        g = lambda rs, k: stat([r["activations"][name][size][k] / 1e9 for r in rs])
-        f, b, u = g(nj, "forward"), g(nj, "backward"), g(nj, "fused")
-        cold = statistics.median(r["activations"][name]["compile_cold_ms"] for r in nj)
-        cached = statistics.median(r["activations"][name]["compile_cached_ms"] for r in nj)
-        if pt:
-            tf, tb, tu = g(pt, "forward"), g(pt, "backward"), g(pt, "fused")
-            tcols = f"{tf[0]:.2f} | {tb[0]:.2f} | {tu[0]:.2f} | **{u[0] / tu[0]:.1f}x**"
-        else:
-            tcols = "- | - | - | -"
-        bw = u[0] * 1e9 * 16 / (triad * 1e9) * 100
-        lines.append(f"| {name} | {size} | {f[0]:.2f} | {b[0]:.2f} | {u[0]:.2f} (±{u[1]/2:.0f}%) | {tcols} | "
-                     f"{bw:.0f}% | {cold:.1f} / {cached:.2f} |")
-table = "\n".join(lines)
-print(table)
-
-begin, end = "<!-- kernels:begin -->", "<!-- kernels:end -->"
-section = f"{begin}\n{table}\n\nCommand: `bench/run {len(nj)}`\n{end}"
-if os.path.exists(doc):
-    text = open(doc).read()
+def replace_section(text, name, table, command):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    section = f"{begin}\n{table}\n\nCommand: `{command}`\n{end}"
     if begin in text:
-        text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + section + "\n"
-else:
-    text = "# Performance\n\n" + section + "\n"
+        return text[: text.index(begin)] + section + text[text.index(end) + len(end):]
+    return text + "\n" + section + "\n"
+
+
+def kernels_section(text):
+    lines = []
+    triad, tsp = stat([r["triad_gbytes_per_s"] for r in nj])
+    lines.append(f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()} ({nj[0]['cpu']}, "
+                 f"{nj[0]['lanes']} float lanes); {len(nj)} alternating rounds; "
+                 f"PyTorch {pt[0]['torch'] if pt else 'skipped'} on 1 thread.")
+    lines.append("")
+    lines.append(f"Streaming bandwidth (triad, 64M floats): {triad:.1f} GB/s (spread {tsp:.0f}%).")
+    lines.append("")
+    lines.append("Throughput in G elements/s, median over rounds (spread = (max - min) / median). "
+                 "fused = forward and backward in one pass for netjit; forward then autograd "
+                 "backward for PyTorch. 'of bw' = netjit fused as a share of the triad bandwidth "
+                 "(the fused kernel moves 4 floats per element: x, dy in; y, dx out).")
+    lines.append("")
+    lines.append("| activation | size | netjit fwd | netjit bwd | netjit fused | torch fwd | torch bwd | torch fwd+bwd | fused ratio | of bw | fused kernel compile, cold / cached ms |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in nj[0]["activations"]:
+        for size in ("1M", "64M"):
+            g = lambda rs, k: stat([r["activations"][name][size][k] / 1e9 for r in rs])
+            f, b, u = g(nj, "forward"), g(nj, "backward"), g(nj, "fused")
+            cold = statistics.median(r["activations"][name]["compile_cold_ms"] for r in nj)
+            cached = statistics.median(r["activations"][name]["compile_cached_ms"] for r in nj)
+            if pt:
+                tf, tb, tu = g(pt, "forward"), g(pt, "backward"), g(pt, "fused")
+                tcols = f"{tf[0]:.2f} | {tb[0]:.2f} | {tu[0]:.2f} | **{u[0] / tu[0]:.1f}x**"
+            else:
+                tcols = "- | - | - | -"
+            bw = u[0] * 1e9 * 16 / (triad * 1e9) * 100
+            lines.append(f"| {name} | {size} | {f[0]:.2f} | {b[0]:.2f} | {u[0]:.2f} (±{u[1]/2:.0f}%) | {tcols} | "
+                         f"{bw:.0f}% | {cold:.1f} / {cached:.2f} |")
+    table = "\n".join(lines)
+    print(table)
+
+    results["kernels"] = {"netjit": nj, "torch": pt}
+    return replace_section(text, "kernels", table, f"bench/run {len(nj)} kernels")
+
+
+def training_section(text):
+    gemm = load("gemm-*.json")
+    peak, psp = stat([g["peak_gflops"] for g in gemm])
+    lines = [f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()} ({gemm[0]['lanes']} float lanes); "
+             f"{len(gemm)} alternating rounds.", "",
+             f"Single-core FP32 peak (FMA loop, {gemm[0]['lanes']} lanes): **{peak:.0f} GFLOP/s** "
+             f"(spread {psp:.0f}%).", "",
+             "| GEMM (first layer, batch 32) | GFLOP/s | share of peak |", "|---|---|---|"]
+    for k, g in enumerate(gemm[0]["gemms"]):
+        gf, sp = stat([r["gemms"][k]["gflops"] for r in gemm])
+        lines.append(f"| {g['name']} | {gf:.0f} (±{sp/2:.0f}%) | {gf / peak * 100:.0f}% |")
+    lines += ["", "Seconds per epoch (the last of each run's epochs; 60000 samples in memory), "
+              "median over rounds. torch = Debian's python3-torch over OpenBLAS as installed; "
+              "torch-x = the same with `OPENBLAS_CORETYPE=SkylakeX` (its AVX-512 kernels). "
+              "'of peak' = the whole step's FLOPs (forward, backward without the input "
+              "gradient, 24.5 GFLOP per epoch) over the epoch time and the threads' peak.", "",
+              "| batch | activation | threads | netjit s | torch s | torch-x s | vs torch | vs torch-x | netjit of peak | compile cold / cached ms |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    configs = []
+    for f in sorted(glob.glob(os.path.join(out_dir, "train-netjit-*.json"))):
+        batch, act, threads, _ = os.path.basename(f)[len("train-netjit-"):-5].split("-")
+        if (int(batch), act, int(threads)) not in configs:
+            configs.append((int(batch), act, int(threads)))
+    order = ["relu", "gelu", "sigmoid", "leaky_relu", "mish"]
+    configs.sort(key=lambda c: (c[2], c[0], order.index(c[1]) if c[1] in order else 99))
+    rows = []
+    for batch, act, threads in configs:
+        def runs(tool):
+            return load(f"train-{tool}-{batch}-{act}-{threads}-*.json")
+        n = runs("netjit")
+        ns, nsp = stat([r["epoch_s"][-1] for r in n])
+        cold = statistics.median(r["compile_ms"] for r in n)
+        cached = statistics.median(r["compile_cached_ms"] for r in n)
+        share = n[0]["gflop"] / ns / (peak * threads) * 100
+        row = {"batch": batch, "activation": act, "threads": threads, "netjit_s": ns,
+               "netjit_spread": nsp, "of_peak": share, "compile_ms": cold, "compile_cached_ms": cached}
+        cols = []
+        for tool in ("torch", "torchx"):
+            t = runs(tool)
+            if t:
+                ts, _ = stat([r["epoch_s"][-1] for r in t])
+                row[tool + "_s"] = ts
+                cols.append((f"{ts:.3f}", f"**{ts / ns:.1f}x**"))
+            else:
+                cols.append(("-", "-"))
+        rows.append(row)
+        lines.append(f"| {batch} | {act} | {threads} | {ns:.3f} (±{nsp/2:.0f}%) | {cols[0][0]} | {cols[1][0]} | "
+                     f"{cols[0][1]} | {cols[1][1]} | {share:.0f}% | {cold:.0f} / {cached:.1f} |")
+    results["training"] = {"peak_gflops": peak, "gemms": gemm, "runs": rows}
+    table = "\n".join(lines)
+    print(table)
+    return replace_section(text, "training", table, f"bench/run {len(gemm)} training")
+
+
+text = open(doc).read() if os.path.exists(doc) else "# Performance\n"
+if nj:
+    text = kernels_section(text)
+if glob.glob(os.path.join(out_dir, "gemm-*.json")):
+    text = training_section(text)
 open(doc, "w").write(text)
+if os.path.exists(results_path):
+    old = json.load(open(results_path))
+    old.update(results)
+    results = old
+json.dump(results, open(results_path, "w"), indent=1)

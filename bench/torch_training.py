@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """torch_training.py - seconds per epoch of the Fashion-MNIST MLP (784-128-10,
 Adam 0.001, sparse cross-entropy) in PyTorch on in-memory data, one thread
-(run with OPENBLAS_NUM_THREADS=1, ../shared/PEERS.md), as JSON.
-   torch_training.py BATCH EPOCHS [ACTIVATION]"""
+(OPENBLAS_NUM_THREADS must equal THREADS: OpenBLAS ignores
+torch.set_num_threads, ../shared/PEERS.md), as JSON.
+   torch_training.py BATCH EPOCHS [ACTIVATION [THREADS]]"""
 import json, sys, time
 import torch
 
 batch, epochs = int(sys.argv[1]), int(sys.argv[2])
 act = sys.argv[3] if len(sys.argv) > 3 else "relu"
+threads = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 acts = {"relu": torch.nn.ReLU(), "gelu": torch.nn.GELU(), "sigmoid": torch.nn.Sigmoid(),
         "leaky_relu": torch.nn.LeakyReLU(0.3), "mish": torch.nn.Mish(), "tanh": torch.nn.Tanh()}
-torch.set_num_threads(1)
+torch.set_num_threads(threads)
 torch.manual_seed(0)
 model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), acts[act],
                             torch.nn.Linear(128, 10))
@@ -28,4 +30,5 @@ for _ in range(epochs):
         loss.backward()
         opt.step()
     times.append(time.perf_counter() - t)
-print(json.dumps({"batch": batch, "activation": act, "epoch_s": times}))
+print(json.dumps({"batch": batch, "activation": act, "threads": threads,
+                  "epoch_s": times, "torch": torch.__version__}))

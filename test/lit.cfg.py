@@ -14,6 +14,10 @@ path = [os.path.join(config.netjit_obj_root, "bin"), config.llvm_tools_dir,
         config.environment.get("PATH", os.environ.get("PATH", ""))]
 config.environment["PATH"] = os.pathsep.join(path)
 config.substitutions.append(("%python", "python3"))
+# The sources the tests compare against: docs and bundled examples.
+src_root = os.path.dirname(config.test_source_root)
+config.substitutions.append(("%docs", os.path.join(src_root, "docs")))
+config.substitutions.append(("%examples", os.path.join(src_root, "examples")))
 
 # Tests that run JIT code need a host that can: REQUIRES: jit.
 import subprocess

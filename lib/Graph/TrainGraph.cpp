@@ -527,6 +527,8 @@ void TrainGraph::print(raw_ostream &OS) const {
       OS << " " << slotName(G.spec().Optimizer.Kind, K) << " @" << SlotBegin[K];
     OS << " (each laid out as the parameters)\n";
   }
+  OS << "  workspace @" << workOffset() << ": " << workFloats()
+     << " floats (gradients, values, scratch; one more per extra thread)\n";
   auto Program = [&](StringRef Name, ArrayRef<Step> Steps) {
     OS << Name << ":\n";
     for (const Step &S : Steps)

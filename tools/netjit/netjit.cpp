@@ -9,6 +9,7 @@
 #include "netjit/Expr/Parser.h"
 #include "netjit/Expr/Simplify.h"
 #include "netjit/JIT/Jit.h"
+#include "netjit/Spec/Spec.h"
 #include "netjit/Support/Diagnostics.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -600,6 +601,10 @@ int main(int argc, char **argv) {
   Grad->add_option("--tolerance", GA.Tolerance,
                    "largest relative error accepted (default 1e-3)");
 
+  CLI::App *Schema = App.add_subcommand(
+      "schema", "Print the spec's JSON Schema (docs/spec.schema.json), "
+                "generated from netjit's registries");
+
   // An unknown command gets a suggestion, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> Commands;
@@ -641,6 +646,8 @@ int main(int argc, char **argv) {
     Err = runEmit(EmA);
   } else if (*Grad) {
     Err = runGradcheck(GA);
+  } else if (*Schema) {
+    llvm::outs() << specSchema();
   }
   if (Err)
     return report(std::move(Err));

@@ -119,6 +119,10 @@ std::vector<std::pair<std::string, double>> optimizerDefaults(OptimizerKind K);
 llvm::Expected<Spec> parseSpec(llvm::StringRef Text, llvm::StringRef File);
 llvm::Expected<Spec> loadSpec(llvm::StringRef Path);
 
+/// The spec's JSON Schema (draft 2020-12), generated from the registries:
+/// what `netjit schema` prints and docs/spec.schema.json holds.
+std::string specSchema();
+
 } // namespace netjit
 
 #endif
