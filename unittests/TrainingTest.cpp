@@ -8,6 +8,9 @@
 
 #include "llvm/Support/FormatVariadic.h"
 #include <random>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 using namespace netjit;
 
@@ -426,5 +429,32 @@ TEST(TrainingTest, TwoThreadsAgreeWithOne) {
     }
   }
 }
+
+#if defined(__x86_64__)
+/// The entry points flush denormals while they run and give the caller its
+/// floating-point mode back.
+TEST(TrainingTest, EntryPointsRestoreTheCallersFloatMode) {
+  if (!test::jitUnavailable().empty())
+    GTEST_SKIP() << test::jitUnavailable();
+  auto M = compileSpec(R"({"input": {"shape": [4]},
+    "layers": [{"type": "dense", "units": 3, "activation": "relu"},
+               {"type": "dense", "units": 2, "activation": "softmax"}]})",
+                       8);
+  ASSERT_TRUE(M);
+  M->initialize(1);
+  std::vector<float> X, Targets;
+  std::vector<int32_t> Labels;
+  randomBatch(M->graph(), 8, 2, X, Labels, Targets);
+  unsigned Before = _mm_getcsr();
+  ASSERT_EQ(Before & 0x8040, 0u) << "the test starts with denormals on";
+  ASSERT_TRUE(bool(M->trainStep(X.data(), Labels.data(), 8)));
+  std::vector<float> Out(16);
+  ASSERT_FALSE(bool(M->predict(X.data(), Out.data(), 8)));
+  EXPECT_EQ(_mm_getcsr(), Before);
+  // Denormals still work in the caller.
+  volatile float Tiny = 1e-39f;
+  EXPECT_GT(Tiny * 1.0f, 0.0f);
+}
+#endif
 
 } // namespace

@@ -9,6 +9,8 @@
 #include "netjit/Support/Diagnostics.h"
 
 #include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/IntrinsicsX86.h"
+#include "llvm/TargetParser/Triple.h"
 #include <cmath>
 
 using namespace llvm;
@@ -60,6 +62,7 @@ public:
         Threads(Threads),
         L(Lanes * defaultInterleave(Lanes)), Avx512(Lanes == 16),
         VMRow(M, L, Avx512), VMLane(M, Lanes, Avx512), B(M.getContext()) {
+    FlushDenormals = Triple(M.getTargetTriple()).isX86();
     Fl = B.getFloatTy();
     VT = FixedVectorType::get(Fl, Lanes);
     for (size_t I = 0; I < G.numActivations(); ++I)
@@ -90,6 +93,31 @@ private:
   Value *f32(double V) { return ConstantFP::get(Fl, V); }
   Value *splat(unsigned N, Value *S) { return B.CreateVectorSplat(N, S); }
   Value *splatF(unsigned N, double V) { return splat(N, f32(V)); }
+
+  /// x86 keeps denormals in MXCSR, per thread: an entry point flushes
+  /// them (FTZ and DAZ) and restores the caller's mode on return. Adam's
+  /// first moment shrinks by beta_1 at every step a unit's gradient is 0
+  /// (a dead relu unit) and is denormal after about 800 steps, where x86
+  /// arithmetic is many times slower: the relu MLP's epoch measured 0.158 s
+  /// against 0.131 s flushed. TensorFlow flushes them on CPU too.
+  bool FlushDenormals = false;
+  Value *SavedMode = nullptr;
+  void flushDenormals() {
+    if (!FlushDenormals)
+      return;
+    IRBuilder<> EB(&Fr.F->getEntryBlock(), Fr.F->getEntryBlock().begin());
+    SavedMode = EB.CreateAlloca(B.getInt32Ty(), nullptr, "mxcsr.caller");
+    Value *Ours = EB.CreateAlloca(B.getInt32Ty(), nullptr, "mxcsr");
+    B.CreateIntrinsic(Intrinsic::x86_sse_stmxcsr, {}, {SavedMode});
+    B.CreateStore(B.CreateOr(B.CreateLoad(B.getInt32Ty(), SavedMode),
+                             B.getInt32(0x8040)),
+                  Ours);
+    B.CreateIntrinsic(Intrinsic::x86_sse_ldmxcsr, {}, {Ours});
+  }
+  void restoreDenormals() {
+    if (FlushDenormals)
+      B.CreateIntrinsic(Intrinsic::x86_sse_ldmxcsr, {}, {SavedMode});
+  }
 
   Function *declare(const Twine &Name, Sig S) {
     LLVMContext &Ctx = M.getContext();
@@ -151,6 +179,8 @@ private:
     case Sig::Advance:
       break;
     }
+    if (S == Sig::Entry || S == Sig::Part || S == Sig::Update)
+      flushDenormals();
   }
 
   /// A tensor's first float.
@@ -921,6 +951,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
 
 Error ProgramEmitter::emit(EntryPoint EP) {
   const char *Name = entryPointName(EP).data();
+  SavedMode = nullptr;
   switch (EP) {
   case EntryPoint::GradientsPart:
     // The body the other training entry points call.
@@ -970,6 +1001,8 @@ Error ProgramEmitter::emit(EntryPoint EP) {
     break;
   }
   }
+  if (SavedMode)
+    restoreDenormals();
   B.CreateRetVoid();
   return Error::success();
 }

@@ -1,40 +1,11 @@
 // Init.cpp - weight initializers (Initializers.def), seeded and
 // reproducible: the same seed gives the same weights on every machine.
 #include "netjit/Runtime/Model.h"
+#include "netjit/Support/Random.h"
 
 #include <cmath>
 
 namespace netjit {
-
-namespace {
-
-/// splitmix64: a small generator whose streams, seeded apart, are
-/// independent enough for initial weights.
-struct Rng {
-  uint64_t S;
-  uint64_t next() {
-    uint64_t Z = (S += 0x9E3779B97F4A7C15ull);
-    Z = (Z ^ (Z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    Z = (Z ^ (Z >> 27)) * 0x94D049BB133111EBull;
-    return Z ^ (Z >> 31);
-  }
-  /// Uniform in [0, 1) with 53 bits.
-  double uniform() { return (next() >> 11) * 0x1.0p-53; }
-  /// Standard normal cut at two standard deviations (Box-Muller, redrawn
-  /// outside), as Keras' truncated normal.
-  double truncatedNormal() {
-    for (;;) {
-      double U1 = uniform(), U2 = uniform();
-      if (U1 <= 0)
-        continue;
-      double Z = std::sqrt(-2 * std::log(U1)) * std::cos(2 * M_PI * U2);
-      if (std::fabs(Z) <= 2)
-        return Z;
-    }
-  }
-};
-
-} // namespace
 
 void initializeParam(const ParamInfo &P, uint64_t Seed, unsigned Index,
                      float *Out) {

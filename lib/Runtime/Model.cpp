@@ -14,12 +14,14 @@ using namespace llvm;
 namespace netjit {
 
 Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
-                                           StringRef Prefix, unsigned Lanes,
+                                           StringRef Prefix, TargetMachine &TM,
                                            unsigned Threads) {
   ProgramModule PM;
   PM.Ctx = std::make_unique<LLVMContext>();
   PM.M = std::make_unique<Module>(T.network().spec().Name, *PM.Ctx);
-  if (Error E = emitProgram(*PM.M, T, Prefix, Lanes, Threads))
+  PM.M->setTargetTriple(TM.getTargetTriple().str());
+  PM.M->setDataLayout(TM.createDataLayout());
+  if (Error E = emitProgram(*PM.M, T, Prefix, vectorLanes(TM), Threads))
     return E;
   return PM;
 }
@@ -54,7 +56,7 @@ Expected<std::unique_ptr<Model>> Model::compile(std::unique_ptr<NetworkGraph> G,
   // A thread needs MinRowsPerThread rows of the largest batch.
   Threads = std::max<int64_t>(
       1, std::min<int64_t>(Threads, Batch / MinRowsPerThread));
-  auto PM = buildProgramModule(**T, Opts.Prefix, (*J)->lanes(), Threads);
+  auto PM = buildProgramModule(**T, Opts.Prefix, (*J)->targetMachine(), Threads);
   if (!PM)
     return PM.takeError();
   if (Error E = (*J)->addModule(std::move(PM->M), std::move(PM->Ctx)))

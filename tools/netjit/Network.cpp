@@ -40,7 +40,7 @@ llvm::Error runEmit(const EmitArgs &A) {
   auto TM = createTargetMachine(A.Target);
   if (!TM)
     return TM.takeError();
-  auto PM = buildProgramModule(**T, A.Prefix, vectorLanes(**TM));
+  auto PM = buildProgramModule(**T, A.Prefix, **TM);
   if (!PM)
     return PM.takeError();
   return printCodeStage(*PM->M, **TM, A.Stage);

@@ -31,14 +31,15 @@ struct CompileOptions {
 /// synchronization costs more than it saves (measured: docs/performance.md).
 inline constexpr int64_t MinRowsPerThread = 32;
 
-/// The IR of a network's programs, for --emit and ahead-of-time builds.
+/// The IR of a network's programs for TM (its triple, data layout and
+/// vector width), for the JIT, --emit and ahead-of-time builds.
 struct ProgramModule {
   std::unique_ptr<llvm::LLVMContext> Ctx;
   std::unique_ptr<llvm::Module> M;
 };
 llvm::Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
                                                  llvm::StringRef Prefix,
-                                                 unsigned Lanes,
+                                                 llvm::TargetMachine &TM,
                                                  unsigned Threads = 1);
 
 class Model {

@@ -1,0 +1,83 @@
+// Trainer.h - epochs over a data set with a compiled Model: batches in a
+// seeded order, per-epoch metrics, validation and test evaluation.
+#ifndef NETJIT_TRAIN_TRAINER_H
+#define NETJIT_TRAIN_TRAINER_H
+
+#include "netjit/Data/Dataset.h"
+#include "netjit/Runtime/Model.h"
+
+#include <cmath>
+#include <functional>
+
+namespace netjit {
+
+/// Losses include the regularization penalty, accuracies are fractions, as
+/// Keras reports them; NaN where there is nothing to measure.
+struct EpochMetrics {
+  int Epoch = 0; // from 1
+  double Loss = NAN, Accuracy = NAN;
+  double ValLoss = NAN, ValAccuracy = NAN;
+  double Seconds = 0;
+  double SamplesPerSecond = 0;
+};
+
+struct TrainProgress {
+  int Epoch, Epochs;
+  int64_t Step, Steps;  // steps done in this epoch, of
+  double Loss, Accuracy; // so far in this epoch
+  double Seconds;        // since the epoch began
+};
+
+struct TrainOptions {
+  int Epochs = 5;
+  uint64_t Seed = 0;
+  /// A new order of the training rows every epoch (Keras' fit does).
+  bool Shuffle = true;
+  /// After every step (cheap: the CLI throttles its own output).
+  std::function<void(const TrainProgress &)> OnStep;
+  std::function<void(const EpochMetrics &)> OnEpoch;
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> History;
+  double TestLoss = NAN, TestAccuracy = NAN;
+  double Seconds = 0; // training, evaluation included
+};
+
+/// A split's labels as the model's loss takes them: int32 classes (sparse
+/// losses), the value itself (one output), else one-hot rows. Fails, naming
+/// the file and where, on a label the network cannot take.
+class Labels {
+public:
+  static llvm::Expected<Labels> prepare(const Model &M, const DataSplit &S);
+  const void *row(int64_t R) const;
+  size_t rowBytes() const { return Width * (Sparse ? 4 : 4); }
+  bool sparse() const { return Sparse; }
+  int64_t width() const { return Width; }
+
+private:
+  bool Sparse = true;
+  int64_t Width = 1;
+  std::vector<int32_t> Classes;
+  std::vector<float> Targets;
+};
+
+/// The loss and accuracy of M on all of S (evaluate, in batches of at most
+/// maxBatch rows), as means.
+llvm::Expected<std::pair<double, double>> evaluateSplit(Model &M,
+                                                        const DataSplit &S);
+
+/// Trains M (initialized by the caller) for O.Epochs on D.Train in batches
+/// of M.maxBatch() rows (the last one shorter), evaluating D.Validation
+/// after each epoch and D.Test at the end. The same seed and thread count
+/// give the same numbers.
+llvm::Expected<TrainResult> train(Model &M, const Dataset &D,
+                                  const TrainOptions &O);
+
+/// The data's features against the network's input: a clear error naming
+/// the spec's /input when they differ.
+llvm::Error checkDataFits(const Model &M, const Dataset &D);
+
+} // namespace netjit
+
+#endif

@@ -1,0 +1,193 @@
+// Svg.cpp - axes with round-number ticks, a light grid, one polyline per
+// series and a legend, sized in pixels.
+#include "netjit/Plot/Svg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace netjit {
+
+const std::vector<std::string> &paletteColors() {
+  static const std::vector<std::string> P = {
+      "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+      "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return P;
+}
+
+namespace {
+
+std::string escape(const std::string &S) {
+  std::string O;
+  for (char C : S)
+    switch (C) {
+    case '&': O += "&amp;"; break;
+    case '<': O += "&lt;"; break;
+    case '>': O += "&gt;"; break;
+    case '"': O += "&quot;"; break;
+    default: O += C;
+    }
+  return O;
+}
+
+std::string num(double V) {
+  char B[32];
+  std::snprintf(B, sizeof B, "%.2f", V);
+  return B;
+}
+
+/// Ticks at a round step (1, 2 or 5 times a power of ten) covering
+/// [Lo, Hi] with about Want of them; widens Lo and Hi to whole steps.
+std::vector<double> ticks(double &Lo, double &Hi, int Want, bool Integer) {
+  if (!(Hi > Lo)) {
+    double Pad = Lo == 0 ? 1 : std::fabs(Lo) * 0.1;
+    Lo -= Pad;
+    Hi += Pad;
+  }
+  double Raw = (Hi - Lo) / Want;
+  double P = std::pow(10, std::floor(std::log10(Raw)));
+  double Step = P;
+  for (double M : {1.0, 2.0, 5.0, 10.0})
+    if (M * P >= Raw) {
+      Step = M * P;
+      break;
+    }
+  if (Integer)
+    Step = std::max(1.0, std::round(Step));
+  Lo = std::floor(Lo / Step + 1e-9) * Step;
+  Hi = std::ceil(Hi / Step - 1e-9) * Step;
+  std::vector<double> T;
+  for (double V = Lo; V <= Hi + Step * 1e-6; V += Step)
+    T.push_back(std::fabs(V) < Step * 1e-9 ? 0 : V);
+  return T;
+}
+
+std::string label(double V) {
+  char B[32];
+  std::snprintf(B, sizeof B, "%g", V);
+  return B;
+}
+
+} // namespace
+
+std::string renderLineChart(const LineChart &C) {
+  double X0 = INFINITY, X1 = -INFINITY, Y0 = INFINITY, Y1 = -INFINITY;
+  for (const Series &S : C.Lines)
+    for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I)
+      if (std::isfinite(S.X[I]) && std::isfinite(S.Y[I])) {
+        X0 = std::min(X0, S.X[I]);
+        X1 = std::max(X1, S.X[I]);
+        Y0 = std::min(Y0, S.Y[I]);
+        Y1 = std::max(Y1, S.Y[I]);
+      }
+  if (!std::isfinite(X0)) {
+    X0 = Y0 = 0;
+    X1 = Y1 = 1;
+  }
+  std::vector<double> XT = ticks(X0, X1, 8, C.IntegerX);
+  std::vector<double> YT = ticks(Y0, Y1, 6, false);
+  // The plot area, leaving room for the labels.
+  const double L = 72, R = 20, T = C.Title.empty() ? 20 : 44, B = 56;
+  double PW = C.Width - L - R, PH = C.Height - T - B;
+  auto PX = [&](double X) { return L + (X - X0) / (X1 - X0) * PW; };
+  auto PY = [&](double Y) { return T + PH - (Y - Y0) / (Y1 - Y0) * PH; };
+
+  std::ostringstream O;
+  O << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << C.Width
+    << "\" height=\"" << C.Height << "\" viewBox=\"0 0 " << C.Width << " "
+    << C.Height << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+    << "font-size=\"12\">\n";
+  O << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  if (!C.Title.empty())
+    O << "<text x=\"" << num(L + PW / 2) << "\" y=\"26\" text-anchor=\"middle\" "
+      << "font-size=\"15\">" << escape(C.Title) << "</text>\n";
+  // Grid and ticks.
+  O << "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
+  for (double X : XT)
+    O << "<line x1=\"" << num(PX(X)) << "\" y1=\"" << num(T) << "\" x2=\""
+      << num(PX(X)) << "\" y2=\"" << num(T + PH) << "\"/>\n";
+  for (double Y : YT)
+    O << "<line x1=\"" << num(L) << "\" y1=\"" << num(PY(Y)) << "\" x2=\""
+      << num(L + PW) << "\" y2=\"" << num(PY(Y)) << "\"/>\n";
+  O << "</g>\n";
+  O << "<rect x=\"" << num(L) << "\" y=\"" << num(T) << "\" width=\""
+    << num(PW) << "\" height=\"" << num(PH)
+    << "\" fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n";
+  O << "<g fill=\"#333\">\n";
+  for (double X : XT)
+    O << "<text x=\"" << num(PX(X)) << "\" y=\"" << num(T + PH + 18)
+      << "\" text-anchor=\"middle\">" << label(X) << "</text>\n";
+  for (double Y : YT)
+    O << "<text x=\"" << num(L - 8) << "\" y=\"" << num(PY(Y) + 4)
+      << "\" text-anchor=\"end\">" << label(Y) << "</text>\n";
+  O << "</g>\n";
+  if (!C.XLabel.empty())
+    O << "<text x=\"" << num(L + PW / 2) << "\" y=\"" << num(C.Height - 14)
+      << "\" text-anchor=\"middle\">" << escape(C.XLabel) << "</text>\n";
+  if (!C.YLabel.empty())
+    O << "<text transform=\"translate(18," << num(T + PH / 2)
+      << ") rotate(-90)\" text-anchor=\"middle\">" << escape(C.YLabel)
+      << "</text>\n";
+  // The lines, clipped to the plot area; a non-finite point breaks one.
+  O << "<defs><clipPath id=\"plot\"><rect x=\"" << num(L) << "\" y=\""
+    << num(T) << "\" width=\"" << num(PW) << "\" height=\"" << num(PH)
+    << "\"/></clipPath></defs>\n<g clip-path=\"url(#plot)\" fill=\"none\" "
+    << "stroke-width=\"2\" stroke-linejoin=\"round\">\n";
+  std::vector<std::string> Colors;
+  for (size_t K = 0; K < C.Lines.size(); ++K) {
+    const Series &S = C.Lines[K];
+    std::string Color = S.Color.empty()
+                            ? paletteColors()[K % paletteColors().size()]
+                            : S.Color;
+    Colors.push_back(Color);
+    std::string Pts;
+    auto Flush = [&] {
+      if (!Pts.empty())
+        O << "<polyline stroke=\"" << Color << "\""
+          << (S.Dashed ? " stroke-dasharray=\"6 4\"" : "") << " points=\""
+          << Pts << "\"/>\n";
+      Pts.clear();
+    };
+    for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I) {
+      if (!std::isfinite(S.Y[I])) {
+        Flush();
+        continue;
+      }
+      Pts += (Pts.empty() ? "" : " ") + num(PX(S.X[I])) + "," + num(PY(S.Y[I]));
+    }
+    Flush();
+    if (S.Markers)
+      for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I)
+        if (std::isfinite(S.Y[I]))
+          O << "<circle cx=\"" << num(PX(S.X[I])) << "\" cy=\""
+            << num(PY(S.Y[I])) << "\" r=\"3.5\" fill=\"" << Color
+            << "\" stroke=\"none\"/>\n";
+  }
+  O << "</g>\n";
+  // The legend, top right inside the plot.
+  if (!C.Lines.empty()) {
+    size_t Longest = 0;
+    for (const Series &S : C.Lines)
+      Longest = std::max(Longest, S.Name.size());
+    double W = 44 + 7.2 * Longest, H = 10 + 20 * C.Lines.size();
+    double LX = L + PW - W - 10, LY = T + 10;
+    O << "<g><rect x=\"" << num(LX) << "\" y=\"" << num(LY) << "\" width=\""
+      << num(W) << "\" height=\"" << num(H)
+      << "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\"/>\n";
+    for (size_t K = 0; K < C.Lines.size(); ++K) {
+      double Y = LY + 15 + 20 * K;
+      O << "<line x1=\"" << num(LX + 8) << "\" y1=\"" << num(Y) << "\" x2=\""
+        << num(LX + 32) << "\" y2=\"" << num(Y) << "\" stroke=\"" << Colors[K]
+        << "\" stroke-width=\"2\""
+        << (C.Lines[K].Dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
+      O << "<text x=\"" << num(LX + 38) << "\" y=\"" << num(Y + 4) << "\">"
+        << escape(C.Lines[K].Name) << "</text>\n";
+    }
+    O << "</g>\n";
+  }
+  O << "</svg>\n";
+  return O.str();
+}
+
+} // namespace netjit
