@@ -3,6 +3,7 @@
 #include "netjit/JIT/Jit.h"
 
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Files.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Config/llvm-config.h"
@@ -343,19 +344,9 @@ Error Jit::addModule(std::unique_ptr<Module> M,
     if (!Bytes)
       return Bytes.takeError();
     ++Misses;
-    if (UseCache && !sys::fs::create_directories(CacheDir)) {
-      // Write then rename: a concurrent reader never sees half a file.
-      SmallString<256> Tmp(Path);
-      Tmp += ".tmp" + std::to_string(sys::Process::getProcessId());
-      std::error_code EC;
-      {
-        raw_fd_ostream OS(Tmp, EC);
-        if (!EC)
-          OS << *Bytes;
-      }
-      if (!EC)
-        sys::fs::rename(Tmp, Path);
-    }
+    // A cache that cannot be written is only slower: no error.
+    if (UseCache && !sys::fs::create_directories(CacheDir))
+      consumeError(writeFileAtomically(Path, *Bytes, /*Sync=*/false));
     Obj = MemoryBuffer::getMemBufferCopy(*Bytes, M->getModuleIdentifier());
   }
   if (Error E = checkObjectSymbols(Obj->getMemBufferRef()))

@@ -662,6 +662,7 @@ Expected<Spec> SpecReader::read(const json &Doc) {
     Declared = &Doc["activations"];
     if (Error E = expectObject(*Declared, "/activations"))
       return E;
+    S.DeclaredJson = Declared->dump();
     for (auto &[K, V] : Declared->items()) {
       std::string P = "/activations/" + escapeToken(K);
       if (findActivation(K))

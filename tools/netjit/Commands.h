@@ -6,7 +6,9 @@
 #include "netjit/JIT/Jit.h"
 
 #include "llvm/Support/Error.h"
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace netjit {
 
@@ -31,6 +33,29 @@ struct GradcheckArgs {
   double Tolerance = 1e-3;
 };
 llvm::Error runGradcheck(const GradcheckArgs &A);
+
+/// The spec `netjit train` uses when none is given.
+std::string bundledSpec();
+
+struct TrainArgs {
+  std::string Spec; // "" = bundledSpec()
+  std::string Data; // --data NAME: {"dataset": NAME}
+  int Epochs = 0;   // 0 = the spec's
+  int64_t BatchSize = 0;
+  std::optional<uint64_t> Seed;
+  std::optional<double> LearningRate;
+  unsigned Threads = 0; // 0 = all cores
+  std::string Metrics;  // FILE.json or FILE.csv
+  bool Quiet = false;
+};
+llvm::Error runTrain(const TrainArgs &A);
+
+struct CompareArgs {
+  TrainArgs Train;
+  std::vector<std::string> Activations;
+  std::string Plot = "loss.svg";
+};
+llvm::Error runCompare(const CompareArgs &A);
 
 } // namespace netjit
 

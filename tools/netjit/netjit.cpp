@@ -601,6 +601,56 @@ int main(int argc, char **argv) {
   Grad->add_option("--tolerance", GA.Tolerance,
                    "largest relative error accepted (default 1e-3)");
 
+  // train and compare share the overrides.
+  auto TrainOptions = [](CLI::App *C, TrainArgs &T) {
+    C->add_option("--data", T.Data,
+                  "a named data set instead of the spec's: fashion_mnist, "
+                  "circle, xor, gauss, spiral");
+    C->add_option("--epochs", T.Epochs, "epochs (default: the spec's)")
+        ->check(CLI::Range(1, 1 << 20));
+    C->add_option("--batch-size", T.BatchSize,
+                  "samples per step (default: the spec's)")
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+    C->add_option("--seed", T.Seed,
+                  "seed of the initial weights and the data order (default: "
+                  "the spec's)");
+    C->add_option("--lr", T.LearningRate,
+                  "the optimizer's learning rate (default: the spec's)")
+        ->check(CLI::PositiveNumber);
+    C->add_option("--threads", T.Threads,
+                  "threads a step may use (batches of 64 and more split; "
+                  "default: all cores). Same seed and threads, same numbers")
+        ->check(CLI::Range(0u, 256u));
+    C->add_option("--metrics", T.Metrics,
+                  "write per-epoch metrics to FILE.json, or FILE.csv");
+    C->add_flag("--quiet,-q", T.Quiet,
+                "no progress and no per-epoch lines: only the results");
+  };
+  TrainArgs TA;
+  CLI::App *TrainCmd = App.add_subcommand(
+      "train", "Train a spec on its data: progress, per-epoch metrics, test "
+               "loss and accuracy");
+  TrainCmd->add_option("SPEC", TA.Spec,
+                       "the network spec (default: the bundled "
+                       "Fashion-MNIST MLP, examples/fashion_mlp.json)");
+  TrainOptions(TrainCmd, TA);
+
+  CompareArgs CA;
+  CLI::App *Compare = App.add_subcommand(
+      "compare", "Train a spec once per activation (same data order and "
+                 "initial weights) and plot the loss curves");
+  Compare->add_option("SPEC", CA.Train.Spec,
+                      "the network spec (default: the bundled Fashion-MNIST "
+                      "MLP)");
+  Compare->add_option("--activations,-a", CA.Activations,
+                      "the hidden layers' activations, comma-separated: "
+                      "names (relu), names with parameters "
+                      "(leaky_relu:alpha=0.3), formulas in x, or JSON")
+      ->required();
+  Compare->add_option("--plot", CA.Plot,
+                      "the loss plot to write (SVG; default loss.svg)");
+  TrainOptions(Compare, CA.Train);
+
   CLI::App *Schema = App.add_subcommand(
       "schema", "Print the spec's JSON Schema (docs/spec.schema.json), "
                 "generated from netjit's registries");
@@ -646,6 +696,10 @@ int main(int argc, char **argv) {
     Err = runEmit(EmA);
   } else if (*Grad) {
     Err = runGradcheck(GA);
+  } else if (*TrainCmd) {
+    Err = runTrain(TA);
+  } else if (*Compare) {
+    Err = runCompare(CA);
   } else if (*Schema) {
     llvm::outs() << specSchema();
   }

@@ -109,6 +109,9 @@ struct Spec {
   TrainingSpec Training;
   /// The "data" object as written (its reader validates it), "" if absent.
   std::string DataJson;
+  /// The top-level "activations" object as written, "" if absent (the
+  /// command line resolves names against it).
+  std::string DeclaredJson;
 };
 
 /// The hyper-parameters of K with their defaults, in Optimizers.def order.

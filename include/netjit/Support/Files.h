@@ -1,0 +1,20 @@
+// Files.h - writing files so that a crash or a concurrent reader never
+// sees half of one.
+#ifndef NETJIT_SUPPORT_FILES_H
+#define NETJIT_SUPPORT_FILES_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+namespace netjit {
+
+/// Writes Bytes to a temporary file beside Path, flushes it to disk (fsync,
+/// unless Sync is off: a cache needs no durability), then renames it over
+/// Path: Path holds either its old contents or all of the new ones. An
+/// error names Path.
+llvm::Error writeFileAtomically(llvm::StringRef Path, llvm::StringRef Bytes,
+                                bool Sync = true);
+
+} // namespace netjit
+
+#endif

@@ -1,0 +1,51 @@
+// Files.cpp - temporary file, fsync, rename.
+#include "netjit/Support/Files.h"
+#include "netjit/Support/Diagnostics.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+#include <unistd.h>
+
+using namespace llvm;
+
+namespace netjit {
+
+Error writeFileAtomically(StringRef Path, StringRef Bytes, bool Sync) {
+  auto Fail = [&](const Twine &What, std::error_code EC) {
+    return locatedError(ErrorKind::IO, Path, "",
+                        What + ": " + EC.message());
+  };
+  SmallString<256> Tmp(Path);
+  Tmp += ".tmp" + std::to_string(sys::Process::getProcessId());
+  int FD;
+  if (std::error_code EC = sys::fs::openFileForWrite(Tmp, FD))
+    return Fail("cannot write", EC);
+  {
+    raw_fd_ostream OS(FD, /*shouldClose=*/false);
+    OS << Bytes;
+    OS.flush();
+    if (OS.has_error()) {
+      std::error_code EC = OS.error();
+      OS.clear_error();
+      ::close(FD);
+      sys::fs::remove(Tmp);
+      return Fail("cannot write", EC);
+    }
+  }
+  if (Sync && ::fsync(FD) != 0) {
+    std::error_code EC(errno, std::generic_category());
+    ::close(FD);
+    sys::fs::remove(Tmp);
+    return Fail("cannot flush to disk", EC);
+  }
+  ::close(FD);
+  if (std::error_code EC = sys::fs::rename(Tmp, Path)) {
+    sys::fs::remove(Tmp);
+    return Fail("cannot replace", EC);
+  }
+  return Error::success();
+}
+
+} // namespace netjit

@@ -1,0 +1,392 @@
+// Train.cpp - `netjit train` and `netjit compare`: a spec (or the bundled
+// Fashion-MNIST one) trained on its data with live progress, per-epoch
+// metrics, and for compare one run per activation and the loss plot.
+#include "Commands.h"
+
+#include "netjit/Plot/Svg.h"
+#include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Files.h"
+#include "netjit/Train/Trainer.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatAdapters.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+using namespace llvm;
+using json = nlohmann::ordered_json;
+
+namespace netjit {
+
+std::string bundledSpec() {
+  // Next to an installed binary (PREFIX/bin -> PREFIX/share/netjit), else
+  // the source tree's examples/.
+  SmallString<256> Exe(sys::fs::getMainExecutable(nullptr, nullptr));
+  SmallString<256> Installed = sys::path::parent_path(sys::path::parent_path(Exe));
+  sys::path::append(Installed, "share", "netjit", "examples", "fashion_mlp.json");
+  if (sys::fs::exists(Installed))
+    return std::string(Installed);
+  return NETJIT_SOURCE_DIR "/examples/fashion_mlp.json";
+}
+
+namespace {
+
+/// The spec with the command line's overrides applied.
+Expected<Spec> loadWithOverrides(const TrainArgs &A) {
+  std::string Path = A.Spec.empty() ? bundledSpec() : A.Spec;
+  auto S = loadSpec(Path);
+  if (!S)
+    return S.takeError();
+  if (A.Epochs)
+    S->Training.Epochs = A.Epochs;
+  if (A.BatchSize)
+    S->Training.BatchSize = A.BatchSize;
+  if (A.Seed)
+    S->Training.Seed = *A.Seed;
+  if (A.LearningRate)
+    S->Optimizer.Hyper["learning_rate"] = *A.LearningRate;
+  if (!A.Data.empty()) {
+    json D = {{"dataset", A.Data}};
+    S->DataJson = D.dump();
+  }
+  return S;
+}
+
+/// One line that rewrites itself on a terminal; nothing otherwise.
+class Progress {
+public:
+  explicit Progress(bool Enabled) : Enabled(Enabled && isatty(2)) {}
+  void step(const TrainProgress &P, int64_t BatchSize) {
+    if (!Enabled)
+      return;
+    auto Now = std::chrono::steady_clock::now();
+    if (P.Step != P.Steps && Now - Last < std::chrono::milliseconds(100))
+      return;
+    Last = Now;
+    double Rate = P.Step * BatchSize / std::max(P.Seconds, 1e-9);
+    double Eta = P.Seconds / P.Step * (P.Steps - P.Step);
+    std::string Line =
+        formatv("epoch {0}/{1} {2}/{3}  loss {4:F4}  accuracy {5:F4}  "
+                "{6:F0} samples/s  ETA {7:F1} s",
+                P.Epoch, P.Epochs, P.Step, P.Steps, P.Loss, P.Accuracy, Rate,
+                Eta)
+            .str();
+    std::fprintf(stderr, "\r%s\033[K", Line.c_str());
+    Dirty = true;
+  }
+  void clear() {
+    if (Dirty)
+      std::fprintf(stderr, "\r\033[K");
+    Dirty = false;
+  }
+
+private:
+  bool Enabled, Dirty = false;
+  std::chrono::steady_clock::time_point Last;
+};
+
+std::string fmt(double V, const char *F = "{0:F4}") {
+  return std::isnan(V) ? "-" : formatv(F, V).str();
+}
+
+void printEpoch(const EpochMetrics &M, int Epochs) {
+  std::string Val = std::isnan(M.ValLoss)
+                        ? ""
+                        : formatv("  val_loss {0:F4}  val_accuracy {1:F4}",
+                                  M.ValLoss, M.ValAccuracy)
+                              .str();
+  outs() << formatv("epoch {0}/{1}: loss {2:F4}  accuracy {3:F4}{4}  "
+                    "{5:F2} s  {6:F0} samples/s\n",
+                    M.Epoch, Epochs, M.Loss, M.Accuracy, Val, M.Seconds,
+                    M.SamplesPerSecond);
+  outs().flush();
+}
+
+json historyJson(const TrainResult &R) {
+  json Epochs = json::array();
+  for (const EpochMetrics &M : R.History) {
+    json E = {{"epoch", M.Epoch},
+              {"loss", M.Loss},
+              {"accuracy", M.Accuracy},
+              {"seconds", M.Seconds},
+              {"samples_per_second", M.SamplesPerSecond}};
+    if (!std::isnan(M.ValLoss)) {
+      E["val_loss"] = M.ValLoss;
+      E["val_accuracy"] = M.ValAccuracy;
+    }
+    Epochs.push_back(E);
+  }
+  json Out = {{"epochs", Epochs}};
+  if (!std::isnan(R.TestLoss))
+    Out["test"] = {{"loss", R.TestLoss}, {"accuracy", R.TestAccuracy}};
+  return Out;
+}
+
+/// Runs (name, result) as JSON, or as CSV (one row per run and epoch) when
+/// the file name ends in .csv; written whole to a temporary file, then
+/// renamed over the target.
+Error writeMetrics(StringRef Path, const json &Meta,
+                   ArrayRef<std::pair<std::string, TrainResult>> Runs) {
+  std::string Text;
+  if (Path.ends_with_insensitive(".csv")) {
+    Text = "activation,epoch,loss,accuracy,val_loss,val_accuracy,seconds,"
+           "samples_per_second,test_loss,test_accuracy\n";
+    for (auto &[Name, R] : Runs)
+      for (const EpochMetrics &M : R.History) {
+        bool Last = &M == &R.History.back();
+        auto N = [](double V) {
+          return std::isnan(V) ? std::string() : formatv("{0}", V).str();
+        };
+        Text += formatv("\"{0}\",{1},{2},{3},{4},{5},{6},{7},{8},{9}\n", Name,
+                        M.Epoch, N(M.Loss), N(M.Accuracy), N(M.ValLoss),
+                        N(M.ValAccuracy), N(M.Seconds), N(M.SamplesPerSecond),
+                        Last ? N(R.TestLoss) : "", Last ? N(R.TestAccuracy) : "")
+                    .str();
+      }
+  } else {
+    json J = Meta;
+    json RunsJ = json::array();
+    for (auto &[Name, R] : Runs) {
+      json One = {{"activation", Name}};
+      One.update(historyJson(R));
+      RunsJ.push_back(One);
+    }
+    J["runs"] = RunsJ;
+    Text = J.dump(2) + "\n";
+  }
+  return writeFileAtomically(Path, Text);
+}
+
+/// Splits a comma list at depth 0 of parentheses and braces, so formulas
+/// and JSON objects keep their commas.
+std::vector<std::string> splitTopLevel(StringRef List) {
+  std::vector<std::string> Out;
+  int Depth = 0;
+  std::string Cur;
+  for (char C : List) {
+    Depth += (C == '(' || C == '{' || C == '[') - (C == ')' || C == '}' || C == ']');
+    if (C == ',' && Depth == 0) {
+      Out.push_back(StringRef(Cur).trim().str());
+      Cur.clear();
+    } else {
+      Cur += C;
+    }
+  }
+  if (!StringRef(Cur).trim().empty())
+    Out.push_back(StringRef(Cur).trim().str());
+  return Out;
+}
+
+/// NAME, NAME:P=V:P=V, a JSON activation object, or a formula in x, read
+/// as the spec reader reads an activation (with the spec's named ones).
+Expected<ActivationSpec> activationArg(const Spec &S, StringRef Arg) {
+  json A;
+  if (Arg.starts_with("{")) {
+    A = json::parse(Arg.begin(), Arg.end(), nullptr, false);
+    if (A.is_discarded())
+      return plainError(ErrorKind::Usage,
+                        "--activations: '" + Arg + "' is not valid JSON");
+  } else if (Arg.find_first_of("()+-*/^ ") != StringRef::npos) {
+    A = {{"expr", Arg.str()}};
+  } else {
+    SmallVector<StringRef, 4> Parts;
+    Arg.split(Parts, ':');
+    A = {{"name", Parts[0].str()}};
+    for (StringRef P : ArrayRef(Parts).drop_front()) {
+      auto [K, V] = P.split('=');
+      double D;
+      if (K.empty() || V.trim().getAsDouble(D))
+        return plainError(ErrorKind::Usage,
+                          "--activations: expected NAME:PARAM=NUMBER, got '" +
+                              Arg + "'");
+      A[K.str()] = D;
+    }
+    if (Parts.size() == 1)
+      A = Parts[0].str();
+  }
+  // The spec's declared activations resolve too.
+  json Doc = {{"input", {{"shape", {1}}}},
+              {"layers", {{{"type", "dense"}, {"units", 1}, {"activation", A}}}}};
+  if (!S.DeclaredJson.empty())
+    Doc["activations"] = json::parse(S.DeclaredJson);
+  auto One = parseSpec(Doc.dump(), "--activations");
+  if (!One)
+    return One.takeError();
+  return One->Layers.back().Activation;
+}
+
+/// The hidden layers' activation replaced (dense and activation layers
+/// whose activation is element-wise and not linear).
+unsigned replaceHidden(Spec &S, const ActivationSpec &A) {
+  unsigned N = 0;
+  for (size_t I = 0; I + 1 < S.Layers.size(); ++I) {
+    LayerSpec &L = S.Layers[I];
+    if ((L.Kind == LayerKind::dense || L.Kind == LayerKind::activation) &&
+        !L.Activation.RowWise && !L.Activation.isLinear()) {
+      L.Activation = A;
+      ++N;
+    }
+  }
+  return N;
+}
+
+struct Run {
+  std::string Name;
+  TrainResult Result;
+};
+
+Expected<TrainResult> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
+                               bool PrintEpochs) {
+  int Epochs = S.Training.Epochs;
+  uint64_t Seed = S.Training.Seed;
+  int64_t Batch = S.Training.BatchSize;
+  auto G = NetworkGraph::build(std::move(S));
+  if (!G)
+    return G.takeError();
+  CompileOptions CO;
+  CO.Threads = A.Threads;
+  auto M = Model::compile(std::move(*G), CO);
+  if (!M)
+    return M.takeError();
+  (*M)->initialize(Seed);
+  Progress P(!A.Quiet);
+  TrainOptions O;
+  O.Epochs = Epochs;
+  O.Seed = Seed;
+  O.OnStep = [&](const TrainProgress &TP) { P.step(TP, Batch); };
+  O.OnEpoch = [&](const EpochMetrics &Mx) {
+    P.clear();
+    if (PrintEpochs && !A.Quiet)
+      printEpoch(Mx, Epochs);
+  };
+  return train(**M, D, O);
+}
+
+} // namespace
+
+Error runTrain(const TrainArgs &A) {
+  auto S = loadWithOverrides(A);
+  if (!S)
+    return S.takeError();
+  auto D = loadDataset(*S);
+  if (!D)
+    return D.takeError();
+  std::string Name = S->Name;
+  if (!A.Quiet)
+    outs() << formatv("training {0} on {1}: {2} samples ({3} validation, {4} "
+                      "test), batch {5}, {6} epochs\n",
+                      Name, D->Name, D->Train.Rows, D->Validation.Rows,
+                      D->Test.Rows, S->Training.BatchSize, S->Training.Epochs);
+  json Meta = {{"spec", S->File}, {"data", D->Name},
+               {"batch_size", S->Training.BatchSize},
+               {"seed", S->Training.Seed}};
+  auto R = trainOne(*S, *D, A, true);
+  if (!R)
+    return R.takeError();
+  if (!std::isnan(R->TestLoss))
+    outs() << formatv("test: loss {0:F4}  accuracy {1:F4}  ({2} samples)\n",
+                      R->TestLoss, R->TestAccuracy, D->Test.Rows);
+  if (!A.Metrics.empty())
+    return writeMetrics(A.Metrics, Meta, {{"spec", *R}});
+  return Error::success();
+}
+
+Error runCompare(const CompareArgs &C) {
+  auto S = loadWithOverrides(C.Train);
+  if (!S)
+    return S.takeError();
+  std::vector<std::string> Names;
+  for (const std::string &L : C.Activations)
+    for (std::string &N : splitTopLevel(L))
+      Names.push_back(N);
+  if (Names.empty())
+    return plainError(ErrorKind::Usage,
+                      "--activations: give at least one, e.g. "
+                      "relu,gelu,sigmoid,leaky_relu:alpha=0.3");
+  std::vector<ActivationSpec> Acts;
+  for (const std::string &N : Names) {
+    auto Act = activationArg(*S, N);
+    if (!Act)
+      return Act.takeError();
+    Acts.push_back(*Act);
+  }
+  {
+    Spec Probe = *S;
+    if (!replaceHidden(Probe, Acts[0]))
+      return locatedError(ErrorKind::Spec, S->File, "/layers",
+                          "no hidden layer with an activation to compare");
+  }
+  auto D = loadDataset(*S);
+  if (!D)
+    return D.takeError();
+  if (!C.Train.Quiet)
+    outs() << formatv("comparing {0} activations on {1} ({2}): {3} samples, "
+                      "batch {4}, {5} epochs, seed {6}\n",
+                      Acts.size(), S->Name, D->Name, D->Train.Rows,
+                      S->Training.BatchSize, S->Training.Epochs,
+                      S->Training.Seed);
+  std::vector<std::pair<std::string, TrainResult>> Runs;
+  for (const ActivationSpec &Act : Acts) {
+    Spec One = *S;
+    replaceHidden(One, Act);
+    std::string Label = Act.describe();
+    if (!C.Train.Quiet)
+      outs() << "== " << Label << "\n";
+    auto R = trainOne(std::move(One), *D, C.Train, true);
+    if (!R)
+      return R.takeError();
+    Runs.push_back({Label, std::move(*R)});
+  }
+  // The table.
+  size_t W = 10;
+  for (auto &[N, R] : Runs)
+    W = std::max(W, N.size());
+  outs() << "\n"
+         << formatv("{0}  {1,10}  {2,9}  {3,9}  {4,9}\n",
+                    fmt_align("activation", AlignStyle::Left, W), "train loss",
+                    "test loss", "test acc", "s/epoch");
+  for (auto &[N, R] : Runs) {
+    double Sec = 0;
+    for (const EpochMetrics &M : R.History)
+      Sec += M.Seconds;
+    outs() << formatv("{0}  {1,10}  {2,9}  {3,9}  {4,9}\n",
+                      fmt_align(N, AlignStyle::Left, W),
+                      fmt(R.History.back().Loss), fmt(R.TestLoss),
+                      fmt(R.TestAccuracy), fmt(Sec / R.History.size(), "{0:F2}"));
+  }
+  // The loss curves, as the Keras study plots history['loss'].
+  LineChart Chart;
+  Chart.Title = "Training loss per epoch: " + S->Name + " on " + D->Name;
+  Chart.XLabel = "epoch";
+  Chart.YLabel = "loss";
+  Chart.IntegerX = true;
+  for (auto &[N, R] : Runs) {
+    Series L;
+    L.Name = N;
+    L.Markers = true;
+    for (const EpochMetrics &M : R.History) {
+      L.X.push_back(M.Epoch);
+      L.Y.push_back(M.Loss);
+    }
+    Chart.Lines.push_back(L);
+  }
+  if (Error E = writeFileAtomically(C.Plot, renderLineChart(Chart)))
+    return E;
+  outs() << "\nloss plot: " << C.Plot << "\n";
+  if (!C.Train.Metrics.empty()) {
+    json Meta = {{"spec", S->File}, {"data", D->Name},
+                 {"batch_size", S->Training.BatchSize},
+                 {"seed", S->Training.Seed}};
+    if (Error E = writeMetrics(C.Train.Metrics, Meta, Runs))
+      return E;
+  }
+  return Error::success();
+}
+
+} // namespace netjit
