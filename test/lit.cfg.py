@@ -34,3 +34,11 @@ except (OSError, subprocess.TimeoutExpired):
 import platform
 if platform.machine() in ("x86_64", "AMD64"):
     config.available_features.add("x86_64-host")
+
+# The real Fashion-MNIST (Debian's dataset-fashion-mnist, which ./run
+# installs): REQUIRES: fashion-mnist.
+fashion = os.environ.get("NETJIT_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
+if os.path.exists(os.path.join(fashion, "train-images-idx3-ubyte.gz")):
+    config.available_features.add("fashion-mnist")
+if "NETJIT_FASHION_MNIST" in os.environ:
+    config.environment["NETJIT_FASHION_MNIST"] = os.environ["NETJIT_FASHION_MNIST"]

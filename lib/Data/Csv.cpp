@@ -96,7 +96,8 @@ Expected<DataSplit> readCsv(StringRef Path, StringRef LabelColumn) {
         continue;
     }
     if (F.size() != Width)
-      return At(Row, std::min(F.size(), Width) + (F.size() > Width),
+      // The first missing or extra field.
+      return At(Row, std::min(F.size(), Width) + 1,
                 formatv("{0} fields, expected {1} as in the {2}", F.size(),
                         Width, Header ? "header" : "first row")
                     .str());

@@ -83,14 +83,14 @@ Expected<IdxArray> readIdx(StringRef Path) {
                      "the file ends inside the IDX magic number" + In);
   if (D[0] != 0 || D[1] != 0 || D[3] == 0 || D[3] > 4)
     return dataError(Path, 0,
-                     formatv("not an IDX file: magic {0:x2} {1:x2} {2:x2} "
-                             "{3:x2}, expected 00 00 08 01..04{4}",
+                     formatv("not an IDX file: magic {0:x-2} {1:x-2} {2:x-2} "
+                             "{3:x-2}, expected 00 00 08 01..04{4}",
                              unsigned(D[0]), unsigned(D[1]), unsigned(D[2]),
                              unsigned(D[3]), In)
                          .str());
   if (D[2] != 0x08)
     return dataError(Path, 2,
-                     formatv("IDX value type {0:x2}; netjit reads unsigned "
+                     formatv("IDX value type {0:x-2}; netjit reads unsigned "
                              "bytes (08){1}",
                              unsigned(D[2]), In)
                          .str());

@@ -87,6 +87,13 @@ std::string renderLineChart(const LineChart &C) {
   }
   std::vector<double> XT = ticks(X0, X1, 8, C.IntegerX);
   std::vector<double> YT = ticks(Y0, Y1, 6, false);
+  // A margin inside the frame, as matplotlib leaves: no point on an edge.
+  for (double *R : {&X0, &Y0}) {
+    double *Hi = R == &X0 ? &X1 : &Y1;
+    double M = (*Hi - *R) * 0.04;
+    *R -= M;
+    *Hi += M;
+  }
   // The plot area, leaving room for the labels.
   const double L = 72, R = 20, T = C.Title.empty() ? 20 : 44, B = 56;
   double PW = C.Width - L - R, PH = C.Height - T - B;

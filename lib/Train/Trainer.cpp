@@ -1,6 +1,7 @@
 // Trainer.cpp - the training loop around a compiled Model.
 #include "netjit/Train/Trainer.h"
 
+#include "netjit/Expr/Expr.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Random.h"
 
@@ -42,7 +43,7 @@ Expected<Labels> Labels::prepare(const Model &M, const DataSplit &S) {
       return labelError(S, R,
                         formatv("label {0} is not a class of the network's "
                                 "{1} outputs (0..{2})",
-                                V, Outputs, Outputs - 1)
+                                formatNumber(V), Outputs, Outputs - 1)
                             .str());
     return int32_t(V);
   };

@@ -274,15 +274,18 @@ Error runTrain(const TrainArgs &A) {
   auto S = loadWithOverrides(A);
   if (!S)
     return S.takeError();
+  auto T0 = std::chrono::steady_clock::now();
   auto D = loadDataset(*S);
   if (!D)
     return D.takeError();
+  double ReadS = std::chrono::duration<double>(std::chrono::steady_clock::now() - T0).count();
   std::string Name = S->Name;
   if (!A.Quiet)
     outs() << formatv("training {0} on {1}: {2} samples ({3} validation, {4} "
-                      "test), batch {5}, {6} epochs\n",
+                      "test, read in {7:F2} s), batch {5}, {6} epochs\n",
                       Name, D->Name, D->Train.Rows, D->Validation.Rows,
-                      D->Test.Rows, S->Training.BatchSize, S->Training.Epochs);
+                      D->Test.Rows, S->Training.BatchSize, S->Training.Epochs,
+                      ReadS);
   json Meta = {{"spec", S->File}, {"data", D->Name},
                {"batch_size", S->Training.BatchSize},
                {"seed", S->Training.Seed}};
@@ -358,7 +361,7 @@ Error runCompare(const CompareArgs &C) {
     outs() << formatv("{0}  {1,10}  {2,9}  {3,9}  {4,9}\n",
                       fmt_align(N, AlignStyle::Left, W),
                       fmt(R.History.back().Loss), fmt(R.TestLoss),
-                      fmt(R.TestAccuracy), fmt(Sec / R.History.size(), "{0:F2}"));
+                      fmt(R.TestAccuracy), fmt(Sec / R.History.size(), "{0:F3}"));
   }
   // The loss curves, as the Keras study plots history['loss'].
   LineChart Chart;
