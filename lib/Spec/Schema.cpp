@@ -2,6 +2,7 @@
 // (Layers/Losses/Optimizers/Initializers.def, the activation catalogue) so
 // it cannot drift from the reader; docs/spec.schema.json is its output.
 #include "netjit/Activations/Catalog.h"
+#include "netjit/Data/Dataset.h"
 #include "netjit/Spec/Spec.h"
 
 #include <nlohmann/json.hpp>
@@ -150,6 +151,40 @@ json optimizer() {
   return {{"oneOf", Forms}};
 }
 
+json data() {
+  json Split = {
+      {"oneOf",
+       {{{"type", "object"},
+         {"properties", {{"images", {{"type", "string"}}}, {"labels", {{"type", "string"}}}}},
+         {"required", {"images", "labels"}},
+         {"additionalProperties", false}},
+        {{"type", "object"},
+         {"properties",
+          {{"csv", {{"type", "string"}}},
+           {"label_column", {{"oneOf", {{{"type", "string"}}, {{"type", "integer"}, {"minimum", 0}}}}}}}},
+         {"required", {"csv", "label_column"}},
+         {"additionalProperties", false}}}}};
+  return {
+      {"description", "the data set the trainer reads (docs/spec.md)"},
+      {"oneOf",
+       {{{"type", "object"},
+         {"properties", {{"dataset", {{"const", "fashion_mnist"}}}}},
+         {"required", {"dataset"}},
+         {"additionalProperties", false}},
+        {{"type", "object"},
+         {"properties",
+          {{"dataset", {{"enum", syntheticSetNames()}}},
+           {"samples", {{"type", "integer"}, {"minimum", 2}, {"maximum", 1 << 24}}},
+           {"noise", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+           {"seed", {{"type", "integer"}, {"minimum", 0}}}}},
+         {"required", {"dataset"}},
+         {"additionalProperties", false}},
+        {{"type", "object"},
+         {"properties", {{"train", Split}, {"test", Split}}},
+         {"required", {"train"}},
+         {"additionalProperties", false}}}}};
+}
+
 } // namespace
 
 std::string specSchema() {
@@ -181,7 +216,7 @@ std::string specSchema() {
             {"validation_split", {{"type", "number"}, {"minimum", 0}, {"exclusiveMaximum", 1}}}}},
           {"additionalProperties", false}}},
         {"metrics", {{"type", "array"}, {"items", {{"const", "accuracy"}}}}},
-        {"data", {{"type", "object"}, {"description", "the data set the trainer reads (docs/spec.md)"}}}}},
+        {"data", data()}}},
       {"required", {"layers"}},
       {"additionalProperties", false},
       {"$defs", {{"activation", activation()}, {"parameter", parameterValue()}}}};

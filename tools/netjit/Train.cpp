@@ -102,7 +102,7 @@ void printEpoch(const EpochMetrics &M, int Epochs) {
                                   M.ValLoss, M.ValAccuracy)
                               .str();
   outs() << formatv("epoch {0}/{1}: loss {2:F4}  accuracy {3:F4}{4}  "
-                    "{5:F2} s  {6:F0} samples/s\n",
+                    "{5:F3} s  {6:F0} samples/s\n",
                     M.Epoch, Epochs, M.Loss, M.Accuracy, Val, M.Seconds,
                     M.SamplesPerSecond);
   outs().flush();
