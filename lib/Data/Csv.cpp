@@ -69,9 +69,12 @@ Expected<DataSplit> readCsv(StringRef Path, StringRef LabelColumn) {
       if (Header)
         for (StringRef S : F)
           Names.push_back(S.str());
-      // The label column: a header name, else a 0-based index.
+      // The label column: a header name, else a 0-based index; none at
+      // all for features only (predict's input).
       unsigned Index;
-      if (Header && is_contained(Names, LabelColumn.str())) {
+      if (LabelColumn.empty()) {
+        Label = Width;
+      } else if (Header && is_contained(Names, LabelColumn.str())) {
         Label = find(Names, LabelColumn.str()) - Names.begin();
       } else if (!LabelColumn.getAsInteger(10, Index)) {
         if (Index >= Width)
@@ -88,9 +91,9 @@ Expected<DataSplit> readCsv(StringRef Path, StringRef LabelColumn) {
                         : std::string(" (the file has no header; give a "
                                       "0-based index)")));
       }
-      if (Width < 2)
+      if (Width < 2 && !LabelColumn.empty())
         return At(Row, 1, "a CSV needs a label column and at least one feature");
-      D.Features = Width - 1;
+      D.Features = LabelColumn.empty() ? Width : Width - 1;
       HaveLabel = true;
       if (Header)
         continue;
@@ -121,6 +124,8 @@ Expected<DataSplit> readCsv(StringRef Path, StringRef LabelColumn) {
   }
   if (!HaveLabel || !D.Rows)
     return locatedError(ErrorKind::Data, Path, "", "no data rows");
+  if (LabelColumn.empty())
+    D.Labels.assign(D.Rows, 0.0f);
   D.LabelWhere = [File = Path.str(), LineOf, Label](int64_t R) {
     return std::pair(File, "row " + std::to_string((*LineOf)[R]) +
                                ", column " + std::to_string(Label + 1));

@@ -57,7 +57,7 @@ static unsigned slotsOf(const OptimizerSpec &O) {
   return 0;
 }
 
-static const char *slotName(OptimizerKind K, unsigned I) {
+static const char *slotNameOf(OptimizerKind K, unsigned I) {
   switch (K) {
   case OptimizerKind::sgd:
     return "momentum";
@@ -70,6 +70,10 @@ static const char *slotName(OptimizerKind K, unsigned I) {
     return "accumulator";
   }
   return "slot";
+}
+
+const char *TrainGraph::slotName(unsigned K) const {
+  return slotNameOf(G.spec().Optimizer.Kind, K);
 }
 
 class TrainGraphBuilder {
@@ -524,7 +528,7 @@ void TrainGraph::print(raw_ostream &OS) const {
   if (numSlots()) {
     OS << "  optimizer slots:";
     for (unsigned K = 0; K < numSlots(); ++K)
-      OS << " " << slotName(G.spec().Optimizer.Kind, K) << " @" << SlotBegin[K];
+      OS << " " << slotName(K) << " @" << SlotBegin[K];
     OS << " (each laid out as the parameters)\n";
   }
   OS << "  workspace @" << workOffset() << ": " << workFloats()

@@ -127,7 +127,7 @@ Expected<TrainResult> train(Model &M, const Dataset &D, const TrainOptions &O) {
   std::vector<char> Y(Batch * L->rowBytes());
   TrainResult Res;
   auto Start = Clock::now();
-  for (int E = 1; E <= O.Epochs; ++E) {
+  for (int E = O.FirstEpoch; E <= O.Epochs; ++E) {
     if (O.Shuffle) {
       // A fresh Fisher-Yates order from (seed, epoch): resuming at an
       // epoch reproduces it.
@@ -179,7 +179,8 @@ Expected<TrainResult> train(Model &M, const Dataset &D, const TrainOptions &O) {
     }
     Res.History.push_back(Mx);
     if (O.OnEpoch)
-      O.OnEpoch(Mx);
+      if (Error Err = O.OnEpoch(Mx))
+        return Err;
   }
   if (D.Test.Rows) {
     auto V = evaluateSplit(M, D.Test);

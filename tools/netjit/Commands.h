@@ -47,6 +47,9 @@ struct TrainArgs {
   unsigned Threads = 0; // 0 = all cores
   std::string Metrics;  // FILE.json or FILE.csv
   bool Quiet = false;
+  std::string Save;   // checkpoint after the last epoch
+  int SaveEvery = 0;  // and after every N epochs
+  std::string Resume; // continue from this checkpoint
 };
 llvm::Error runTrain(const TrainArgs &A);
 
@@ -56,6 +59,16 @@ struct CompareArgs {
   std::string Plot = "loss.svg";
 };
 llvm::Error runCompare(const CompareArgs &A);
+
+struct PredictArgs {
+  std::string Spec;
+  std::string Weights; // a checkpoint
+  std::string Input;   // IDX images, CSV, or "-" for CSV on stdin
+  std::string LabelColumn; // CSV: a column to leave out (the labels)
+  std::string Output;  // "" = stdout
+  bool Json = false;
+};
+llvm::Error runPredict(const PredictArgs &A);
 
 } // namespace netjit
 

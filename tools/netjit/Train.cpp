@@ -4,6 +4,7 @@
 #include "Commands.h"
 
 #include "netjit/Plot/Svg.h"
+#include "netjit/Runtime/Checkpoint.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
 #include "netjit/Train/Trainer.h"
@@ -12,6 +13,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatAdapters.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include <chrono>
@@ -241,29 +243,68 @@ struct Run {
   TrainResult Result;
 };
 
+/// The spec compiled, its weights initialized from the seed or read from
+/// a checkpoint.
+Expected<std::unique_ptr<Model>> compileSpec(Spec S, unsigned Threads) {
+  auto G = NetworkGraph::build(std::move(S));
+  if (!G)
+    return G.takeError();
+  CompileOptions CO;
+  CO.Threads = Threads;
+  return Model::compile(std::move(*G), CO);
+}
+
+/// A checkpoint for this network (Training: and this loss and optimizer,
+/// whose state it holds), else an error saying what differs.
+Expected<CheckpointInfo> readCheckpoint(Model &M, StringRef Path,
+                                        bool Training) {
+  auto Info = loadCheckpoint(M, Path);
+  if (!Info)
+    return Info.takeError();
+  std::string Have = Training ? Info->TrainingHash : Info->NetworkHash;
+  std::string Want = specHash(M.network(), Training);
+  if (Have != Want)
+    return locatedError(
+        ErrorKind::Checkpoint, Path,
+        Training ? "/__metadata__/training_hash" : "/__metadata__/network_hash",
+        formatv("written for another {0} (hash {1}; this spec's is {2})",
+                Training ? "network, loss or optimizer" : "network", Have, Want)
+            .str());
+  return Info;
+}
+
 Expected<TrainResult> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
                                bool PrintEpochs) {
   int Epochs = S.Training.Epochs;
   uint64_t Seed = S.Training.Seed;
   int64_t Batch = S.Training.BatchSize;
-  auto G = NetworkGraph::build(std::move(S));
-  if (!G)
-    return G.takeError();
-  CompileOptions CO;
-  CO.Threads = A.Threads;
-  auto M = Model::compile(std::move(*G), CO);
+  auto M = compileSpec(std::move(S), A.Threads);
   if (!M)
     return M.takeError();
   (*M)->initialize(Seed);
-  Progress P(!A.Quiet);
   TrainOptions O;
   O.Epochs = Epochs;
   O.Seed = Seed;
+  if (!A.Resume.empty()) {
+    auto Info = readCheckpoint(**M, A.Resume, true);
+    if (!Info)
+      return Info.takeError();
+    // The run continues as it was: its seed orders the data.
+    O.Seed = Info->Seed;
+    O.FirstEpoch = Info->Epoch + 1;
+    if (!A.Quiet)
+      outs() << formatv("resuming from {0}: {1} epochs and {2} steps done\n",
+                        A.Resume, Info->Epoch, Info->Step);
+  }
+  Progress P(!A.Quiet);
   O.OnStep = [&](const TrainProgress &TP) { P.step(TP, Batch); };
-  O.OnEpoch = [&](const EpochMetrics &Mx) {
+  O.OnEpoch = [&](const EpochMetrics &Mx) -> Error {
     P.clear();
     if (PrintEpochs && !A.Quiet)
       printEpoch(Mx, Epochs);
+    bool Save = !A.Save.empty() &&
+                (Mx.Epoch == Epochs || (A.SaveEvery && Mx.Epoch % A.SaveEvery == 0));
+    return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch) : Error::success();
   };
   return train(**M, D, O);
 }
@@ -295,6 +336,8 @@ Error runTrain(const TrainArgs &A) {
   if (!std::isnan(R->TestLoss))
     outs() << formatv("test: loss {0:F4}  accuracy {1:F4}  ({2} samples)\n",
                       R->TestLoss, R->TestAccuracy, D->Test.Rows);
+  if (!A.Save.empty() && !A.Quiet)
+    outs() << "checkpoint: " << A.Save << "\n";
   if (!A.Metrics.empty())
     return writeMetrics(A.Metrics, Meta, {{"spec", *R}});
   return Error::success();
@@ -390,6 +433,97 @@ Error runCompare(const CompareArgs &C) {
       return E;
   }
   return Error::success();
+}
+
+} // namespace netjit
+
+namespace netjit {
+
+/// Rows of features from IDX images (bytes scaled to [0, 1], as training
+/// reads them) or CSV.
+static Expected<DataSplit> readFeatures(const PredictArgs &A) {
+  auto Head = MemoryBuffer::getFileSlice(A.Input, 4, 0);
+  if (!Head)
+    return locatedError(ErrorKind::IO, A.Input, "",
+                        "cannot read: " + Head.getError().message());
+  StringRef H = (*Head)->getBuffer();
+  if (H.empty())
+    return locatedError(ErrorKind::Data, A.Input, "", "the file is empty");
+  bool Gz = H.size() >= 2 && uint8_t(H[0]) == 0x1f && uint8_t(H[1]) == 0x8b;
+  bool Idx = H.size() == 4 && H[0] == 0 && H[1] == 0;
+  if (!Gz && !Idx)
+    return readCsv(A.Input, A.LabelColumn);
+  auto I = readIdx(A.Input);
+  if (!I)
+    return I.takeError();
+  DataSplit D;
+  D.Rows = I->Dims[0];
+  D.Features = I->Data.size() / D.Rows;
+  D.X.resize(I->Data.size());
+  for (size_t K = 0; K < D.X.size(); ++K)
+    D.X[K] = I->Data[K] * (1.0f / 255);
+  return D;
+}
+
+Error runPredict(const PredictArgs &A) {
+  auto S = loadSpec(A.Spec);
+  if (!S)
+    return S.takeError();
+  auto M = compileSpec(std::move(*S), 0);
+  if (!M)
+    return M.takeError();
+  if (auto Info = readCheckpoint(**M, A.Weights, false); !Info)
+    return Info.takeError();
+  auto D = readFeatures(A);
+  if (!D)
+    return D.takeError();
+  const NetworkGraph &G = (*M)->network();
+  if (D->Features != G.inputSize())
+    return locatedError(ErrorKind::Data, A.Input, "",
+                        formatv("{0} features per row; the network takes {1}",
+                                D->Features, G.inputSize())
+                            .str());
+  int64_t Out = G.outputSize();
+  std::vector<float> P(D->Rows * Out);
+  for (int64_t R = 0; R < D->Rows; R += (*M)->maxBatch()) {
+    int64_t B = std::min((*M)->maxBatch(), D->Rows - R);
+    if (Error E = (*M)->predict(&D->X[R * D->Features], &P[R * Out], B))
+      return E;
+  }
+  // A class per row: the largest output, or output > 0.5 for one sigmoid.
+  auto ClassOf = [&](int64_t R) -> int64_t {
+    const float *Row = &P[R * Out];
+    if (Out == 1)
+      return Row[0] > 0.5f;
+    return std::max_element(Row, Row + Out) - Row;
+  };
+  std::string Text;
+  raw_string_ostream OS(Text);
+  if (A.Json) {
+    json Rows = json::array();
+    for (int64_t R = 0; R < D->Rows; ++R)
+      Rows.push_back({{"row", R},
+                      {"class", ClassOf(R)},
+                      {"outputs", std::vector<float>(&P[R * Out], &P[R * Out] + Out)}});
+    OS << json({{"predictions", Rows}}).dump(1) << "\n";
+  } else {
+    OS << "row,class";
+    for (int64_t K = 0; K < Out; ++K)
+      OS << ",output_" << K;
+    OS << "\n";
+    for (int64_t R = 0; R < D->Rows; ++R) {
+      OS << R << "," << ClassOf(R);
+      for (int64_t K = 0; K < Out; ++K)
+        OS << "," << format("%.6g", P[R * Out + K]);
+      OS << "\n";
+    }
+  }
+  OS.flush();
+  if (A.Output.empty()) {
+    outs() << Text;
+    return Error::success();
+  }
+  return writeFileAtomically(A.Output, Text);
 }
 
 } // namespace netjit

@@ -625,6 +625,15 @@ int main(int argc, char **argv) {
                   "write per-epoch metrics to FILE.json, or FILE.csv");
     C->add_flag("--quiet,-q", T.Quiet,
                 "no progress and no per-epoch lines: only the results");
+    C->add_option("--save", T.Save,
+                  "write a checkpoint (safetensors: weights and optimizer "
+                  "state) after the last epoch");
+    C->add_option("--save-every", T.SaveEvery,
+                  "with --save: also after every N epochs")
+        ->check(CLI::Range(1, 1 << 20));
+    C->add_option("--resume", T.Resume,
+                  "continue from a checkpoint of the same spec: the final "
+                  "weights equal an uninterrupted run's (same threads)");
   };
   TrainArgs TA;
   CLI::App *TrainCmd = App.add_subcommand(
@@ -650,6 +659,24 @@ int main(int argc, char **argv) {
   Compare->add_option("--plot", CA.Plot,
                       "the loss plot to write (SVG; default loss.svg)");
   TrainOptions(Compare, CA.Train);
+
+  PredictArgs PA;
+  CLI::App *Predict = App.add_subcommand(
+      "predict", "Predict with a spec and its trained weights: the class and "
+                 "the outputs of every input row");
+  Predict->add_option("SPEC", PA.Spec, "the network spec")->required();
+  Predict->add_option("--weights,-w", PA.Weights,
+                      "a checkpoint written by train --save")
+      ->required();
+  Predict->add_option("--input,-i", PA.Input,
+                      "the samples: IDX images (.gz or raw) or CSV")
+      ->required();
+  Predict->add_option("--label-column", PA.LabelColumn,
+                      "CSV: a column to leave out (a header name or a "
+                      "0-based index)");
+  Predict->add_option("--output,-o", PA.Output,
+                      "write here instead of standard output");
+  Predict->add_flag("--json", PA.Json, "JSON instead of CSV");
 
   CLI::App *Schema = App.add_subcommand(
       "schema", "Print the spec's JSON Schema (docs/spec.schema.json), "
@@ -700,6 +727,8 @@ int main(int argc, char **argv) {
     Err = runTrain(TA);
   } else if (*Compare) {
     Err = runCompare(CA);
+  } else if (*Predict) {
+    Err = runPredict(PA);
   } else if (*Schema) {
     llvm::outs() << specSchema();
   }

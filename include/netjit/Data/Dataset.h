@@ -64,7 +64,8 @@ struct IdxArray {
 llvm::Expected<IdxArray> readIdx(llvm::StringRef Path);
 
 /// A CSV file of numeric columns; the header is detected (a first row with
-/// a non-numeric field). LabelColumn is a header name or a 0-based index.
+/// a non-numeric field). LabelColumn is a header name or a 0-based index,
+/// or "" when every column is a feature (the labels are then 0).
 llvm::Expected<DataSplit> readCsv(llvm::StringRef Path,
                                   llvm::StringRef LabelColumn);
 

@@ -113,6 +113,8 @@ public:
   /// Where optimizer slot K's copy of the parameter layout starts.
   int64_t slotOffset(unsigned K) const { return SlotBegin[K]; }
   unsigned numSlots() const { return SlotBegin.size(); }
+  /// Slot K's name: "m", "v" (Adam), "momentum", "velocity", "accumulator".
+  const char *slotName(unsigned K) const;
   int paramTensor(int Param) const { return ParamTensor[Param]; }
   bool sparseLabels() const { return lossTakesSparseLabels(G.spec().Loss.Kind); }
   int inputTensor() const { return 0; }

@@ -30,12 +30,16 @@ struct TrainProgress {
 
 struct TrainOptions {
   int Epochs = 5;
+  /// Epochs before this one are done (a resumed run): the data order and
+  /// everything else continue as if the run had not stopped.
+  int FirstEpoch = 1;
   uint64_t Seed = 0;
   /// A new order of the training rows every epoch (Keras' fit does).
   bool Shuffle = true;
   /// After every step (cheap: the CLI throttles its own output).
   std::function<void(const TrainProgress &)> OnStep;
-  std::function<void(const EpochMetrics &)> OnEpoch;
+  /// After every epoch (a checkpoint); an error stops training.
+  std::function<llvm::Error(const EpochMetrics &)> OnEpoch;
 };
 
 struct TrainResult {

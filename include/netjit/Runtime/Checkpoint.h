@@ -1,0 +1,38 @@
+// Checkpoint.h - a model's weights and optimizer state in the safetensors
+// format (an 8-byte header length, a JSON header, raw little-endian data),
+// so Python tools read them; written atomically (docs/checkpoints.md).
+#ifndef NETJIT_RUNTIME_CHECKPOINT_H
+#define NETJIT_RUNTIME_CHECKPOINT_H
+
+#include "netjit/Runtime/Model.h"
+
+namespace netjit {
+
+/// Where training stood when the checkpoint was written.
+struct CheckpointInfo {
+  int Epoch = 0;    // epochs completed
+  int64_t Step = 0; // optimizer steps taken
+  uint64_t Seed = 0; // the run's seed (weights, data order, dropout)
+  std::string NetworkHash;  // specHash(G, false) of the writer
+  std::string TrainingHash; // specHash(G, true)
+};
+
+/// A hash of what the weights mean: the layers with their activations and
+/// parameters; with Training, also the loss and the optimizer, what the
+/// optimizer state means (never the name, epochs, batch size or data). 16
+/// hex digits.
+std::string specHash(const NetworkGraph &G, bool Training);
+
+/// Every parameter as "NAME" and every optimizer slot as "NAME/SLOT" (F32,
+/// the parameter's shape), with Epoch (epochs completed), the header's
+/// counters, the hashes and a CRC-32 of the data in the metadata.
+llvm::Error saveCheckpoint(Model &M, llvm::StringRef Path, int Epoch);
+
+/// Reads Path into M's parameters and optimizer state and returns where
+/// training stood. Nothing is changed unless the whole file checks out: the
+/// header, every tensor M has with its shape, the data's length and CRC.
+llvm::Expected<CheckpointInfo> loadCheckpoint(Model &M, llvm::StringRef Path);
+
+} // namespace netjit
+
+#endif

@@ -1,0 +1,215 @@
+// Checkpoint.cpp - safetensors out and in, validated before anything is
+// overwritten.
+#include "netjit/Runtime/Checkpoint.h"
+
+#include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Files.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+using namespace llvm;
+using json = nlohmann::ordered_json;
+
+namespace netjit {
+
+namespace {
+
+const char *Format = "netjit-checkpoint-1";
+
+/// Every tensor of a checkpoint: its name and where it lives in the arena.
+struct Entry {
+  std::string Name;
+  int64_t Rows, Cols;
+  float *Data;
+};
+
+std::vector<Entry> entries(Model &M) {
+  const TrainGraph &T = M.graph();
+  std::vector<Entry> Out;
+  for (size_t P = 0; P < M.network().params().size(); ++P) {
+    const ParamInfo &I = M.network().params()[P];
+    Out.push_back({I.Name, I.Rows, I.Cols, M.param(P)});
+  }
+  for (unsigned K = 0; K < T.numSlots(); ++K)
+    for (size_t P = 0; P < M.network().params().size(); ++P) {
+      const ParamInfo &I = M.network().params()[P];
+      float *Slot = M.param(P) - T.paramsOffset() + T.slotOffset(K);
+      Out.push_back({I.Name + "/" + T.slotName(K), I.Rows, I.Cols, Slot});
+    }
+  return Out;
+}
+
+std::string exact(double V) { return formatv("{0}", format("%.17g", V)).str(); }
+
+} // namespace
+
+std::string specHash(const NetworkGraph &G, bool Training) {
+  std::string Text;
+  raw_string_ostream OS(Text);
+  G.print(OS);
+  OS.flush();
+  // Past the first line, which names the network and its file.
+  Text = Text.substr(std::min(Text.size(), Text.find('\n') + 1));
+  const Spec &S = G.spec();
+  if (Training) {
+    Text += lossName(S.Loss.Kind).str() + optimizerName(S.Optimizer.Kind).str();
+    for (auto &[K, V] : S.Optimizer.Hyper)
+      Text += K + "=" + exact(V);
+  }
+  uint64_t H = 0xcbf29ce484222325ull; // FNV-1a
+  for (unsigned char C : Text)
+    H = (H ^ C) * 0x100000001b3ull;
+  return formatv("{0:x-16}", H).str();
+}
+
+Error saveCheckpoint(Model &M, StringRef Path, int Epoch) {
+  std::vector<Entry> Es = entries(M);
+  std::string Data;
+  json Header = json::object();
+  for (const Entry &E : Es) {
+    size_t Begin = Data.size();
+    // Little-endian float32, as safetensors specifies (x86 and aarch64
+    // Linux are little-endian).
+    Data.append(reinterpret_cast<const char *>(E.Data), E.Rows * E.Cols * 4);
+    Header[E.Name] = {{"dtype", "F32"},
+                      {"shape", {E.Rows, E.Cols}},
+                      {"data_offsets", {Begin, Data.size()}}};
+  }
+  const ArenaHeader &H = M.header();
+  uLong Crc = crc32(0, reinterpret_cast<const Bytef *>(Data.data()), Data.size());
+  json Meta = {{"format", Format},
+               {"network_hash", specHash(M.network(), false)},
+               {"training_hash", specHash(M.network(), true)},
+               {"epoch", std::to_string(Epoch)},
+               {"step", std::to_string(H.Step)},
+               {"seed", std::to_string(H.Seed)},
+               {"beta_1_power", exact(H.Beta1Power)},
+               {"beta_2_power", exact(H.Beta2Power)},
+               {"crc32", formatv("{0:x-8}", uint32_t(Crc)).str()}};
+  json Doc = {{"__metadata__", Meta}};
+  Doc.update(Header);
+  std::string Text = Doc.dump();
+  // Pad the header with spaces so the data starts 8-byte aligned.
+  Text.append((8 - (8 + Text.size()) % 8) % 8, ' ');
+  std::string Out(8, '\0');
+  uint64_t N = Text.size();
+  for (int I = 0; I < 8; ++I)
+    Out[I] = char(N >> (8 * I));
+  Out += Text;
+  Out += Data;
+  return writeFileAtomically(Path, Out);
+}
+
+Expected<CheckpointInfo> loadCheckpoint(Model &M, StringRef Path) {
+  auto Buf = MemoryBuffer::getFile(Path, /*IsText=*/false,
+                                   /*RequiresNullTerminator=*/false);
+  if (!Buf)
+    return locatedError(ErrorKind::IO, Path, "",
+                        "cannot read: " + Buf.getError().message());
+  StringRef F = (*Buf)->getBuffer();
+  auto Fail = [&](const Twine &Where, const Twine &Message) {
+    return locatedError(ErrorKind::Checkpoint, Path, Where.str(), Message);
+  };
+  if (F.size() < 8)
+    return Fail("byte 0", "not a safetensors file: " + Twine(F.size()) +
+                              " bytes, shorter than the header length");
+  uint64_t N = 0;
+  for (int I = 7; I >= 0; --I)
+    N = N << 8 | uint8_t(F[I]);
+  if (N > F.size() - 8)
+    return Fail("byte 0", formatv("the header length {0} is past the end of "
+                                  "the file ({1} bytes)",
+                                  N, F.size())
+                              .str());
+  json Doc = json::parse(F.substr(8, N), nullptr, false);
+  if (Doc.is_discarded() || !Doc.is_object())
+    return Fail("byte 8", "the header is not a JSON object");
+  StringRef Data = F.substr(8 + N);
+  const json &Meta = Doc["__metadata__"];
+  auto MetaString = [&](const char *Key) -> Expected<std::string> {
+    if (!Meta.is_object() || !Meta.contains(Key) || !Meta[Key].is_string())
+      return Fail(std::string("/__metadata__/") + Key,
+                  "missing (not a netjit checkpoint?)");
+    return Meta[Key].get<std::string>();
+  };
+  auto Fmt = MetaString("format");
+  if (!Fmt)
+    return Fmt.takeError();
+  if (*Fmt != Format)
+    return Fail("/__metadata__/format",
+                "'" + *Fmt + "', this netjit reads " + Format);
+  CheckpointInfo Info;
+  std::string Fields[8];
+  const char *Keys[] = {"network_hash", "epoch", "step", "seed",
+                        "beta_1_power", "beta_2_power", "crc32",
+                        "training_hash"};
+  for (int I = 0; I < 8; ++I) {
+    auto V = MetaString(Keys[I]);
+    if (!V)
+      return V.takeError();
+    Fields[I] = *V;
+  }
+  Info.NetworkHash = Fields[0];
+  Info.TrainingHash = Fields[7];
+  unsigned long long Epoch, Step, Seed, Crc;
+  double B1, B2;
+  if (StringRef(Fields[1]).getAsInteger(10, Epoch) ||
+      StringRef(Fields[2]).getAsInteger(10, Step) ||
+      StringRef(Fields[3]).getAsInteger(10, Seed) ||
+      StringRef(Fields[4]).getAsDouble(B1) || StringRef(Fields[5]).getAsDouble(B2) ||
+      StringRef(Fields[6]).getAsInteger(16, Crc))
+    return Fail("/__metadata__", "a counter is not a number");
+  Info.Epoch = Epoch;
+  Info.Step = Step;
+  Info.Seed = Seed;
+  uLong Have = crc32(0, reinterpret_cast<const Bytef *>(Data.data()), Data.size());
+  if (Have != Crc)
+    return Fail("byte " + Twine(8 + N),
+                formatv("the data's CRC-32 is {0:x-8}, the header says {1:x-8} "
+                        "(the file is damaged or truncated)",
+                        uint32_t(Have), uint32_t(Crc))
+                    .str());
+  // Every tensor first, then copy: a bad one leaves the model untouched.
+  std::vector<Entry> Es = entries(M);
+  std::vector<std::pair<const Entry *, StringRef>> Copies;
+  for (const Entry &E : Es) {
+    std::string P = "/" + E.Name;
+    if (!Doc.contains(E.Name))
+      return Fail(P, "missing: the spec has this tensor, the checkpoint "
+                     "does not (written for another network or optimizer?)");
+    const json &T = Doc[E.Name];
+    if (!T.is_object() || T.value("dtype", "") != "F32")
+      return Fail(P + "/dtype", "expected \"F32\"");
+    json Want = {E.Rows, E.Cols};
+    if (T["shape"] != Want)
+      return Fail(P + "/shape", "the checkpoint's " + T["shape"].dump() +
+                                    ", the spec's " + Want.dump());
+    const json &O = T["data_offsets"];
+    if (!O.is_array() || O.size() != 2 || !O[0].is_number_unsigned() ||
+        !O[1].is_number_unsigned())
+      return Fail(P + "/data_offsets", "expected [begin, end]");
+    uint64_t B = O[0], End = O[1];
+    if (End < B || End > Data.size() || End - B != uint64_t(E.Rows * E.Cols * 4))
+      return Fail(P + "/data_offsets",
+                  formatv("[{0}, {1}] does not hold {2} floats in the {3} "
+                          "bytes of data",
+                          B, End, E.Rows * E.Cols, Data.size())
+                      .str());
+    Copies.push_back({&E, Data.substr(B, End - B)});
+  }
+  for (auto &[E, Bytes] : Copies)
+    std::memcpy(E->Data, Bytes.data(), Bytes.size());
+  ArenaHeader &H = M.header();
+  H.Step = Step;
+  H.Seed = Seed;
+  H.Beta1Power = B1;
+  H.Beta2Power = B2;
+  return Info;
+}
+
+} // namespace netjit
