@@ -164,7 +164,7 @@ void NetworkGraph::print(raw_ostream &OS) const {
     if (L.Kind == LayerKind::dense)
       OS << " " << L.In << " -> " << L.Out;
     if (L.Kind == LayerKind::dropout)
-      OS << " rate " << L.Rate;
+      OS << " rate " << formatNumber(L.Rate);
     if (L.Act >= 0)
       OS << ", activation " << Acts[L.Act]->Spec.describe();
     OS << "  " << formatShape(L.Shape) << "\n";

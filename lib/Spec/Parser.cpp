@@ -1,6 +1,7 @@
 // Parser.cpp - JSON network specs to Spec, validated field by field; every
 // error names the file and the JSON pointer (docs/spec.md).
 #include "netjit/Spec/Spec.h"
+#include "netjit/Spec/Keras.h"
 
 #include "netjit/Activations/Catalog.h"
 #include "netjit/Expr/Expr.h"
@@ -829,6 +830,22 @@ Expected<Spec> parseSpec(StringRef Text, StringRef File) {
   if (!Duplicate.empty())
     return locatedError(ErrorKind::Spec, File, Duplicate,
                         "duplicate key (each field may appear once)");
+  if (isKerasModel(Doc)) {
+    // Rewritten as a spec; what the reader then refuses is reported at
+    // the spec's pointers, marked as such.
+    auto Converted = kerasToSpec(Doc, File);
+    if (!Converted)
+      return Converted.takeError();
+    auto S = SpecReader(File).read(*Converted);
+    if (!S)
+      return handleErrors(S.takeError(), [&](const LocatedError &L) {
+        return locatedError(L.kind(), L.file(),
+                            "(as a netjit spec) " + L.where(), L.text());
+      });
+    S->FromKeras = true;
+    S->KerasCompiled = Doc.contains("compile_config");
+    return S;
+  }
   return SpecReader(File).read(Doc);
 }
 

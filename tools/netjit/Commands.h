@@ -50,6 +50,8 @@ struct TrainArgs {
   std::string Save;   // checkpoint after the last epoch
   int SaveEvery = 0;  // and after every N epochs
   std::string Resume; // continue from this checkpoint
+  std::string Loss, Optimizer; // a loss or optimizer name (Keras 2 files)
+  std::string Csv, LabelColumn; // --csv FILE --label-column NAME|INDEX
 };
 llvm::Error runTrain(const TrainArgs &A);
 

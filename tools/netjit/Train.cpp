@@ -45,6 +45,11 @@ Expected<Spec> loadWithOverrides(const TrainArgs &A) {
   auto S = loadSpec(Path);
   if (!S)
     return S.takeError();
+  if (S->FromKeras && !S->KerasCompiled && A.Loss.empty())
+    return locatedError(ErrorKind::Usage, S->File, "",
+                        "this Keras model has no compile_config (Keras 2 "
+                        "writes none): give its loss with --loss (and "
+                        "--optimizer, default adam)");
   if (A.Epochs)
     S->Training.Epochs = A.Epochs;
   if (A.BatchSize)
@@ -53,9 +58,39 @@ Expected<Spec> loadWithOverrides(const TrainArgs &A) {
     S->Training.Seed = *A.Seed;
   if (A.LearningRate)
     S->Optimizer.Hyper["learning_rate"] = *A.LearningRate;
-  if (!A.Data.empty()) {
-    json D = {{"dataset", A.Data}};
-    S->DataJson = D.dump();
+  if (!A.Data.empty())
+    S->DataJson = json({{"dataset", A.Data}}).dump();
+  if (!A.Csv.empty()) {
+    if (A.LabelColumn.empty())
+      return plainError(ErrorKind::Usage,
+                        "--csv needs --label-column NAME or INDEX (0-based)");
+    // The working directory's, not the spec's.
+    SmallString<256> Csv(A.Csv);
+    sys::fs::make_absolute(Csv);
+    S->DataJson = json({{"train",
+                         {{"csv", std::string(Csv)}, {"label_column", A.LabelColumn}}}})
+                      .dump();
+  }
+  if (!A.Loss.empty() || !A.Optimizer.empty()) {
+    // Read as the spec reader reads them, with their defaults.
+    json Doc = {{"input", {{"shape", {1}}}},
+                {"layers", {{{"type", "dense"}, {"units", 1}}}}};
+    if (!A.Loss.empty())
+      Doc["loss"] = A.Loss;
+    if (!A.Optimizer.empty())
+      Doc["optimizer"] = A.Optimizer;
+    auto O = parseSpec(Doc.dump(), "--loss/--optimizer");
+    if (!O)
+      return O.takeError();
+    if (!A.Loss.empty())
+      S->Loss = O->Loss;
+    if (!A.Optimizer.empty()) {
+      double Lr = S->Optimizer.get("learning_rate");
+      bool Same = S->Optimizer.Kind == O->Optimizer.Kind;
+      S->Optimizer = O->Optimizer;
+      if (Same || A.LearningRate)
+        S->Optimizer.Hyper["learning_rate"] = A.LearningRate ? *A.LearningRate : Lr;
+    }
   }
   return S;
 }

@@ -631,6 +631,18 @@ int main(int argc, char **argv) {
     C->add_option("--save-every", T.SaveEvery,
                   "with --save: also after every N epochs")
         ->check(CLI::Range(1, 1 << 20));
+    C->add_option("--loss", T.Loss,
+                  "the loss, by name (a Keras 2 file has none; this "
+                  "overrides a spec's)");
+    C->add_option("--optimizer", T.Optimizer,
+                  "the optimizer, by name with Keras' defaults (--lr sets "
+                  "its learning rate)");
+    C->add_option("--csv", T.Csv,
+                  "train on a CSV file instead of the spec's data (relative "
+                  "to the working directory)");
+    C->add_option("--label-column", T.LabelColumn,
+                  "with --csv: the label column, a header name or a 0-based "
+                  "index");
     C->add_option("--resume", T.Resume,
                   "continue from a checkpoint of the same spec: the final "
                   "weights equal an uninterrupted run's (same threads)");

@@ -112,6 +112,9 @@ struct Spec {
   /// The top-level "activations" object as written, "" if absent (the
   /// command line resolves names against it).
   std::string DeclaredJson;
+  /// Read from a Keras model.to_json() file; with its compile_config (the
+  /// loss and optimizer; Keras 2 files have none).
+  bool FromKeras = false, KerasCompiled = false;
 };
 
 /// The hyper-parameters of K with their defaults, in Optimizers.def order.

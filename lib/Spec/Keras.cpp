@@ -1,0 +1,419 @@
+// Keras.cpp - a Keras `model.to_json()` Sequential model, in the Keras 2
+// form (class_name/config, batch_input_shape) or the Keras 3 form (module,
+// registered_name, batch_shape, build_config, compile_config), rewritten as
+// a netjit spec document; the spec reader validates the result. Errors
+// point into the Keras file (docs/keras.md).
+#include "netjit/Spec/Keras.h"
+#include "netjit/Expr/Expr.h"
+#include "netjit/Support/Diagnostics.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include <cmath>
+
+using namespace llvm;
+
+namespace netjit {
+
+bool isKerasModel(const nlohmann::json &Doc) {
+  return Doc.is_object() && Doc.contains("class_name") && Doc.contains("config");
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Keras' activation names and netjit's (Keras 3 names, and Keras 2's
+/// swish).
+const std::pair<const char *, const char *> Activations[] = {
+    {"linear", "linear"},         {"relu", "relu"},
+    {"sigmoid", "sigmoid"},       {"tanh", "tanh"},
+    {"softmax", "softmax"},       {"log_softmax", "log_softmax"},
+    {"gelu", "gelu"},             {"elu", "elu"},
+    {"selu", "selu"},             {"softplus", "softplus"},
+    {"softsign", "softsign"},     {"swish", "silu"},
+    {"silu", "silu"},             {"mish", "mish"},
+    {"hard_sigmoid", "hard_sigmoid"}, {"leaky_relu", "leaky_relu"},
+    {"relu6", "relu6"},           {"exponential", "exponential"}};
+
+class KerasReader {
+public:
+  explicit KerasReader(StringRef File) : File(File) {}
+  Expected<json> read(const json &Doc);
+
+private:
+  std::string File;
+
+  Error fail(const std::string &P, const Twine &Message) {
+    return locatedError(ErrorKind::Spec, File, P, Message);
+  }
+  /// A layer's error: "layer 3 (dense_1, Dense): ..." at its pointer.
+  Error layerFail(const std::string &P, size_t Index, const json &Layer,
+                  const Twine &Message) {
+    std::string Name = Layer["config"].value("name", "?");
+    return fail(P, formatv("layer {0} ({1}, {2}): ", Index, Name,
+                           Layer.value("class_name", "?"))
+                       .str() +
+                       Message);
+  }
+  Expected<json> activation(const json &V, const std::string &P, size_t Index,
+                            const json &Layer);
+  Expected<json> initializer(const json &V, const std::string &P, size_t Index,
+                             const json &Layer);
+  Expected<json> regularizer(const json &V, const std::string &P, size_t Index,
+                             const json &Layer);
+  Expected<json> loss(const json &V, const std::string &P);
+  Expected<json> optimizer(const json &V, const std::string &P);
+};
+
+/// A number field with a default, from Keras 2's or Keras 3's name.
+double numberOr(const json &C, std::initializer_list<const char *> Keys,
+                double Default) {
+  for (const char *K : Keys)
+    if (C.contains(K) && C[K].is_number())
+      return C[K].get<double>();
+  return Default;
+}
+
+/// The shape without the batch axis, from [null, d1, d2, ...]; null if S
+/// is not one.
+json shapeOf(const json &S) {
+  if (!S.is_array() || S.size() < 2)
+    return json();
+  json Out = json::array();
+  for (size_t I = 1; I < S.size(); ++I) {
+    if (!S[I].is_number_unsigned())
+      return json();
+    Out.push_back(S[I]);
+  }
+  return Out;
+}
+
+Expected<json> KerasReader::activation(const json &V, const std::string &P,
+                                       size_t Index, const json &Layer) {
+  std::string Name;
+  if (V.is_null())
+    return json("linear");
+  if (V.is_string())
+    Name = V.get<std::string>();
+  else if (V.is_object() && V.contains("class_name") && V["class_name"].is_string())
+    Name = V["class_name"].get<std::string>(); // a serialized function
+  else
+    return layerFail(P, Index, Layer, "expected an activation name");
+  std::vector<std::string> Names;
+  for (auto &[K, N] : Activations) {
+    if (Name == K)
+      return json(N);
+    Names.push_back(K);
+  }
+  return layerFail(P, Index, Layer,
+                   "activation '" + Name + "' is not supported" +
+                       didYouMean(Name, Names) + " (supported: " +
+                       join(Names, ", ") + ")");
+}
+
+Expected<json> KerasReader::initializer(const json &V, const std::string &P,
+                                        size_t Index, const json &Layer) {
+  std::string Class = V.is_string() ? V.get<std::string>()
+                                    : V.is_object() ? V.value("class_name", "")
+                                                    : "";
+  const json C = V.is_object() && V.contains("config") ? V["config"] : json::object();
+  // CamelCase class names and Keras' snake_case aliases.
+  static const std::pair<const char *, const char *> Plain[] = {
+      {"GlorotUniform", "glorot_uniform"}, {"GlorotNormal", "glorot_normal"},
+      {"HeUniform", "he_uniform"},         {"HeNormal", "he_normal"},
+      {"LecunUniform", "lecun_uniform"},   {"LecunNormal", "lecun_normal"},
+      {"Zeros", "zeros"},                  {"Ones", "ones"}};
+  for (auto &[K, N] : Plain)
+    if (Class == K || Class == N)
+      return json(N);
+  if (Class == "VarianceScaling") {
+    // scale / fan (mode) with a distribution: the named initializers are
+    // its special cases, the only ones netjit has.
+    double Scale = numberOr(C, {"scale"}, 1.0);
+    std::string Mode = C.value("mode", "fan_in");
+    std::string Dist = C.value("distribution", "truncated_normal");
+    bool Uniform = Dist == "uniform";
+    bool Normal = Dist == "truncated_normal" || Dist == "normal";
+    if (Scale == 1 && Mode == "fan_avg" && (Uniform || Normal))
+      return json(Uniform ? "glorot_uniform" : "glorot_normal");
+    if (Scale == 2 && Mode == "fan_in" && (Uniform || Normal))
+      return json(Uniform ? "he_uniform" : "he_normal");
+    if (Scale == 1 && Mode == "fan_in" && (Uniform || Normal))
+      return json(Uniform ? "lecun_uniform" : "lecun_normal");
+    return layerFail(P + "/config", Index, Layer,
+                     formatv("VarianceScaling(scale={0}, mode={1}, "
+                             "distribution={2}) is not one of glorot, he or "
+                             "lecun, the forms netjit supports",
+                             formatNumber(Scale), Mode, Dist)
+                         .str());
+  }
+  return layerFail(P, Index, Layer,
+                   "initializer '" + Class + "' is not supported (GlorotUniform, "
+                   "GlorotNormal, HeUniform, HeNormal, LecunUniform, "
+                   "LecunNormal, Zeros, Ones, VarianceScaling)");
+}
+
+Expected<json> KerasReader::regularizer(const json &V, const std::string &P,
+                                        size_t Index, const json &Layer) {
+  std::string Class = V.is_object() ? V.value("class_name", "") : "";
+  const json C = V.is_object() && V.contains("config") ? V["config"] : json::object();
+  if (Class == "L1L2" || Class == "L1" || Class == "L2") {
+    json R = json::object();
+    if (Class != "L2")
+      R["l1"] = numberOr(C, {"l1"}, Class == "L1L2" ? 0.0 : 0.01);
+    if (Class != "L1")
+      R["l2"] = numberOr(C, {"l2"}, Class == "L1L2" ? 0.0 : 0.01);
+    return R;
+  }
+  return layerFail(P, Index, Layer,
+                   "regularizer '" + Class + "' is not supported (L1, L2, L1L2)");
+}
+
+Expected<json> KerasReader::loss(const json &V, const std::string &P) {
+  static const std::pair<const char *, const char *> Names[] = {
+      {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
+      {"CategoricalCrossentropy", "categorical_crossentropy"},
+      {"BinaryCrossentropy", "binary_crossentropy"},
+      {"MeanSquaredError", "mse"},
+      {"MeanAbsoluteError", "mae"},
+      {"Huber", "huber"},
+      {"mean_squared_error", "mse"},
+      {"mean_absolute_error", "mae"},
+      {"huber_loss", "huber"}};
+  std::string Class = V.is_string() ? V.get<std::string>()
+                                    : V.is_object() ? V.value("class_name", "")
+                                                    : "";
+  for (auto &[K, N] : Names)
+    if (Class == K)
+      Class = N;
+  json Out = {{"type", Class}};
+  if (V.is_object() && V.contains("config") && V["config"].is_object()) {
+    const json &C = V["config"];
+    if (C.value("from_logits", false))
+      Out["from_logits"] = true;
+    if (C.contains("delta") && C["delta"].is_number())
+      Out["delta"] = C["delta"];
+  }
+  // Unknown names are left to the spec reader, which suggests the closest.
+  return Out;
+}
+
+Expected<json> KerasReader::optimizer(const json &V, const std::string &P) {
+  std::string Class = V.is_string() ? V.get<std::string>()
+                                    : V.is_object() ? V.value("class_name", "")
+                                                    : "";
+  std::string Type = StringRef(Class).lower();
+  json Out = {{"type", Type}};
+  if (!V.is_object() || !V.contains("config") || !V["config"].is_object())
+    return Out;
+  const json &C = V["config"];
+  static const char *Hyper[] = {"learning_rate", "beta_1", "beta_2", "epsilon",
+                                "momentum", "nesterov", "rho", "weight_decay",
+                                "initial_accumulator_value"};
+  for (const char *H : Hyper) {
+    if (!C.contains(H) || C[H].is_null())
+      continue;
+    if (std::string(H) == "learning_rate" && C[H].is_object())
+      return fail(P + "/config/learning_rate",
+                  "a learning-rate schedule is not supported; give a number");
+    if (std::string(H) == "weight_decay" && Type != "adamw")
+      return fail(P + "/config/weight_decay",
+                  "weight decay is supported with AdamW only");
+    Out[H] = C[H];
+  }
+  // Options netjit does not implement must be off.
+  for (const char *Off : {"amsgrad", "centered", "use_ema"})
+    if (C.contains(Off) && C[Off].is_boolean() && C[Off].get<bool>())
+      return fail(P + "/config/" + Off, "'" + std::string(Off) +
+                                            "' is not supported");
+  for (const char *Off : {"clipnorm", "clipvalue", "global_clipnorm"})
+    if (C.contains(Off) && !C[Off].is_null())
+      return fail(P + "/config/" + Off,
+                  "gradient clipping ('" + std::string(Off) +
+                      "') is not supported");
+  return Out;
+}
+
+Expected<json> KerasReader::read(const json &Doc) {
+  if (Doc["class_name"] != "Sequential")
+    return fail("/class_name", "only Sequential models are supported, got " +
+                                   Doc["class_name"].dump());
+  const json &Config = Doc["config"];
+  // Keras 2 stores the layers under config.layers (or config itself as a
+  // list in very old versions).
+  const json *Layers = nullptr;
+  std::string LP;
+  if (Config.is_object() && Config.contains("layers")) {
+    Layers = &Config["layers"];
+    LP = "/config/layers";
+  } else if (Config.is_array()) {
+    Layers = &Config;
+    LP = "/config";
+  }
+  if (!Layers || !Layers->is_array() || Layers->empty())
+    return fail("/config", "missing field 'layers' (a Sequential model's "
+                           "list of layers)");
+  json Spec = json::object();
+  if (Config.is_object() && Config.contains("name") && Config["name"].is_string())
+    Spec["name"] = Config["name"];
+  json Out = json::array();
+  json Input;
+  // The model's input shape, from the model or its first layer.
+  for (const json *S : {&Config, &Doc})
+    if (S->is_object()) {
+      for (const char *K : {"build_input_shape"})
+        if (S->contains(K) && Input.is_null())
+          Input = shapeOf((*S)[K]);
+      if (S->contains("build_config") && (*S)["build_config"].is_object() &&
+          Input.is_null())
+        Input = shapeOf((*S)["build_config"].value("input_shape", json()));
+    }
+  for (size_t I = 0; I < Layers->size(); ++I) {
+    const json &L = (*Layers)[I];
+    std::string P = LP + "/" + std::to_string(I);
+    if (!L.is_object() || !L.contains("class_name") || !L["class_name"].is_string())
+      return fail(P, "expected a layer {\"class_name\": ..., \"config\": ...}");
+    if (!L.contains("config") || !L["config"].is_object())
+      return fail(P, formatv("layer {0} ({1}): missing field 'config'", I,
+                             L["class_name"].get<std::string>())
+                         .str());
+    const json &C = L["config"];
+    std::string Class = L["class_name"];
+    std::string CP = P + "/config";
+    // A first layer may carry the input shape.
+    for (const char *K : {"batch_input_shape", "batch_shape"})
+      if (C.contains(K) && Input.is_null())
+        Input = shapeOf(C[K]);
+    json Layer = json::object();
+    if (C.contains("name") && C["name"].is_string())
+      Layer["name"] = C["name"];
+    if (Class == "InputLayer") {
+      continue;
+    } else if (Class == "Flatten") {
+      Layer["type"] = "flatten";
+    } else if (Class == "Dense") {
+      Layer["type"] = "dense";
+      if (!C.contains("units"))
+        return layerFail(CP, I, L, "missing field 'units'");
+      Layer["units"] = C["units"];
+      auto A = activation(C.value("activation", json("linear")),
+                          CP + "/activation", I, L);
+      if (!A)
+        return A.takeError();
+      Layer["activation"] = *A;
+      if (C.contains("use_bias"))
+        Layer["use_bias"] = C["use_bias"];
+      for (auto [K, Ours] : {std::pair{"kernel_initializer", "kernel_initializer"},
+                             std::pair{"bias_initializer", "bias_initializer"}})
+        if (C.contains(K) && !C[K].is_null()) {
+          auto Init = initializer(C[K], CP + "/" + K, I, L);
+          if (!Init)
+            return Init.takeError();
+          Layer[Ours] = *Init;
+        }
+      if (C.contains("kernel_regularizer") && !C["kernel_regularizer"].is_null()) {
+        auto R = regularizer(C["kernel_regularizer"], CP + "/kernel_regularizer", I, L);
+        if (!R)
+          return R.takeError();
+        Layer["kernel_regularizer"] = *R;
+      }
+      for (const char *Off : {"bias_regularizer", "activity_regularizer",
+                              "kernel_constraint", "bias_constraint"})
+        if (C.contains(Off) && !C[Off].is_null())
+          return layerFail(CP + "/" + Off, I, L,
+                           "'" + std::string(Off) + "' is not supported");
+    } else if (Class == "Activation") {
+      auto A = activation(C.value("activation", json()), CP + "/activation", I, L);
+      if (!A)
+        return A.takeError();
+      Layer["type"] = "activation";
+      Layer["activation"] = *A;
+    } else if (Class == "LeakyReLU") {
+      // Keras 2's alpha, Keras 3's negative_slope; both default to 0.3.
+      Layer["type"] = "activation";
+      Layer["activation"] = {{"name", "leaky_relu"},
+                             {"alpha", numberOr(C, {"negative_slope", "alpha"}, 0.3)}};
+    } else if (Class == "ELU") {
+      Layer["type"] = "activation";
+      Layer["activation"] = {{"name", "elu"}, {"alpha", numberOr(C, {"alpha"}, 1.0)}};
+    } else if (Class == "PReLU") {
+      // One trained slope per unit (shared_axes unset), starting at
+      // alpha_initializer (Keras: zeros).
+      if (C.contains("shared_axes") && !C["shared_axes"].is_null())
+        return layerFail(CP + "/shared_axes", I, L, "shared axes are not supported");
+      double Init = 0;
+      if (C.contains("alpha_initializer") && !C["alpha_initializer"].is_null()) {
+        auto A = initializer(C["alpha_initializer"], CP + "/alpha_initializer", I, L);
+        if (!A)
+          return A.takeError();
+        if (*A == "ones")
+          Init = 1;
+        else if (*A != "zeros")
+          return layerFail(CP + "/alpha_initializer", I, L,
+                           "PReLU's alpha starts at Zeros or Ones only");
+      }
+      Layer["type"] = "activation";
+      Layer["activation"] = {{"name", "prelu"},
+                             {"per_unit", true},
+                             {"alpha", {{"init", Init}, {"trainable", true}}}};
+    } else if (Class == "ReLU") {
+      double Slope = numberOr(C, {"negative_slope"}, 0);
+      if (C.contains("max_value") && !C["max_value"].is_null())
+        return layerFail(CP + "/max_value", I, L, "max_value is not supported");
+      if (numberOr(C, {"threshold"}, 0) != 0)
+        return layerFail(CP + "/threshold", I, L, "a non-zero threshold is not supported");
+      Layer["type"] = "activation";
+      Layer["activation"] = Slope ? json{{"name", "leaky_relu"}, {"alpha", Slope}}
+                                  : json("relu");
+    } else if (Class == "Softmax") {
+      if (C.contains("axis") && C["axis"] != -1 &&
+          !(C["axis"].is_array() && C["axis"].size() == 1 && C["axis"][0] == -1))
+        return layerFail(CP + "/axis", I, L, "only axis -1 is supported");
+      Layer["type"] = "activation";
+      Layer["activation"] = "softmax";
+    } else if (Class == "Dropout") {
+      Layer["type"] = "dropout";
+      Layer["rate"] = C.value("rate", json(0.0));
+      if (C.contains("noise_shape") && !C["noise_shape"].is_null())
+        return layerFail(CP + "/noise_shape", I, L, "noise_shape is not supported");
+    } else {
+      return layerFail(P + "/class_name", I, L,
+                       "layer type " + Class + " is not supported (InputLayer, "
+                       "Flatten, Dense, Activation, LeakyReLU, PReLU, ELU, "
+                       "ReLU, Softmax, Dropout)");
+    }
+    Out.push_back(Layer);
+  }
+  if (Input.is_null())
+    return fail(LP + "/0/config",
+                "no input shape: expected batch_input_shape (Keras 2) or "
+                "batch_shape (Keras 3) on the first layer, or build_config");
+  Spec["input"] = {{"shape", Input}};
+  Spec["layers"] = Out;
+  // compile_config (Keras 3) gives the loss and the optimizer.
+  if (Doc.contains("compile_config") && Doc["compile_config"].is_object()) {
+    const json &CC = Doc["compile_config"];
+    if (CC.contains("loss") && !CC["loss"].is_null()) {
+      auto Lo = loss(CC["loss"], "/compile_config/loss");
+      if (!Lo)
+        return Lo.takeError();
+      Spec["loss"] = *Lo;
+    }
+    if (CC.contains("optimizer") && !CC["optimizer"].is_null()) {
+      auto O = optimizer(CC["optimizer"], "/compile_config/optimizer");
+      if (!O)
+        return O.takeError();
+      Spec["optimizer"] = *O;
+    }
+  }
+  return Spec;
+}
+
+} // namespace
+
+Expected<nlohmann::json> kerasToSpec(const nlohmann::json &Doc, StringRef File) {
+  return KerasReader(File).read(Doc);
+}
+
+} // namespace netjit
