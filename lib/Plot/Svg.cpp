@@ -197,4 +197,62 @@ std::string renderLineChart(const LineChart &C) {
   return O.str();
 }
 
+/// The Playground's colour scale: orange (0) through white to blue (1).
+static std::string fieldColor(double V) {
+  V = std::isfinite(V) ? std::min(1.0, std::max(0.0, V)) : 0.5;
+  const double Orange[] = {245, 147, 34}, White[] = {232, 234, 235},
+               Blue[] = {8, 119, 189};
+  const double *A = V < 0.5 ? Orange : White, *B = V < 0.5 ? White : Blue;
+  double T = V < 0.5 ? V * 2 : (V - 0.5) * 2;
+  char Buf[16];
+  std::snprintf(Buf, sizeof Buf, "#%02x%02x%02x", int(A[0] + (B[0] - A[0]) * T),
+                int(A[1] + (B[1] - A[1]) * T), int(A[2] + (B[2] - A[2]) * T));
+  return Buf;
+}
+
+std::string renderBoundaries(const std::vector<BoundaryPanel> &Panels,
+                             int Size) {
+  const int Pad = 10, Top = 28, Bottom = 22;
+  int W = int(Panels.size()) * (Size + Pad) + Pad, H = Top + Size + Bottom;
+  std::ostringstream O;
+  O << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W
+    << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << " " << H
+    << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n"
+    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  for (size_t K = 0; K < Panels.size(); ++K) {
+    const BoundaryPanel &P = Panels[K];
+    double Left = Pad + K * (Size + Pad);
+    double Cell = double(Size) / std::max(P.Cells, 1);
+    O << "<text x=\"" << num(Left + Size / 2.0) << "\" y=\"19\" "
+      << "text-anchor=\"middle\" font-size=\"14\">" << escape(P.Title)
+      << "</text>\n<g shape-rendering=\"crispEdges\">\n";
+    for (int R = 0; R < P.Cells; ++R)
+      for (int C = 0; C < P.Cells; ++C)
+        O << "<rect x=\"" << num(Left + C * Cell) << "\" y=\""
+          << num(Top + R * Cell) << "\" width=\"" << num(Cell + 0.5)
+          << "\" height=\"" << num(Cell + 0.5) << "\" fill=\""
+          << fieldColor(P.Value[R * P.Cells + C]) << "\"/>\n";
+    O << "</g>\n<g stroke=\"white\" stroke-width=\"1\">\n";
+    for (size_t I = 0; I < P.PX.size(); ++I) {
+      double X = Left + (P.PX[I] - P.X0) / (P.X1 - P.X0) * Size;
+      double Y = Top + (P.Y1 - P.PY[I]) / (P.Y1 - P.Y0) * Size;
+      if (X < Left || X > Left + Size || Y < Top || Y > Top + Size)
+        continue;
+      O << "<circle cx=\"" << num(X) << "\" cy=\"" << num(Y)
+        << "\" r=\"3\" fill=\"" << (P.PLabel[I] ? "#0877bd" : "#f59322")
+        << "\"/>\n";
+    }
+    O << "</g>\n<rect x=\"" << num(Left) << "\" y=\"" << Top << "\" width=\""
+      << Size << "\" height=\"" << Size
+      << "\" fill=\"none\" stroke=\"#333\"/>\n";
+    O << "<text x=\"" << num(Left) << "\" y=\"" << H - 6 << "\" fill=\"#555\">"
+      << "x " << num(P.X0) << "</text><text x=\"" << num(Left + Size)
+      << "\" y=\"" << H - 6 << "\" text-anchor=\"end\" fill=\"#555\">"
+      << num(P.X1)
+      << "</text>\n";
+  }
+  O << "</svg>\n";
+  return O.str();
+}
+
 } // namespace netjit

@@ -308,8 +308,63 @@ Expected<CheckpointInfo> readCheckpoint(Model &M, StringRef Path,
   return Info;
 }
 
-Expected<TrainResult> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
-                               bool PrintEpochs) {
+struct Trained {
+  TrainResult Result;
+  std::unique_ptr<Model> M;
+};
+
+/// What M predicts over the square around D's points: the probability of
+/// class 1 (one sigmoid output, or the second of two), with the test
+/// points (else the training points) on top.
+Expected<BoundaryPanel> boundaryPanel(Model &M, const Dataset &D,
+                                      std::string Title) {
+  int64_t Out = M.network().outputSize();
+  if (D.Train.Features != 2 || Out > 2)
+    return plainError(ErrorKind::Usage,
+                      "--plot-boundary draws 2-D data with two classes; this "
+                      "data has " + Twine(D.Train.Features) +
+                          " features and the network " + Twine(Out) +
+                          " outputs");
+  BoundaryPanel P;
+  P.Title = std::move(Title);
+  const DataSplit &Pts = D.Test.Rows ? D.Test : D.Train;
+  double Lo[2] = {INFINITY, INFINITY}, Hi[2] = {-INFINITY, -INFINITY};
+  for (const DataSplit *S : {&D.Train, &D.Test})
+    for (int64_t R = 0; R < S->Rows; ++R)
+      for (int K = 0; K < 2; ++K) {
+        Lo[K] = std::min<double>(Lo[K], S->X[2 * R + K]);
+        Hi[K] = std::max<double>(Hi[K], S->X[2 * R + K]);
+      }
+  // A square around the points with a margin, as the Playground's.
+  double C[2] = {(Lo[0] + Hi[0]) / 2, (Lo[1] + Hi[1]) / 2};
+  double Half = std::max(Hi[0] - Lo[0], Hi[1] - Lo[1]) * 0.55 + 1e-9;
+  P.X0 = C[0] - Half, P.X1 = C[0] + Half, P.Y0 = C[1] - Half, P.Y1 = C[1] + Half;
+  P.Cells = 80;
+  std::vector<float> Grid;
+  for (int R = 0; R < P.Cells; ++R)
+    for (int K = 0; K < P.Cells; ++K) {
+      Grid.push_back(P.X0 + (K + 0.5) / P.Cells * (P.X1 - P.X0));
+      Grid.push_back(P.Y1 - (R + 0.5) / P.Cells * (P.Y1 - P.Y0));
+    }
+  int64_t N = P.Cells * P.Cells;
+  std::vector<float> Y(N * Out);
+  for (int64_t R = 0; R < N; R += M.maxBatch()) {
+    int64_t B = std::min(M.maxBatch(), N - R);
+    if (Error E = M.predict(&Grid[2 * R], &Y[R * Out], B))
+      return E;
+  }
+  for (int64_t I = 0; I < N; ++I)
+    P.Value.push_back(Y[I * Out + Out - 1]);
+  for (int64_t R = 0; R < Pts.Rows; ++R) {
+    P.PX.push_back(Pts.X[2 * R]);
+    P.PY.push_back(Pts.X[2 * R + 1]);
+    P.PLabel.push_back(Pts.Labels[R] > 0.5);
+  }
+  return P;
+}
+
+Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
+                           bool PrintEpochs) {
   int Epochs = S.Training.Epochs;
   uint64_t Seed = S.Training.Seed;
   int64_t Batch = S.Training.BatchSize;
@@ -341,7 +396,10 @@ Expected<TrainResult> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
                 (Mx.Epoch == Epochs || (A.SaveEvery && Mx.Epoch % A.SaveEvery == 0));
     return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch) : Error::success();
   };
-  return train(**M, D, O);
+  auto R = train(**M, D, O);
+  if (!R)
+    return R.takeError();
+  return Trained{std::move(*R), std::move(*M)};
 }
 
 } // namespace
@@ -365,12 +423,21 @@ Error runTrain(const TrainArgs &A) {
   json Meta = {{"spec", S->File}, {"data", D->Name},
                {"batch_size", S->Training.BatchSize},
                {"seed", S->Training.Seed}};
-  auto R = trainOne(*S, *D, A, true);
-  if (!R)
-    return R.takeError();
+  auto T = trainOne(*S, *D, A, true);
+  if (!T)
+    return T.takeError();
+  const TrainResult *R = &T->Result;
   if (!std::isnan(R->TestLoss))
     outs() << formatv("test: loss {0:F4}  accuracy {1:F4}  ({2} samples)\n",
                       R->TestLoss, R->TestAccuracy, D->Test.Rows);
+  if (!A.PlotBoundary.empty()) {
+    auto P = boundaryPanel(*T->M, *D, Name);
+    if (!P)
+      return P.takeError();
+    if (Error E = writeFileAtomically(A.PlotBoundary, renderBoundaries({*P})))
+      return E;
+    outs() << "boundary plot: " << A.PlotBoundary << "\n";
+  }
   if (!A.Save.empty() && !A.Quiet)
     outs() << "checkpoint: " << A.Save << "\n";
   if (!A.Metrics.empty())
@@ -413,16 +480,23 @@ Error runCompare(const CompareArgs &C) {
                       S->Training.BatchSize, S->Training.Epochs,
                       S->Training.Seed);
   std::vector<std::pair<std::string, TrainResult>> Runs;
+  std::vector<BoundaryPanel> Panels;
   for (const ActivationSpec &Act : Acts) {
     Spec One = *S;
     replaceHidden(One, Act);
     std::string Label = Act.describe();
     if (!C.Train.Quiet)
       outs() << "== " << Label << "\n";
-    auto R = trainOne(std::move(One), *D, C.Train, true);
-    if (!R)
-      return R.takeError();
-    Runs.push_back({Label, std::move(*R)});
+    auto T = trainOne(std::move(One), *D, C.Train, true);
+    if (!T)
+      return T.takeError();
+    if (!C.Train.PlotBoundary.empty()) {
+      auto P = boundaryPanel(*T->M, *D, Label);
+      if (!P)
+        return P.takeError();
+      Panels.push_back(std::move(*P));
+    }
+    Runs.push_back({Label, std::move(T->Result)});
   }
   // The table.
   size_t W = 10;
@@ -460,6 +534,11 @@ Error runCompare(const CompareArgs &C) {
   if (Error E = writeFileAtomically(C.Plot, renderLineChart(Chart)))
     return E;
   outs() << "\nloss plot: " << C.Plot << "\n";
+  if (!Panels.empty()) {
+    if (Error E = writeFileAtomically(C.Train.PlotBoundary, renderBoundaries(Panels)))
+      return E;
+    outs() << "boundary plot: " << C.Train.PlotBoundary << "\n";
+  }
   if (!C.Train.Metrics.empty()) {
     json Meta = {{"spec", S->File}, {"data", D->Name},
                  {"batch_size", S->Training.BatchSize},

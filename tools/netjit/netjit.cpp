@@ -643,6 +643,10 @@ int main(int argc, char **argv) {
     C->add_option("--label-column", T.LabelColumn,
                   "with --csv: the label column, a header name or a 0-based "
                   "index");
+    C->add_option("--plot-boundary", T.PlotBoundary,
+                  "2-D data with two classes: draw the learned decision "
+                  "boundary and the test points (SVG; compare: a panel per "
+                  "activation)");
     C->add_option("--resume", T.Resume,
                   "continue from a checkpoint of the same spec: the final "
                   "weights equal an uninterrupted run's (same threads)");

@@ -27,6 +27,22 @@ struct LineChart {
 /// The chart as an SVG document.
 std::string renderLineChart(const LineChart &C);
 
+/// A classifier's output over a 2-D square and the data in it, as the
+/// TensorFlow Playground draws it: Value in [0, 1] per cell (the
+/// probability of class 1), orange for 0 through white to blue for 1.
+struct BoundaryPanel {
+  std::string Title;
+  double X0, X1, Y0, Y1;     // the square
+  int Cells = 0;             // per side
+  std::vector<double> Value; // Cells x Cells, row 0 at Y1 (the top)
+  std::vector<double> PX, PY;
+  std::vector<int> PLabel; // 0 or 1
+};
+
+/// Panels side by side, each Size pixels square, in one SVG document.
+std::string renderBoundaries(const std::vector<BoundaryPanel> &Panels,
+                             int Size = 300);
+
 /// matplotlib's default colours (tab10), in order.
 const std::vector<std::string> &paletteColors();
 
