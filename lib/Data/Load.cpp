@@ -1,5 +1,5 @@
 // Load.cpp - the spec's "data" object: a named data set, IDX files, CSV
-// files or a synthetic set, read, checked and split (docs/data.md).
+// files or a synthetic set, read, checked and split (docs/spec.md, "Data").
 #include "netjit/Data/Dataset.h"
 #include "netjit/Support/Diagnostics.h"
 

@@ -2,7 +2,7 @@
 // form (class_name/config, batch_input_shape) or the Keras 3 form (module,
 // registered_name, batch_shape, build_config, compile_config), rewritten as
 // a netjit spec document; the spec reader validates the result. Errors
-// point into the Keras file (docs/keras.md).
+// point into the Keras file (docs/training.md, "Keras models").
 #include "netjit/Spec/Keras.h"
 #include "netjit/Expr/Expr.h"
 #include "netjit/Support/Diagnostics.h"

@@ -1,7 +1,7 @@
 // Dataset.h - what the trainer reads: features as float rows and a label
 // per row, from Fashion-MNIST (Debian's dataset-fashion-mnist), IDX files,
 // CSV or a synthetic 2-D set; every reader validates and locates its
-// errors (docs/data.md).
+// errors (docs/spec.md, "Data").
 #ifndef NETJIT_DATA_DATASET_H
 #define NETJIT_DATA_DATASET_H
 

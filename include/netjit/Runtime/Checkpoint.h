@@ -1,6 +1,6 @@
 // Checkpoint.h - a model's weights and optimizer state in the safetensors
 // format (an 8-byte header length, a JSON header, raw little-endian data),
-// so Python tools read them; written atomically (docs/checkpoints.md).
+// so Python tools read them; written atomically (docs/training.md, "Checkpoints").
 #ifndef NETJIT_RUNTIME_CHECKPOINT_H
 #define NETJIT_RUNTIME_CHECKPOINT_H
 

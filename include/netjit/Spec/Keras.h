@@ -1,4 +1,4 @@
-// Keras.h - Keras model.to_json() files read as specs (docs/keras.md).
+// Keras.h - Keras model.to_json() files read as specs (docs/training.md, "Keras models").
 #ifndef NETJIT_SPEC_KERAS_H
 #define NETJIT_SPEC_KERAS_H
 
