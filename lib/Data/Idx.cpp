@@ -57,6 +57,16 @@ Expected<std::vector<uint8_t>> gunzip(StringRef File, StringRef In) {
 
 } // namespace
 
+DataSplit imageRows(const IdxArray &A) {
+  DataSplit D;
+  D.Rows = A.Dims[0];
+  D.Features = A.Data.size() / D.Rows;
+  D.X.resize(A.Data.size());
+  for (size_t I = 0; I < D.X.size(); ++I)
+    D.X[I] = A.Data[I] * (1.0f / 255);
+  return D;
+}
+
 Expected<IdxArray> readIdx(StringRef Path) {
   auto Buf = MemoryBuffer::getFile(Path, /*IsText=*/false,
                                    /*RequiresNullTerminator=*/false);

@@ -98,12 +98,7 @@ Expected<DataSplit> DataReader::idx(const json &V, const std::string &P) {
                         formatv("{0} labels for the {1} images of {2}",
                                 Labels->Dims[0], Images->Dims[0], ImagesPath)
                             .str());
-  DataSplit D;
-  D.Rows = Images->Dims[0];
-  D.Features = Images->Data.size() / D.Rows;
-  D.X.resize(Images->Data.size());
-  for (size_t I = 0; I < D.X.size(); ++I)
-    D.X[I] = Images->Data[I] * (1.0f / 255);
+  DataSplit D = imageRows(*Images);
   D.Labels.assign(Labels->Data.begin(), Labels->Data.end());
   D.LabelWhere = [LabelsPath](int64_t Row) {
     return std::pair(LabelsPath, "byte " + std::to_string(8 + Row));

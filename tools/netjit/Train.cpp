@@ -570,12 +570,8 @@ static Expected<DataSplit> readFeatures(const PredictArgs &A) {
   auto I = readIdx(A.Input);
   if (!I)
     return I.takeError();
-  DataSplit D;
-  D.Rows = I->Dims[0];
-  D.Features = I->Data.size() / D.Rows;
-  D.X.resize(I->Data.size());
-  for (size_t K = 0; K < D.X.size(); ++K)
-    D.X[K] = I->Data[K] * (1.0f / 255);
+  DataSplit D = imageRows(*I);
+  D.Labels.assign(D.Rows, 0.0f);
   return D;
 }
 

@@ -62,6 +62,9 @@ struct IdxArray {
   std::vector<uint8_t> Data;
 };
 llvm::Expected<IdxArray> readIdx(llvm::StringRef Path);
+/// An IDX array as rows (its first dimension) of pixels scaled to [0, 1];
+/// no labels.
+DataSplit imageRows(const IdxArray &A);
 
 /// A CSV file of numeric columns; the header is detected (a first row with
 /// a non-numeric field). LabelColumn is a header name or a 0-based index,
