@@ -58,7 +58,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   double CompileMs = 0;
-  std::unique_ptr<Model> Compiled;
+  std::unique_ptr<CompiledModel> Compiled;
   for (int Pass = 0; Pass < 3; ++Pass) {
     CO.Jit.UseCache = Pass > 0;
     CO.Jit.CacheDir = std::string(CacheDir);
@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     auto T0 = Clock::now();
-    auto M = Model::compile(std::move(*G), CO);
+    auto M = CompiledModel::compile(std::move(*G), CO);
     double Ms =
         std::chrono::duration<double, std::milli>(Clock::now() - T0).count();
     if (!M) {

@@ -16,7 +16,7 @@ using namespace netjit;
 
 namespace {
 
-std::unique_ptr<Model> compileSpec(const std::string &Text, int64_t Batch,
+std::unique_ptr<CompiledModel> compileSpec(const std::string &Text, int64_t Batch,
                                    unsigned Threads = 1) {
   auto S = parseSpec(Text, "test.json");
   if (!S) {
@@ -32,7 +32,7 @@ std::unique_ptr<Model> compileSpec(const std::string &Text, int64_t Batch,
   O.MaxBatch = Batch;
   O.Jit.UseCache = false;
   O.Threads = Threads;
-  auto M = Model::compile(std::move(*G), O);
+  auto M = CompiledModel::compile(std::move(*G), O);
   if (!M) {
     ADD_FAILURE() << llvm::toString(M.takeError()) << "\n" << Text;
     return nullptr;
@@ -324,7 +324,7 @@ TEST(TrainingTest, TrainingLowersTheLossOnALearnableTask) {
 
 namespace {
 
-const float *tensorNamed(Model &M, llvm::StringRef Name) {
+const float *tensorNamed(CompiledModel &M, llvm::StringRef Name) {
   for (const TensorInfo &T : M.graph().tensors())
     if (T.Name == Name)
       return M.arena() + T.Offset;
@@ -403,7 +403,7 @@ TEST(TrainingTest, TwoThreadsAgreeWithOne) {
   std::vector<float> X, Targets;
   std::vector<int32_t> Labels;
   randomBatch(One->graph(), Batch, 11, X, Labels, Targets);
-  for (Model *M : {One.get(), Two.get(), Again.get()})
+  for (CompiledModel *M : {One.get(), Two.get(), Again.get()})
     M->initialize(5);
   for (int Step = 0; Step < 4; ++Step) {
     // A short last batch (under 2 x 32 rows) runs on one thread.

@@ -28,7 +28,7 @@ struct Entry {
   float *Data;
 };
 
-std::vector<Entry> entries(Model &M) {
+std::vector<Entry> entries(CompiledModel &M) {
   const TrainGraph &T = M.graph();
   std::vector<Entry> Out;
   for (size_t P = 0; P < M.network().params().size(); ++P) {
@@ -67,7 +67,7 @@ std::string specHash(const NetworkGraph &G, bool Training) {
   return formatv("{0:x-16}", H).str();
 }
 
-Error saveCheckpoint(Model &M, StringRef Path, int Epoch) {
+Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch) {
   std::vector<Entry> Es = entries(M);
   std::string Data;
   json Header = json::object();
@@ -105,7 +105,7 @@ Error saveCheckpoint(Model &M, StringRef Path, int Epoch) {
   return writeFileAtomically(Path, Out);
 }
 
-Expected<CheckpointInfo> loadCheckpoint(Model &M, StringRef Path) {
+Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, StringRef Path) {
   auto Buf = MemoryBuffer::getFile(Path, /*IsText=*/false,
                                    /*RequiresNullTerminator=*/false);
   if (!Buf)

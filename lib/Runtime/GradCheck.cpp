@@ -177,7 +177,7 @@ void randomBatch(const TrainGraph &T, int64_t Batch, uint64_t Seed,
   }
 }
 
-Expected<GradCheckResult> gradCheck(Model &M, int64_t Batch, unsigned Samples,
+Expected<GradCheckResult> gradCheck(CompiledModel &M, int64_t Batch, unsigned Samples,
                                     uint64_t Seed) {
   const NetworkGraph &G = M.network();
   std::vector<float> X, Targets;

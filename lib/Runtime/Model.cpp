@@ -26,7 +26,7 @@ Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
   return PM;
 }
 
-void Model::Free::operator()(float *P) const { std::free(P); }
+void CompiledModel::Free::operator()(float *P) const { std::free(P); }
 
 /// Floats rounded up to whole cache lines, zeroed.
 static float *allocateFloats(int64_t N) {
@@ -37,11 +37,11 @@ static float *allocateFloats(int64_t N) {
   return A;
 }
 
-Model::~Model() = default;
+CompiledModel::~CompiledModel() = default;
 
-Expected<std::unique_ptr<Model>> Model::compile(std::unique_ptr<NetworkGraph> G,
+Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<NetworkGraph> G,
                                                 const CompileOptions &Opts) {
-  std::unique_ptr<Model> M(new Model);
+  std::unique_ptr<CompiledModel> M(new CompiledModel);
   int64_t Batch = Opts.MaxBatch ? Opts.MaxBatch : G->spec().Training.BatchSize;
   auto T = TrainGraph::build(*G, Batch);
   if (!T)
@@ -92,7 +92,7 @@ Expected<std::unique_ptr<Model>> Model::compile(std::unique_ptr<NetworkGraph> G,
   return M;
 }
 
-void Model::initialize(uint64_t Seed) {
+void CompiledModel::initialize(uint64_t Seed) {
   std::memset(Arena.get(), 0, T->arenaFloats() * sizeof(float));
   ArenaHeader &H = header();
   H.Step = 0;
@@ -109,15 +109,15 @@ void Model::initialize(uint64_t Seed) {
   }
 }
 
-float *Model::param(int P) {
+float *CompiledModel::param(int P) {
   return Arena.get() + T->tensor(T->paramTensor(P)).Offset;
 }
 
-float *Model::gradient(int P) {
+float *CompiledModel::gradient(int P) {
   return param(P) - T->paramsOffset() + T->gradOffset();
 }
 
-Error Model::checkCall(const void *Labels, int64_t Batch) {
+Error CompiledModel::checkCall(const void *Labels, int64_t Batch) {
   if (Batch < 1 || Batch > T->maxBatch())
     return plainError(ErrorKind::Usage, "batch of " + Twine(Batch) +
                                             " rows; this model takes 1 to " +
@@ -134,7 +134,7 @@ Error Model::checkCall(const void *Labels, int64_t Batch) {
   return Error::success();
 }
 
-Expected<StepStats> Model::run(EntryPoint EP, const float *X,
+Expected<StepStats> CompiledModel::run(EntryPoint EP, const float *X,
                                const void *Labels, int64_t Batch) {
   if (Error E = checkCall(Labels, Batch))
     return E;
@@ -144,7 +144,7 @@ Expected<StepStats> Model::run(EntryPoint EP, const float *X,
   return S;
 }
 
-Expected<StepStats> Model::trainStep(const float *X, const void *Labels,
+Expected<StepStats> CompiledModel::trainStep(const float *X, const void *Labels,
                                      int64_t Batch) {
   if (Pool && Batch >= 2 * MinRowsPerThread)
     return trainStepThreaded(X, Labels, Batch);
@@ -155,7 +155,7 @@ Expected<StepStats> Model::trainStep(const float *X, const void *Labels,
 /// (thread 0 into the arena's); then, once the header has advanced, thread
 /// I sums and applies slice I of the parameters. Slices end on multiples of
 /// 16 rows and floats, so GEMM row blocks and vectors stay whole.
-Expected<StepStats> Model::trainStepThreaded(const float *X,
+Expected<StepStats> CompiledModel::trainStepThreaded(const float *X,
                                              const void *Labels,
                                              int64_t Batch) {
   if (Error E = checkCall(Labels, Batch))
@@ -196,17 +196,17 @@ Expected<StepStats> Model::trainStepThreaded(const float *X,
   return S;
 }
 
-Expected<StepStats> Model::gradients(const float *X, const void *Labels,
+Expected<StepStats> CompiledModel::gradients(const float *X, const void *Labels,
                                      int64_t Batch) {
   return run(EntryPoint::Gradients, X, Labels, Batch);
 }
 
-Expected<StepStats> Model::evaluate(const float *X, const void *Labels,
+Expected<StepStats> CompiledModel::evaluate(const float *X, const void *Labels,
                                     int64_t Batch) {
   return run(EntryPoint::Evaluate, X, Labels, Batch);
 }
 
-Error Model::predict(const float *X, float *Out, int64_t Batch) {
+Error CompiledModel::predict(const float *X, float *Out, int64_t Batch) {
   if (Error E = checkCall(nullptr, Batch))
     return E;
   StepStats S;

@@ -77,7 +77,7 @@ llvm::Error runGradcheck(const GradcheckArgs &A) {
     return G.takeError();
   CompileOptions CO;
   CO.MaxBatch = Batch;
-  auto M = Model::compile(std::move(*G), CO);
+  auto M = CompiledModel::compile(std::move(*G), CO);
   if (!M)
     return M.takeError();
   (*M)->initialize(Seed);

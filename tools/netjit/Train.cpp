@@ -7,7 +7,7 @@
 #include "netjit/Runtime/Checkpoint.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
-#include "netjit/Train/Trainer.h"
+#include "netjit/Runtime/Trainer.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
@@ -280,18 +280,18 @@ struct Run {
 
 /// The spec compiled, its weights initialized from the seed or read from
 /// a checkpoint.
-Expected<std::unique_ptr<Model>> compileSpec(Spec S, unsigned Threads) {
+Expected<std::unique_ptr<CompiledModel>> compileSpec(Spec S, unsigned Threads) {
   auto G = NetworkGraph::build(std::move(S));
   if (!G)
     return G.takeError();
   CompileOptions CO;
   CO.Threads = Threads;
-  return Model::compile(std::move(*G), CO);
+  return CompiledModel::compile(std::move(*G), CO);
 }
 
 /// A checkpoint for this network (Training: and this loss and optimizer,
 /// whose state it holds), else an error saying what differs.
-Expected<CheckpointInfo> readCheckpoint(Model &M, StringRef Path,
+Expected<CheckpointInfo> readCheckpoint(CompiledModel &M, StringRef Path,
                                         bool Training) {
   auto Info = loadCheckpoint(M, Path);
   if (!Info)
@@ -310,13 +310,13 @@ Expected<CheckpointInfo> readCheckpoint(Model &M, StringRef Path,
 
 struct Trained {
   TrainResult Result;
-  std::unique_ptr<Model> M;
+  std::unique_ptr<CompiledModel> M;
 };
 
 /// What M predicts over the square around D's points: the probability of
 /// class 1 (one sigmoid output, or the second of two), with the test
 /// points (else the training points) on top.
-Expected<BoundaryPanel> boundaryPanel(Model &M, const Dataset &D,
+Expected<BoundaryPanel> boundaryPanel(CompiledModel &M, const Dataset &D,
                                       std::string Title) {
   int64_t Out = M.network().outputSize();
   if (D.Train.Features != 2 || Out > 2)

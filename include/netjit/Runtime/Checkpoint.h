@@ -26,12 +26,12 @@ std::string specHash(const NetworkGraph &G, bool Training);
 /// Every parameter as "NAME" and every optimizer slot as "NAME/SLOT" (F32,
 /// the parameter's shape), with Epoch (epochs completed), the header's
 /// counters, the hashes and a CRC-32 of the data in the metadata.
-llvm::Error saveCheckpoint(Model &M, llvm::StringRef Path, int Epoch);
+llvm::Error saveCheckpoint(CompiledModel &M, llvm::StringRef Path, int Epoch);
 
 /// Reads Path into M's parameters and optimizer state and returns where
 /// training stood. Nothing is changed unless the whole file checks out: the
 /// header, every tensor M has with its shape, the data's length and CRC.
-llvm::Expected<CheckpointInfo> loadCheckpoint(Model &M, llvm::StringRef Path);
+llvm::Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, llvm::StringRef Path);
 
 } // namespace netjit
 

@@ -37,7 +37,7 @@ void randomBatch(const TrainGraph &T, int64_t Batch, uint64_t Seed,
 
 /// Runs M's gradients entry point on a random batch and checks up to
 /// Samples elements of every parameter.
-llvm::Expected<GradCheckResult> gradCheck(Model &M, int64_t Batch,
+llvm::Expected<GradCheckResult> gradCheck(CompiledModel &M, int64_t Batch,
                                           unsigned Samples, uint64_t Seed);
 
 } // namespace netjit

@@ -42,14 +42,14 @@ llvm::Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
                                                  llvm::TargetMachine &TM,
                                                  unsigned Threads = 1);
 
-class Model {
+class CompiledModel {
 public:
   /// Builds the graphs (fused unless Opts.Fuse is off) and JIT-compiles the
   /// four entry points. The weights are left uninitialized: call
   /// initialize().
-  static llvm::Expected<std::unique_ptr<Model>>
+  static llvm::Expected<std::unique_ptr<CompiledModel>>
   compile(std::unique_ptr<NetworkGraph> G, const CompileOptions &Opts = {});
-  ~Model();
+  ~CompiledModel();
 
   /// Every parameter from its initializer (Initializers.def) seeded by Seed
   /// (each tensor its own stream, so adding a layer leaves the others
@@ -82,7 +82,7 @@ public:
   Jit &jit() { return *J; }
 
 private:
-  Model() = default;
+  CompiledModel() = default;
   llvm::Error checkCall(const void *Labels, int64_t Batch);
   llvm::Expected<StepStats> run(EntryPoint EP, const float *X,
                                 const void *Labels, int64_t Batch);

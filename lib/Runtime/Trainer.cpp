@@ -1,5 +1,5 @@
-// Trainer.cpp - the training loop around a compiled Model.
-#include "netjit/Train/Trainer.h"
+// Trainer.cpp - the training loop around a compiled CompiledModel.
+#include "netjit/Runtime/Trainer.h"
 
 #include "netjit/Expr/Expr.h"
 #include "netjit/Support/Diagnostics.h"
@@ -32,7 +32,7 @@ Error labelError(const DataSplit &S, int64_t Row, const Twine &Message) {
 
 } // namespace
 
-Expected<Labels> Labels::prepare(const Model &M, const DataSplit &S) {
+Expected<Labels> Labels::prepare(const CompiledModel &M, const DataSplit &S) {
   Labels L;
   int64_t Outputs = M.network().outputSize();
   L.Sparse = M.graph().sparseLabels();
@@ -74,7 +74,7 @@ const void *Labels::row(int64_t R) const {
                 : static_cast<const void *>(&Targets[R * Width]);
 }
 
-Error checkDataFits(const Model &M, const Dataset &D) {
+Error checkDataFits(const CompiledModel &M, const Dataset &D) {
   const NetworkGraph &G = M.network();
   if (D.Train.Features != G.inputSize()) {
     std::string Shape;
@@ -91,7 +91,7 @@ Error checkDataFits(const Model &M, const Dataset &D) {
   return Error::success();
 }
 
-Expected<std::pair<double, double>> evaluateSplit(Model &M, const DataSplit &S) {
+Expected<std::pair<double, double>> evaluateSplit(CompiledModel &M, const DataSplit &S) {
   auto L = Labels::prepare(M, S);
   if (!L)
     return L.takeError();
@@ -107,7 +107,7 @@ Expected<std::pair<double, double>> evaluateSplit(Model &M, const DataSplit &S) 
   return std::pair(Loss / S.Rows, Correct / S.Rows);
 }
 
-Expected<TrainResult> train(Model &M, const Dataset &D, const TrainOptions &O) {
+Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptions &O) {
   if (Error E = checkDataFits(M, D))
     return E;
   auto L = Labels::prepare(M, D.Train);

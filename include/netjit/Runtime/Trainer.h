@@ -1,7 +1,7 @@
-// Trainer.h - epochs over a data set with a compiled Model: batches in a
+// Trainer.h - epochs over a data set with a CompiledModel: batches in a
 // seeded order, per-epoch metrics, validation and test evaluation.
-#ifndef NETJIT_TRAIN_TRAINER_H
-#define NETJIT_TRAIN_TRAINER_H
+#ifndef NETJIT_RUNTIME_TRAINER_H
+#define NETJIT_RUNTIME_TRAINER_H
 
 #include "netjit/Data/Dataset.h"
 #include "netjit/Runtime/Model.h"
@@ -53,7 +53,7 @@ struct TrainResult {
 /// the file and where, on a label the network cannot take.
 class Labels {
 public:
-  static llvm::Expected<Labels> prepare(const Model &M, const DataSplit &S);
+  static llvm::Expected<Labels> prepare(const CompiledModel &M, const DataSplit &S);
   const void *row(int64_t R) const;
   size_t rowBytes() const { return Width * (Sparse ? 4 : 4); }
   bool sparse() const { return Sparse; }
@@ -68,19 +68,19 @@ private:
 
 /// The loss and accuracy of M on all of S (evaluate, in batches of at most
 /// maxBatch rows), as means.
-llvm::Expected<std::pair<double, double>> evaluateSplit(Model &M,
+llvm::Expected<std::pair<double, double>> evaluateSplit(CompiledModel &M,
                                                         const DataSplit &S);
 
 /// Trains M (initialized by the caller) for O.Epochs on D.Train in batches
 /// of M.maxBatch() rows (the last one shorter), evaluating D.Validation
 /// after each epoch and D.Test at the end. The same seed and thread count
 /// give the same numbers.
-llvm::Expected<TrainResult> train(Model &M, const Dataset &D,
+llvm::Expected<TrainResult> train(CompiledModel &M, const Dataset &D,
                                   const TrainOptions &O);
 
 /// The data's features against the network's input: a clear error naming
 /// the spec's /input when they differ.
-llvm::Error checkDataFits(const Model &M, const Dataset &D);
+llvm::Error checkDataFits(const CompiledModel &M, const Dataset &D);
 
 } // namespace netjit
 
