@@ -19,6 +19,7 @@ src_root = os.path.dirname(config.test_source_root)
 config.substitutions.append(("%docs", os.path.join(src_root, "docs")))
 config.substitutions.append(("%examples", os.path.join(src_root, "examples")))
 config.substitutions.append(("%netjit_build", config.netjit_obj_root))
+config.substitutions.append(("%netjit_include", os.path.join(src_root, "include")))
 
 # Tests that run JIT code need a host that can: REQUIRES: jit.
 import subprocess

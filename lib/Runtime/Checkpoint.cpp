@@ -28,17 +28,17 @@ struct Entry {
   float *Data;
 };
 
-std::vector<Entry> entries(CompiledModel &M) {
-  const TrainGraph &T = M.graph();
+std::vector<Entry> entries(const TrainGraph &T, float *Arena) {
+  const auto &Params = T.network().params();
   std::vector<Entry> Out;
-  for (size_t P = 0; P < M.network().params().size(); ++P) {
-    const ParamInfo &I = M.network().params()[P];
-    Out.push_back({I.Name, I.Rows, I.Cols, M.param(P)});
-  }
+  for (size_t P = 0; P < Params.size(); ++P)
+    Out.push_back({Params[P].Name, Params[P].Rows, Params[P].Cols,
+                   Arena + T.tensor(T.paramTensor(P)).Offset});
   for (unsigned K = 0; K < T.numSlots(); ++K)
-    for (size_t P = 0; P < M.network().params().size(); ++P) {
-      const ParamInfo &I = M.network().params()[P];
-      float *Slot = M.param(P) - T.paramsOffset() + T.slotOffset(K);
+    for (size_t P = 0; P < Params.size(); ++P) {
+      const ParamInfo &I = Params[P];
+      float *Slot = Arena + T.tensor(T.paramTensor(P)).Offset -
+                    T.paramsOffset() + T.slotOffset(K);
       Out.push_back({I.Name + "/" + T.slotName(K), I.Rows, I.Cols, Slot});
     }
   return Out;
@@ -68,7 +68,8 @@ std::string specHash(const NetworkGraph &G, bool Training) {
 }
 
 Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch) {
-  std::vector<Entry> Es = entries(M);
+  const TrainGraph &T = M.graph();
+  std::vector<Entry> Es = entries(T, M.arena());
   std::string Data;
   json Header = json::object();
   for (const Entry &E : Es) {
@@ -80,11 +81,11 @@ Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch) {
                       {"shape", {E.Rows, E.Cols}},
                       {"data_offsets", {Begin, Data.size()}}};
   }
-  const ArenaHeader &H = M.header();
+  const ArenaHeader &H = *reinterpret_cast<ArenaHeader *>(M.arena());
   uLong Crc = crc32(0, reinterpret_cast<const Bytef *>(Data.data()), Data.size());
   json Meta = {{"format", Format},
-               {"network_hash", specHash(M.network(), false)},
-               {"training_hash", specHash(M.network(), true)},
+               {"network_hash", specHash(T.network(), false)},
+               {"training_hash", specHash(T.network(), true)},
                {"epoch", std::to_string(Epoch)},
                {"step", std::to_string(H.Step)},
                {"seed", std::to_string(H.Seed)},
@@ -106,6 +107,11 @@ Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch) {
 }
 
 Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, StringRef Path) {
+  return loadCheckpoint(M.graph(), M.arena(), Path);
+}
+
+Expected<CheckpointInfo> loadCheckpoint(const TrainGraph &T, float *Arena,
+                                        StringRef Path) {
   auto Buf = MemoryBuffer::getFile(Path, /*IsText=*/false,
                                    /*RequiresNullTerminator=*/false);
   if (!Buf)
@@ -175,7 +181,7 @@ Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, StringRef Path) {
                         uint32_t(Have), uint32_t(Crc))
                     .str());
   // Every tensor first, then copy: a bad one leaves the model untouched.
-  std::vector<Entry> Es = entries(M);
+  std::vector<Entry> Es = entries(T, Arena);
   std::vector<std::pair<const Entry *, StringRef>> Copies;
   for (const Entry &E : Es) {
     std::string P = "/" + E.Name;
@@ -204,7 +210,7 @@ Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, StringRef Path) {
   }
   for (auto &[E, Bytes] : Copies)
     std::memcpy(E->Data, Bytes.data(), Bytes.size());
-  ArenaHeader &H = M.header();
+  ArenaHeader &H = *reinterpret_cast<ArenaHeader *>(Arena);
   H.Step = Step;
   H.Seed = Seed;
   H.Beta1Power = B1;

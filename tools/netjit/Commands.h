@@ -73,6 +73,18 @@ struct PredictArgs {
 };
 llvm::Error runPredict(const PredictArgs &A);
 
+struct CompileArgs {
+  std::string Spec;
+  std::string Output;       // the object file
+  std::string Header;       // "" = the object's name with .h
+  std::string Prefix = "model";
+  TargetOptions Target;     // "" = this host
+  int64_t Batch = 0;        // rows per call at most (0 = the spec's)
+  unsigned Threads = 1;     // workspaces update_part sums
+  std::string Weights;      // a checkpoint to build in
+};
+llvm::Error runCompile(const CompileArgs &A);
+
 } // namespace netjit
 
 #endif

@@ -694,6 +694,34 @@ int main(int argc, char **argv) {
                       "write here instead of standard output");
   Predict->add_flag("--json", PA.Json, "JSON instead of CSV");
 
+  CompileArgs CoA;
+  CLI::App *CompileCmd = App.add_subcommand(
+      "compile", "Compile a spec's training program ahead of time: an object "
+                 "file and a C header a program links with libc and libm only");
+  CompileCmd->add_option("SPEC", CoA.Spec, "the network spec")->required();
+  CompileCmd->add_option("-o,--output", CoA.Output, "the object file to write")
+      ->required();
+  CompileCmd->add_option("--header", CoA.Header,
+                         "the C header to write (default: the object's name "
+                         "with .h)");
+  CompileCmd->add_option("--prefix", CoA.Prefix,
+                         "the entry points' prefix, a C identifier (default "
+                         "model: model_train_step, ...)");
+  CompileCmd->add_option("--mcpu", CoA.Target.CPU,
+                         "target CPU (default: this host)");
+  CompileCmd->add_option("--mattr", CoA.Target.Features,
+                         "target features, e.g. +avx2,-avx512f");
+  CompileCmd->add_option("--triple", CoA.Target.Triple,
+                         "target triple (default: this host's)");
+  CompileCmd->add_option("--batch", CoA.Batch,
+                         "rows per call at most (default: the spec's batch size)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  CompileCmd->add_option("--threads", CoA.Threads,
+                         "threads update_part sums workspaces of (default 1)")
+      ->check(CLI::Range(1u, 256u));
+  CompileCmd->add_option("--weights", CoA.Weights,
+                         "a checkpoint to build in: PREFIX_init_from_checkpoint");
+
   CLI::App *Schema = App.add_subcommand(
       "schema", "Print the spec's JSON Schema (docs/spec.schema.json), "
                 "generated from netjit's registries");
@@ -745,6 +773,8 @@ int main(int argc, char **argv) {
     Err = runCompare(CA);
   } else if (*Predict) {
     Err = runPredict(PA);
+  } else if (*CompileCmd) {
+    Err = runCompile(CoA);
   } else if (*Schema) {
     llvm::outs() << specSchema();
   }

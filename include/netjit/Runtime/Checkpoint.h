@@ -32,6 +32,9 @@ llvm::Error saveCheckpoint(CompiledModel &M, llvm::StringRef Path, int Epoch);
 /// training stood. Nothing is changed unless the whole file checks out: the
 /// header, every tensor M has with its shape, the data's length and CRC.
 llvm::Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, llvm::StringRef Path);
+/// The same into any arena laid out as T's (an ahead-of-time build's).
+llvm::Expected<CheckpointInfo> loadCheckpoint(const TrainGraph &T, float *Arena,
+                                              llvm::StringRef Path);
 
 } // namespace netjit
 
