@@ -132,44 +132,33 @@ static Status checkLabels(const Model::Impl *P, bool Sparse, const float *X,
   return Status();
 }
 
+/// A training or evaluation step with labels of the loss's kind.
+static Result<Metrics> step(Model::Impl *P, bool Train, bool Sparse,
+                            const float *X, const void *Labels, int64_t Batch) {
+  if (Status S = checkLabels(P, Sparse, X, Labels); !S)
+    return S;
+  auto R = Train ? P->M->trainStep(X, Labels, Batch)
+                 : P->M->evaluate(X, Labels, Batch);
+  if (!R)
+    return toStatus(R.takeError());
+  return metrics(*R, Batch);
+}
+
 Result<Metrics> Model::trainStep(const float *X, const int32_t *Labels,
                                  int64_t Batch) {
-  if (Status S = checkLabels(P.get(), true, X, Labels); !S)
-    return S;
-  auto R = P->M->trainStep(X, Labels, Batch);
-  if (!R)
-    return toStatus(R.takeError());
-  return metrics(*R, Batch);
+  return step(P.get(), true, true, X, Labels, Batch);
 }
-
 Result<Metrics> Model::trainStep(const float *X, const float *Targets,
                                  int64_t Batch) {
-  if (Status S = checkLabels(P.get(), false, X, Targets); !S)
-    return S;
-  auto R = P->M->trainStep(X, Targets, Batch);
-  if (!R)
-    return toStatus(R.takeError());
-  return metrics(*R, Batch);
+  return step(P.get(), true, false, X, Targets, Batch);
 }
-
 Result<Metrics> Model::evaluate(const float *X, const int32_t *Labels,
                                 int64_t Batch) {
-  if (Status S = checkLabels(P.get(), true, X, Labels); !S)
-    return S;
-  auto R = P->M->evaluate(X, Labels, Batch);
-  if (!R)
-    return toStatus(R.takeError());
-  return metrics(*R, Batch);
+  return step(P.get(), false, true, X, Labels, Batch);
 }
-
 Result<Metrics> Model::evaluate(const float *X, const float *Targets,
                                 int64_t Batch) {
-  if (Status S = checkLabels(P.get(), false, X, Targets); !S)
-    return S;
-  auto R = P->M->evaluate(X, Targets, Batch);
-  if (!R)
-    return toStatus(R.takeError());
-  return metrics(*R, Batch);
+  return step(P.get(), false, false, X, Targets, Batch);
 }
 
 Status Model::predict(const float *X, int64_t Batch, float *Out) {

@@ -15,6 +15,19 @@
 
 enum { Rows = 16, In = 6 };
 
+#ifdef AOT
+/* Every parameter, by the header's table. */
+static void printParams(const float *Arena) {
+  for (int P = 0; P < MODEL_PARAM_COUNT; ++P) {
+    const model_param *I = &model_params[P];
+    printf("%s", I->name);
+    for (int64_t K = 0; K < I->rows * I->cols; ++K)
+      printf(" %a", Arena[I->offset + K]);
+    printf("\n");
+  }
+}
+#endif
+
 int main(int argc, char **argv) {
   float X[Rows * In];
   int32_t Y[Rows];
@@ -30,13 +43,7 @@ int main(int argc, char **argv) {
 #ifdef FROM_CHECKPOINT
   /* The built-in weights, printed as they are. */
   model_init_from_checkpoint(Arena);
-  for (int P = 0; P < MODEL_PARAM_COUNT; ++P) {
-    const model_param *I = &model_params[P];
-    printf("%s", I->name);
-    for (int64_t K = 0; K < I->rows * I->cols; ++K)
-      printf(" %a", Arena[I->offset + K]);
-    printf("\n");
-  }
+  printParams(Arena);
   return 0;
 #endif
   model_init(Arena, 7);
@@ -66,13 +73,7 @@ int main(int argc, char **argv) {
     printf("step %d loss %a\n", Step, Loss);
   }
 #ifdef AOT
-  for (int P = 0; P < MODEL_PARAM_COUNT; ++P) {
-    const model_param *I = &model_params[P];
-    printf("%s", I->name);
-    for (int64_t K = 0; K < I->rows * I->cols; ++K)
-      printf(" %a", Arena[I->offset + K]);
-    printf("\n");
-  }
+  printParams(Arena);
   free(Arena);
 #else
   for (size_t P = 0; P < netjit_parameter_count(M); ++P) {
