@@ -6,6 +6,7 @@
 #include "netjit/Transforms/Passes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -155,38 +156,66 @@ Expected<StepStats> CompiledModel::trainStep(const float *X, const void *Labels,
 /// (thread 0 into the arena's); then, once the header has advanced, thread
 /// I sums and applies slice I of the parameters. Slices end on multiples of
 /// 16 rows and floats, so GEMM row blocks and vectors stay whole.
+/// A slice of [0, Total) for thread I of N, on multiples of 16.
+static std::pair<int64_t, int64_t> slice(int64_t Total, unsigned I, unsigned N) {
+  auto Edge = [&](unsigned K) {
+    return K == N ? Total : std::min(Total, (Total * K / N + 8) & ~int64_t(15));
+  };
+  return std::pair(Edge(I), Edge(I + 1));
+}
+
 Expected<StepStats> CompiledModel::trainStepThreaded(const float *X,
                                              const void *Labels,
                                              int64_t Batch) {
   if (Error E = checkCall(Labels, Batch))
     return E;
-  unsigned N = Pool->size();
-  // A slice of [0, Total) for thread I, on multiples of 16.
-  auto Slice = [N](int64_t Total, unsigned I) {
-    auto Edge = [&](unsigned K) {
-      return K == N ? Total : std::min(Total, (Total * K / N + 8) & ~int64_t(15));
-    };
-    return std::pair(Edge(I), Edge(I + 1));
-  };
+  std::vector<StepStats> Stats;
+  gradientPhase(X, Labels, Batch, Stats);
+  return updatePhase(Stats);
+}
+
+void CompiledModel::gradientPhase(const float *X, const void *Labels,
+                                  int64_t Batch, std::vector<StepStats> &Stats) {
+  unsigned N = Pool ? Pool->size() : 1;
+  auto Slice = [N](int64_t Total, unsigned I) { return slice(Total, I, N); };
   int64_t In = G->inputSize();
   int64_t LabelBytes = T->sparseLabels() ? 4 : 4 * G->outputSize();
-  std::vector<StepStats> Stats(N);
+  Stats.assign(N, StepStats());
   auto *Part = entry<PartFn>(EntryPoint::GradientsPart);
-  Pool->run([&](unsigned I) {
-    auto [R0, R1] = Slice(Batch, I);
+  // Below 2 x MinRowsPerThread rows one thread takes the whole batch; the
+  // other workspaces' gradients, which update_part adds, are then zero.
+  bool Split = Pool && Batch >= 2 * MinRowsPerThread;
+  if (!Split)
+    for (float *W : WorkPtrs)
+      std::memset(W + T->gradOffset() - T->workOffset(), 0,
+                  T->paramsSpan() * sizeof(float));
+  auto Run = [&](unsigned I) {
+    auto [R0, R1] = Split ? Slice(Batch, I) : std::pair<int64_t, int64_t>(0, I ? 0 : Batch);
     if (R1 <= R0)
       return;
     float *Work = I ? WorkPtrs[I - 1] : Arena.get() + T->workOffset();
     Part(Arena.get(), Work, X + R0 * In,
          const_cast<char *>(static_cast<const char *>(Labels)) + R0 * LabelBytes,
          R1 - R0, &Stats[I].LossSum, Batch, R0);
-  });
+  };
+  if (Split)
+    Pool->run(Run);
+  else
+    Run(0);
+}
+
+StepStats CompiledModel::updatePhase(std::vector<StepStats> &Stats) {
+  unsigned N = Stats.size();
   entry<AdvanceFn>(EntryPoint::Advance)(Arena.get());
   auto *Update = entry<UpdateFn>(EntryPoint::UpdatePart);
-  Pool->run([&](unsigned I) {
-    auto [P0, P1] = Slice(T->paramsSpan(), I);
+  auto Run = [&](unsigned I) {
+    auto [P0, P1] = slice(T->paramsSpan(), I, N);
     Update(Arena.get(), WorkPtrs.data(), P0, P1, &Stats[I].LossSum);
-  });
+  };
+  if (Pool && N > 1)
+    Pool->run(Run);
+  else
+    Run(0);
   StepStats S;
   for (const StepStats &P : Stats) {
     S.LossSum += P.LossSum;
@@ -194,6 +223,55 @@ Expected<StepStats> CompiledModel::trainStepThreaded(const float *X,
     S.Penalty += P.Penalty;
   }
   return S;
+}
+
+/// The first tensor holding a NaN or an infinity among Floats floats at
+/// each parameter's offset in Base (a parameter or gradient layout).
+static std::string firstNonFinite(const TrainGraph &T, const float *Base,
+                                  llvm::StringRef Suffix) {
+  for (size_t P = 0; P < T.network().params().size(); ++P) {
+    const ParamInfo &I = T.network().params()[P];
+    const float *V = Base + T.tensor(T.paramTensor(P)).Offset - T.paramsOffset();
+    for (int64_t K = 0; K < I.size(); ++K)
+      if (!std::isfinite(V[K]))
+        return I.Name + Suffix.str();
+  }
+  return "";
+}
+
+std::string CompiledModel::firstNonFiniteTensor() {
+  // The gradients first: after a step, they are where it went wrong.
+  std::string Bad =
+      firstNonFinite(*T, Arena.get() + T->gradOffset(), " (its gradient)");
+  if (Bad.empty())
+    Bad = firstNonFinite(*T, Arena.get() + T->paramsOffset(), "");
+  return Bad;
+}
+
+Expected<StepStats> CompiledModel::trainStepGuarded(const float *X,
+                                                    const void *Labels,
+                                                    int64_t Batch,
+                                                    std::string &Bad) {
+  if (Error E = checkCall(Labels, Batch))
+    return E;
+  std::vector<StepStats> Stats;
+  gradientPhase(X, Labels, Batch, Stats);
+  Bad.clear();
+  for (const StepStats &S : Stats)
+    if (!std::isfinite(S.LossSum))
+      Bad = "the loss";
+  for (size_t W = 0; W < Stats.size() && Bad.empty(); ++W) {
+    float *Work = W ? WorkPtrs[W - 1] : Arena.get() + T->workOffset();
+    Bad = firstNonFinite(*T, Work + T->gradOffset() - T->workOffset(),
+                         " (its gradient)");
+  }
+  if (!Bad.empty()) {
+    StepStats S;
+    for (const StepStats &P : Stats)
+      S.LossSum += P.LossSum;
+    return S;
+  }
+  return updatePhase(Stats);
 }
 
 Expected<StepStats> CompiledModel::gradients(const float *X, const void *Labels,

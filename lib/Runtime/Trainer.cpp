@@ -138,7 +138,7 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     }
     auto EpochStart = Clock::now();
     double Loss = 0, Correct = 0;
-    int64_t Seen = 0;
+    int64_t Seen = 0, Skipped = 0;
     for (int64_t S = 0; S < Steps; ++S) {
       int64_t R0 = S * Batch, B = std::min(Batch, T.Rows - R0);
       const float *XB;
@@ -155,9 +155,28 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
         XB = &T.X[R0 * F];
         YB = L->row(R0);
       }
-      auto St = M.trainStep(XB, YB, B);
+      std::string Bad;
+      auto St = O.OnNonFinite == NanPolicy::SkipBatch
+                    ? M.trainStepGuarded(XB, YB, B, Bad)
+                    : M.trainStep(XB, YB, B);
       if (!St)
         return St.takeError();
+      if (!Bad.empty()) {
+        ++Skipped;
+        continue;
+      }
+      if (!std::isfinite(St->LossSum + St->Penalty)) {
+        std::string First = M.firstNonFiniteTensor();
+        return plainError(
+            ErrorKind::Training,
+            formatv("epoch {0}, step {1}: the loss is {2}; {3} (the last "
+                    "checkpoint written is intact; --nan-policy=skip-batch "
+                    "skips such batches)",
+                    E, S + 1, St->LossSum + St->Penalty,
+                    First.empty() ? std::string("every parameter is finite")
+                                  : "the first non-finite tensor is " + First)
+                .str());
+      }
       Loss += St->LossSum + St->Penalty * B;
       Correct += St->Correct;
       Seen += B;
@@ -167,10 +186,16 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     }
     EpochMetrics Mx;
     Mx.Epoch = E;
-    Mx.Loss = Loss / Seen;
-    Mx.Accuracy = Correct / Seen;
+    Mx.Loss = Seen ? Loss / Seen : NAN;
+    Mx.Accuracy = Seen ? Correct / Seen : NAN;
+    Mx.SkippedBatches = Skipped;
     Mx.Seconds = since(EpochStart);
     Mx.SamplesPerSecond = Seen / Mx.Seconds;
+    if (!Seen)
+      return plainError(ErrorKind::Training,
+                        formatv("epoch {0}: every batch had a non-finite loss "
+                                "or gradient and was skipped", E)
+                            .str());
     if (D.Validation.Rows) {
       auto V = evaluateSplit(M, D.Validation);
       if (!V)

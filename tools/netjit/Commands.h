@@ -53,6 +53,7 @@ struct TrainArgs {
   std::string Loss, Optimizer; // a loss or optimizer name (Keras 2 files)
   std::string Csv, LabelColumn; // --csv FILE --label-column NAME|INDEX
   std::string PlotBoundary;     // 2-D data: the decision boundary, SVG
+  std::string NanPolicy = "stop"; // stop | skip-batch
 };
 llvm::Error runTrain(const TrainArgs &A);
 

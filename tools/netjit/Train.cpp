@@ -138,10 +138,14 @@ void printEpoch(const EpochMetrics &M, int Epochs) {
                         : formatv("  val_loss {0:F4}  val_accuracy {1:F4}",
                                   M.ValLoss, M.ValAccuracy)
                               .str();
+  std::string Skipped =
+      M.SkippedBatches
+          ? formatv("  ({0} batches skipped: non-finite)", M.SkippedBatches).str()
+          : "";
   outs() << formatv("epoch {0}/{1}: loss {2:F4}  accuracy {3:F4}{4}  "
-                    "{5:F3} s  {6:F0} samples/s\n",
+                    "{5:F3} s  {6:F0} samples/s{7}\n",
                     M.Epoch, Epochs, M.Loss, M.Accuracy, Val, M.Seconds,
-                    M.SamplesPerSecond);
+                    M.SamplesPerSecond, Skipped);
   outs().flush();
 }
 
@@ -152,7 +156,8 @@ json historyJson(const TrainResult &R) {
               {"loss", M.Loss},
               {"accuracy", M.Accuracy},
               {"seconds", M.Seconds},
-              {"samples_per_second", M.SamplesPerSecond}};
+              {"samples_per_second", M.SamplesPerSecond},
+              {"skipped_batches", M.SkippedBatches}};
     if (!std::isnan(M.ValLoss)) {
       E["val_loss"] = M.ValLoss;
       E["val_accuracy"] = M.ValAccuracy;
@@ -375,6 +380,8 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
   TrainOptions O;
   O.Epochs = Epochs;
   O.Seed = Seed;
+  O.OnNonFinite = A.NanPolicy == "skip-batch" ? NanPolicy::SkipBatch
+                                              : NanPolicy::Stop;
   if (!A.Resume.empty()) {
     auto Info = readCheckpoint(**M, A.Resume, true);
     if (!Info)

@@ -647,6 +647,11 @@ int main(int argc, char **argv) {
                   "2-D data with two classes: draw the learned decision "
                   "boundary and the test points (SVG; compare: a panel per "
                   "activation)");
+    C->add_option("--nan-policy", T.NanPolicy,
+                  "a batch with a non-finite loss or gradient: stop (the "
+                  "default: an error naming the epoch, step and tensor) or "
+                  "skip-batch (checked before the update, left out)")
+        ->check(CLI::IsMember({"stop", "skip-batch"}));
     C->add_option("--resume", T.Resume,
                   "continue from a checkpoint of the same spec: the final "
                   "weights equal an uninterrupted run's (same threads)");

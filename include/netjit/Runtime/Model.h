@@ -63,6 +63,15 @@ public:
   /// batch and of the update.
   llvm::Expected<StepStats> trainStep(const float *X, const void *Labels,
                                       int64_t Batch);
+  /// trainStep that checks before it updates: when the batch's loss or a
+  /// gradient is not finite it leaves the weights and optimizer state as
+  /// they were and names the first such tensor in Bad ("" when it updated).
+  llvm::Expected<StepStats> trainStepGuarded(const float *X,
+                                             const void *Labels, int64_t Batch,
+                                             std::string &Bad);
+  /// The first parameter (or gradient) holding a NaN or an infinity, "" if
+  /// none: what a non-finite loss is reported with.
+  std::string firstNonFiniteTensor();
   /// The loss gradient of every parameter, left in gradient(), no update.
   llvm::Expected<StepStats> gradients(const float *X, const void *Labels,
                                       int64_t Batch);
@@ -89,6 +98,11 @@ private:
   llvm::Expected<StepStats> trainStepThreaded(const float *X,
                                               const void *Labels,
                                               int64_t Batch);
+  /// A step in two phases: each thread's gradients into its workspace
+  /// (Stats per thread), then advance and the update of every slice.
+  void gradientPhase(const float *X, const void *Labels, int64_t Batch,
+                     std::vector<StepStats> &Stats);
+  StepStats updatePhase(std::vector<StepStats> &Stats);
   using EntryFn = void(float *, const float *, void *, int64_t, double *);
   using PartFn = void(float *, float *, const float *, void *, int64_t,
                       double *, int64_t, int64_t);

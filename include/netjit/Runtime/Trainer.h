@@ -19,7 +19,13 @@ struct EpochMetrics {
   double ValLoss = NAN, ValAccuracy = NAN;
   double Seconds = 0;
   double SamplesPerSecond = 0;
+  int64_t SkippedBatches = 0; // non-finite, with NanPolicy::SkipBatch
 };
+
+/// What a batch whose loss or gradients are not finite does: stop training
+/// with an error naming the epoch, the step and the first such tensor, or
+/// leave the model as it was and go on (checked before the update).
+enum class NanPolicy { Stop, SkipBatch };
 
 struct TrainProgress {
   int Epoch, Epochs;
@@ -36,6 +42,7 @@ struct TrainOptions {
   uint64_t Seed = 0;
   /// A new order of the training rows every epoch (Keras' fit does).
   bool Shuffle = true;
+  NanPolicy OnNonFinite = NanPolicy::Stop;
   /// After every step (cheap: the CLI throttles its own output).
   std::function<void(const TrainProgress &)> OnStep;
   /// After every epoch (a checkpoint); an error stops training.
