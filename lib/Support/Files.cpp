@@ -6,6 +6,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
+#include <fcntl.h>
 #include <unistd.h>
 
 using namespace llvm;
@@ -44,6 +45,17 @@ Error writeFileAtomically(StringRef Path, StringRef Bytes, bool Sync) {
   if (std::error_code EC = sys::fs::rename(Tmp, Path)) {
     sys::fs::remove(Tmp);
     return Fail("cannot replace", EC);
+  }
+  if (Sync) {
+    // The rename itself is durable once the directory is on disk.
+    SmallString<256> Dir(sys::path::parent_path(Path));
+    if (Dir.empty())
+      Dir = ".";
+    int DirFD = ::open(Dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (DirFD >= 0) {
+      ::fsync(DirFD);
+      ::close(DirFD);
+    }
   }
   return Error::success();
 }

@@ -8,10 +8,10 @@
 
 namespace netjit {
 
-/// Writes Bytes to a temporary file beside Path, flushes it to disk (fsync,
-/// unless Sync is off: a cache needs no durability), then renames it over
-/// Path: Path holds either its old contents or all of the new ones. An
-/// error names Path.
+/// Writes Bytes to a temporary file beside Path, flushes it to disk (fsync),
+/// renames it over Path and flushes the directory (unless Sync is off: a
+/// cache needs no durability): Path holds either its old contents or all
+/// of the new ones, even after a crash or power loss. An error names Path.
 llvm::Error writeFileAtomically(llvm::StringRef Path, llvm::StringRef Bytes,
                                 bool Sync = true);
 
