@@ -161,3 +161,32 @@ TEST(ApiTest, TwoModelsOnTwoThreads) {
 }
 
 } // namespace
+
+namespace {
+
+/// After compiling a whole training program, no mapping of the process is
+/// writable and executable at once: the JIT writes code, then makes it
+/// read-only and executable.
+TEST(ApiTest, NoMappingIsWritableAndExecutable) {
+  if (!netjit::test::jitUnavailable().empty())
+    GTEST_SKIP() << netjit::test::jitUnavailable();
+  auto M = netjit::Compiler(noCache()).compileJson(Spec);
+  ASSERT_TRUE(M.ok());
+  std::vector<float> X(20 * 4, 0.1f);
+  std::vector<int32_t> Y(20, 1);
+  ASSERT_TRUE(M->trainStep(X.data(), Y.data(), 20).ok());
+  std::FILE *F = std::fopen("/proc/self/maps", "r");
+  ASSERT_NE(F, nullptr);
+  char Line[512];
+  int Mappings = 0;
+  while (std::fgets(Line, sizeof Line, F)) {
+    ++Mappings;
+    char Perms[8] = {};
+    ASSERT_EQ(std::sscanf(Line, "%*s %7s", Perms), 1) << Line;
+    EXPECT_FALSE(Perms[1] == 'w' && Perms[2] == 'x') << Line;
+  }
+  std::fclose(F);
+  EXPECT_GT(Mappings, 10);
+}
+
+} // namespace
