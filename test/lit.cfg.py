@@ -37,6 +37,9 @@ import platform
 if platform.machine() in ("x86_64", "AMD64"):
     config.available_features.add("x86_64-host")
 
+if getattr(config, "netjit_sanitized", False):
+    config.available_features.add("sanitized")
+
 # The real Fashion-MNIST (Debian's dataset-fashion-mnist, which ./run
 # installs): REQUIRES: fashion-mnist.
 fashion = os.environ.get("NETJIT_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")

@@ -44,13 +44,18 @@ Expected<DataSplit> readCsv(StringRef Path, StringRef LabelColumn) {
   if (!Buf)
     return locatedError(ErrorKind::IO, Path, "",
                         "cannot read: " + Buf.getError().message());
+  return parseCsv((*Buf)->getBuffer(), Path, LabelColumn);
+}
+
+Expected<DataSplit> parseCsv(StringRef Text, StringRef Path,
+                             StringRef LabelColumn) {
   auto At = [&](size_t Row, size_t Col, const Twine &Message) {
     return locatedError(ErrorKind::Data, Path,
                         ("row " + Twine(Row) + ", column " + Twine(Col)).str(),
                         Message);
   };
   SmallVector<StringRef, 0> Lines;
-  (*Buf)->getBuffer().split(Lines, '\n');
+  Text.split(Lines, '\n');
   DataSplit D;
   auto LineOf = std::make_shared<std::vector<uint32_t>>();
   size_t Width = 0, Label = 0;

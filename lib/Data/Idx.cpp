@@ -73,7 +73,10 @@ Expected<IdxArray> readIdx(StringRef Path) {
   if (!Buf)
     return locatedError(ErrorKind::IO, Path, "",
                         "cannot read: " + Buf.getError().message());
-  StringRef Raw = (*Buf)->getBuffer();
+  return parseIdx((*Buf)->getBuffer(), Path);
+}
+
+Expected<IdxArray> parseIdx(StringRef Raw, StringRef Path) {
   std::vector<uint8_t> Inflated;
   bool Gz = Raw.size() >= 2 && uint8_t(Raw[0]) == 0x1f && uint8_t(Raw[1]) == 0x8b;
   if (Gz) {

@@ -117,7 +117,11 @@ Expected<CheckpointInfo> loadCheckpoint(const TrainGraph &T, float *Arena,
   if (!Buf)
     return locatedError(ErrorKind::IO, Path, "",
                         "cannot read: " + Buf.getError().message());
-  StringRef F = (*Buf)->getBuffer();
+  return parseCheckpoint(T, Arena, (*Buf)->getBuffer(), Path);
+}
+
+Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
+                                         StringRef F, StringRef Path) {
   auto Fail = [&](const Twine &Where, const Twine &Message) {
     return locatedError(ErrorKind::Checkpoint, Path, Where.str(), Message);
   };

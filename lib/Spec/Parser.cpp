@@ -209,7 +209,8 @@ private:
     bool Ok = (LoOpen ? *D > Lo : *D >= Lo) && (HiOpen ? *D < Hi : *D <= Hi);
     if (!Ok)
       return fail(P, formatv("expected a number in {0}{1}, {2}{3}, got {4}",
-                             LoOpen ? "(" : "[", Lo, Hi, HiOpen ? ")" : "]",
+                             LoOpen ? "(" : "[", formatNumber(Lo),
+                             formatNumber(Hi), HiOpen ? ")" : "]",
                              describeValue(V)));
     return *D;
   }

@@ -62,6 +62,8 @@ struct IdxArray {
   std::vector<uint8_t> Data;
 };
 llvm::Expected<IdxArray> readIdx(llvm::StringRef Path);
+/// The same from the file's bytes; Name stands for the file in errors.
+llvm::Expected<IdxArray> parseIdx(llvm::StringRef Bytes, llvm::StringRef Name);
 /// An IDX array as rows (its first dimension) of pixels scaled to [0, 1];
 /// no labels.
 DataSplit imageRows(const IdxArray &A);
@@ -71,6 +73,8 @@ DataSplit imageRows(const IdxArray &A);
 /// or "" when every column is a feature (the labels are then 0).
 llvm::Expected<DataSplit> readCsv(llvm::StringRef Path,
                                   llvm::StringRef LabelColumn);
+llvm::Expected<DataSplit> parseCsv(llvm::StringRef Text, llvm::StringRef Name,
+                                   llvm::StringRef LabelColumn);
 
 /// The TensorFlow Playground's 2-D sets: circle, xor, gauss, spiral; Rows
 /// points with labels 0/1, noise in [0, 1] as in the Playground.

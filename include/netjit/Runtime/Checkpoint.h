@@ -35,6 +35,11 @@ llvm::Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, llvm::StringRef 
 /// The same into any arena laid out as T's (an ahead-of-time build's).
 llvm::Expected<CheckpointInfo> loadCheckpoint(const TrainGraph &T, float *Arena,
                                               llvm::StringRef Path);
+/// The same from the file's bytes; Name stands for the file in errors.
+llvm::Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T,
+                                               float *Arena,
+                                               llvm::StringRef Bytes,
+                                               llvm::StringRef Name);
 
 } // namespace netjit
 

@@ -22,6 +22,12 @@ for trial in range(trials):
     p = subprocess.Popen([netjit, "train", spec, "-q", "--epochs", "100000",
                           "--save-every", "1", "--save", ckpt],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not os.path.exists(ckpt):
+        # The first trial waits for a first checkpoint (compiling may take a
+        # while on a loaded machine); then every kill leaves one behind.
+        deadline = time.time() + 60
+        while not os.path.exists(ckpt) and time.time() < deadline and p.poll() is None:
+            time.sleep(0.01)
     time.sleep(random.uniform(0.05, 0.4))
     p.send_signal(signal.SIGKILL)
     p.wait()
@@ -37,4 +43,4 @@ for f in os.listdir(d):
     if ".tmp" in f:
         os.remove(os.path.join(d, f))
 print(f"{trials} kills, the checkpoint loaded after {loaded}")
-sys.exit(0 if loaded >= trials * 0.8 else 1)
+sys.exit(0 if loaded == trials else 1)
