@@ -71,10 +71,16 @@ static void printTo(raw_ostream &OS, ExprRef E) {
     return;
   case Syntax::Prefix:
     OS << I.Spelling;
-    // "--x" would lex as one token in some readers; keep it unambiguous.
+    // "--x" would lex as one token in some readers: "- -x" keeps it
+    // unambiguous without parentheses, which would make a long chain nest
+    // deeper than the parser allows (the printed form must reparse).
+    if (E->operand(0)->op() == Op::Neg) {
+      OS << ' ';
+      printTo(OS, E->operand(0));
+      return;
+    }
     printOperand(OS, E->operand(0),
                  precOf(E->operand(0)) < I.Prec ||
-                     E->operand(0)->op() == Op::Neg ||
                      precOf(E->operand(0)) == I.Prec);
     return;
   case Syntax::Infix: {

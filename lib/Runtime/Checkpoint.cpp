@@ -140,7 +140,8 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
   if (Doc.is_discarded() || !Doc.is_object())
     return Fail("byte 8", "the header is not a JSON object");
   StringRef Data = F.substr(8 + N);
-  const json &Meta = Doc["__metadata__"];
+  static const json None;
+  const json &Meta = Doc.contains("__metadata__") ? Doc["__metadata__"] : None;
   auto MetaString = [&](const char *Key) -> Expected<std::string> {
     if (!Meta.is_object() || !Meta.contains(Key) || !Meta[Key].is_string())
       return Fail(std::string("/__metadata__/") + Key,
@@ -193,13 +194,14 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
       return Fail(P, "missing: the spec has this tensor, the checkpoint "
                      "does not (written for another network or optimizer?)");
     const json &T = Doc[E.Name];
-    if (!T.is_object() || T.value("dtype", "") != "F32")
+    if (!T.is_object() || !T.contains("dtype") || T["dtype"] != "F32")
       return Fail(P + "/dtype", "expected \"F32\"");
     json Want = {E.Rows, E.Cols};
-    if (T["shape"] != Want)
-      return Fail(P + "/shape", "the checkpoint's " + T["shape"].dump() +
+    const json Shape = T.value("shape", json());
+    if (Shape != Want)
+      return Fail(P + "/shape", "the checkpoint's " + Shape.dump() +
                                     ", the spec's " + Want.dump());
-    const json &O = T["data_offsets"];
+    const json O = T.value("data_offsets", json());
     if (!O.is_array() || O.size() != 2 || !O[0].is_number_unsigned() ||
         !O[1].is_number_unsigned())
       return Fail(P + "/data_offsets", "expected [begin, end]");

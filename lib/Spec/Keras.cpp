@@ -36,6 +36,17 @@ const std::pair<const char *, const char *> Activations[] = {
     {"hard_sigmoid", "hard_sigmoid"}, {"leaky_relu", "leaky_relu"},
     {"relu6", "relu6"},           {"exponential", "exponential"}};
 
+/// O[K] if O is an object holding a string there, else Def: never throws,
+/// whatever the file holds.
+std::string str(const json &O, const char *K, const char *Def) {
+  if (O.is_object()) {
+    auto It = O.find(K);
+    if (It != O.end() && It->is_string())
+      return It->get<std::string>();
+  }
+  return Def;
+}
+
 class KerasReader {
 public:
   explicit KerasReader(StringRef File) : File(File) {}
@@ -50,9 +61,9 @@ private:
   /// A layer's error: "layer 3 (dense_1, Dense): ..." at its pointer.
   Error layerFail(const std::string &P, size_t Index, const json &Layer,
                   const Twine &Message) {
-    std::string Name = Layer["config"].value("name", "?");
+    std::string Name = str(Layer.value("config", json()), "name", "?");
     return fail(P, formatv("layer {0} ({1}, {2}): ", Index, Name,
-                           Layer.value("class_name", "?"))
+                           str(Layer, "class_name", "?"))
                        .str() +
                        Message);
   }
@@ -115,7 +126,7 @@ Expected<json> KerasReader::activation(const json &V, const std::string &P,
 Expected<json> KerasReader::initializer(const json &V, const std::string &P,
                                         size_t Index, const json &Layer) {
   std::string Class = V.is_string() ? V.get<std::string>()
-                                    : V.is_object() ? V.value("class_name", "")
+                                    : V.is_object() ? str(V, "class_name", "")
                                                     : "";
   const json C = V.is_object() && V.contains("config") ? V["config"] : json::object();
   // CamelCase class names and Keras' snake_case aliases.
@@ -131,8 +142,8 @@ Expected<json> KerasReader::initializer(const json &V, const std::string &P,
     // scale / fan (mode) with a distribution: the named initializers are
     // its special cases, the only ones netjit has.
     double Scale = numberOr(C, {"scale"}, 1.0);
-    std::string Mode = C.value("mode", "fan_in");
-    std::string Dist = C.value("distribution", "truncated_normal");
+    std::string Mode = str(C, "mode", "fan_in");
+    std::string Dist = str(C, "distribution", "truncated_normal");
     bool Uniform = Dist == "uniform";
     bool Normal = Dist == "truncated_normal" || Dist == "normal";
     if (Scale == 1 && Mode == "fan_avg" && (Uniform || Normal))
@@ -156,7 +167,7 @@ Expected<json> KerasReader::initializer(const json &V, const std::string &P,
 
 Expected<json> KerasReader::regularizer(const json &V, const std::string &P,
                                         size_t Index, const json &Layer) {
-  std::string Class = V.is_object() ? V.value("class_name", "") : "";
+  std::string Class = V.is_object() ? str(V, "class_name", "") : "";
   const json C = V.is_object() && V.contains("config") ? V["config"] : json::object();
   if (Class == "L1L2" || Class == "L1" || Class == "L2") {
     json R = json::object();
@@ -182,7 +193,7 @@ Expected<json> KerasReader::loss(const json &V, const std::string &P) {
       {"mean_absolute_error", "mae"},
       {"huber_loss", "huber"}};
   std::string Class = V.is_string() ? V.get<std::string>()
-                                    : V.is_object() ? V.value("class_name", "")
+                                    : V.is_object() ? str(V, "class_name", "")
                                                     : "";
   for (auto &[K, N] : Names)
     if (Class == K)
@@ -190,7 +201,8 @@ Expected<json> KerasReader::loss(const json &V, const std::string &P) {
   json Out = {{"type", Class}};
   if (V.is_object() && V.contains("config") && V["config"].is_object()) {
     const json &C = V["config"];
-    if (C.value("from_logits", false))
+    if (C.contains("from_logits") && C["from_logits"].is_boolean() &&
+        C["from_logits"].get<bool>())
       Out["from_logits"] = true;
     if (C.contains("delta") && C["delta"].is_number())
       Out["delta"] = C["delta"];
@@ -201,7 +213,7 @@ Expected<json> KerasReader::loss(const json &V, const std::string &P) {
 
 Expected<json> KerasReader::optimizer(const json &V, const std::string &P) {
   std::string Class = V.is_string() ? V.get<std::string>()
-                                    : V.is_object() ? V.value("class_name", "")
+                                    : V.is_object() ? str(V, "class_name", "")
                                                     : "";
   std::string Type = StringRef(Class).lower();
   json Out = {{"type", Type}};
