@@ -2,6 +2,8 @@
 // cache and the ORC LLJIT instance.
 #include "netjit/JIT/Jit.h"
 
+#include "llvm/ADT/ScopeExit.h"
+
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
 #include "llvm/ADT/StringExtras.h"
@@ -309,6 +311,12 @@ Jit::~Jit() = default;
 
 Error Jit::addModule(std::unique_ptr<Module> M,
                      std::unique_ptr<LLVMContext> Ctx) {
+  // The module before its context, on every path: the order parameters die
+  // in is the compiler's choice (clang's destroyed the context first).
+  auto Release = make_scope_exit([&] {
+    M.reset();
+    Ctx.reset();
+  });
   M->setTargetTriple(TM->getTargetTriple().str());
   M->setDataLayout(TM->createDataLayout());
   std::string Verify;
