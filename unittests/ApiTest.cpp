@@ -190,3 +190,27 @@ TEST(ApiTest, NoMappingIsWritableAndExecutable) {
 }
 
 } // namespace
+
+namespace {
+
+/// A host's limits for untrusted specs: refused with the field named,
+/// before anything is allocated.
+TEST(ApiTest, ResourceLimitsAreTheHosts) {
+  netjit::CompilerOptions O = noCache();
+  O.MaxWeights = 100; // the spec has 4 x 16 + 16 + 16 x 3 + 3 = 131
+  auto M = netjit::Compiler(O).compileJson(Spec, "small.json");
+  ASSERT_FALSE(M.ok());
+  EXPECT_EQ(M.status().code(), 4);
+  EXPECT_EQ(M.status().message(),
+            "small.json: /layers/1/units: the network needs more than 100 "
+            "weights (the limit, 400 bytes per copy of them)");
+  O.MaxWeights = 1000;
+  O.MaxActivations = 500; // 20 rows x (4 + 6 x (16 + 3)) floats
+  auto N = netjit::Compiler(O).compileJson(Spec, "small.json");
+  ASSERT_FALSE(N.ok());
+  EXPECT_EQ(N.status().message(),
+            "small.json: /training/batch_size: a batch of 20 needs 2360 "
+            "floats of activations, more than the limit of 500");
+}
+
+} // namespace

@@ -66,6 +66,12 @@ struct CompilerOptions {
   bool UseCache = true;
   /// Rows per call at most (0 = the spec's batch size).
   int64_t MaxBatch = 0;
+  /// Limits for specs from untrusted sources, checked before anything is
+  /// allocated (errors name the field): weights (and input features), and
+  /// floats of one batch's activations. Each copy of the weights costs 4
+  /// bytes per weight; training keeps three or four copies.
+  int64_t MaxWeights = int64_t(1) << 28;
+  int64_t MaxActivations = int64_t(1) << 28;
 };
 
 /// Loss and accuracy as Keras reports them (means over the samples, the

@@ -62,6 +62,8 @@ Result<Model> compileSpec(Expected<Spec> S, const CompilerOptions &O) {
     return toStatus(S.takeError());
   int Epochs = S->Training.Epochs;
   uint64_t Seed = S->Training.Seed;
+  S->Limits.MaxWeights = O.MaxWeights;
+  S->Limits.MaxActivations = O.MaxActivations;
   auto G = NetworkGraph::build(std::move(*S));
   if (!G)
     return toStatus(G.takeError());

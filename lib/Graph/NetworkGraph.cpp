@@ -11,9 +11,14 @@ using namespace llvm;
 
 namespace netjit {
 
-/// Weights past this many floats (1 GiB each for weights, gradients and two
-/// optimizer moments) are refused up front, not met as an allocation failure.
-constexpr int64_t MaxWeights = int64_t(1) << 28;
+/// 1 GiB, 16 MiB, 400 bytes.
+static std::string bytesText(int64_t Bytes) {
+  if (Bytes >= (int64_t(1) << 30) && Bytes % (int64_t(1) << 30) == 0)
+    return std::to_string(Bytes >> 30) + " GiB";
+  if (Bytes >= (1 << 20) && Bytes % (1 << 20) == 0)
+    return std::to_string(Bytes >> 20) + " MiB";
+  return std::to_string(Bytes) + " bytes";
+}
 
 std::string formatShape(ArrayRef<int64_t> Shape) {
   std::string S = "[";
@@ -42,7 +47,10 @@ Expected<std::unique_ptr<NetworkGraph>> NetworkGraph::build(Spec S) {
   auto Fail = [&](StringRef Pointer, const Twine &Message) {
     return locatedError(ErrorKind::Spec, S.File, Pointer, Message);
   };
-  // Features of the input: the product of its shape, checked for overflow.
+  // Weights past the limit are refused up front, not met as an allocation
+  // failure. Features of the input: the product of its shape, checked for
+  // overflow.
+  const int64_t MaxWeights = S.Limits.MaxWeights;
   int64_t Features = 1;
   for (int64_t D : S.InputShape)
     if (__builtin_mul_overflow(Features, D, &Features) || Features > MaxWeights)
@@ -89,8 +97,8 @@ Expected<std::unique_ptr<NetworkGraph>> NetworkGraph::build(Spec S) {
       if (K.Rows > MaxWeights / K.Cols || Weights > MaxWeights)
         return Fail(LS.Pointer + "/units",
                     formatv("the network needs more than {0} weights (the "
-                            "limit, 1 GiB per copy of them)",
-                            MaxWeights));
+                            "limit, {1} per copy of them)",
+                            MaxWeights, bytesText(MaxWeights * 4)));
       L.Kernel = G->Params.size();
       G->Params.push_back(std::move(K));
       if (LS.UseBias) {

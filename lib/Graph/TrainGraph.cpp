@@ -384,11 +384,12 @@ Error TrainGraphBuilder::build() {
   int64_t Widths = G.inputSize();
   for (const NetLayer &L : G.layers())
     Widths += 6 * L.Out;
-  if (Widths > (int64_t(1) << 28) / B)
+  int64_t Max = G.spec().Limits.MaxActivations;
+  if (Widths > Max / B)
     return fail("/training/batch_size",
                 formatv("a batch of {0} needs {1} floats of activations, "
-                        "more than the limit of 2^28",
-                        B, B * Widths));
+                        "more than the limit of {2}",
+                        B, B * Widths, Max));
   TensorInfo X;
   X.Name = "%x";
   X.Role = TensorRole::Input;

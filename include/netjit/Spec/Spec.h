@@ -99,8 +99,20 @@ struct TrainingSpec {
   double ValidationSplit = 0;
 };
 
+/// What a spec may ask for, checked before anything is allocated: hosts
+/// compiling untrusted specs lower them (CompilerOptions). Formulas have
+/// fixed limits of their own (Expr/Expr.h: nesting, depth, nodes).
+struct ResourceLimits {
+  /// Weights (and input features); each copy of them (weights, gradients,
+  /// optimizer moments) is 4 bytes per weight: 1 GiB at the default.
+  int64_t MaxWeights = int64_t(1) << 28;
+  /// Floats of a batch's activations (every batch-sized tensor).
+  int64_t MaxActivations = int64_t(1) << 28;
+};
+
 struct Spec {
   std::string File; // as given, for messages
+  ResourceLimits Limits;
   std::string Name;
   std::vector<int64_t> InputShape;
   std::vector<LayerSpec> Layers;
