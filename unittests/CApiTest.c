@@ -36,6 +36,11 @@ int main(int argc, char **argv) {
   CHECK(strstr(netjit_last_error(), "/layers") != NULL);
   CHECK(netjit_compile_file("/nonexistent.json", &O, &M) == NETJIT_IO);
   CHECK(netjit_train_step(NULL, NULL, NULL, 1, NULL, NULL) == NETJIT_USAGE);
+  /* A host's limit for untrusted specs. */
+  netjit_options Small = O;
+  Small.max_weights = 10;
+  CHECK(netjit_compile_json(Spec, &Small, &M) == NETJIT_SPEC);
+  CHECK(strstr(netjit_last_error(), "more than 10 weights") != NULL);
   if (argc > 1 && strcmp(argv[1], "--no-jit") == 0)
     return Failures != 0;
 

@@ -34,6 +34,10 @@ typedef struct {
   const char *cache_dir; /* NULL = the default */
   int use_cache;         /* 0 = compile every time */
   int64_t max_batch;     /* 0 = the spec's batch size */
+  /* Limits for untrusted specs (0 = the defaults, 2^28 each): weights and
+   * input features, floats of one batch's activations. */
+  int64_t max_weights;
+  int64_t max_activations;
 } netjit_options;
 
 /* The defaults (one thread, the cache on). */

@@ -51,6 +51,10 @@ CompilerOptions options(const netjit_options *O) {
   C.CacheDir = O->cache_dir ? O->cache_dir : "";
   C.UseCache = O->use_cache != 0;
   C.MaxBatch = O->max_batch;
+  if (O->max_weights > 0)
+    C.MaxWeights = O->max_weights;
+  if (O->max_activations > 0)
+    C.MaxActivations = O->max_activations;
   return C;
 }
 
@@ -85,7 +89,7 @@ netjit_status metrics(const Result<Metrics> &R, double *Loss, double *Acc) {
 extern "C" {
 
 netjit_options netjit_default_options(void) {
-  return netjit_options{nullptr, 1, nullptr, 1, 0};
+  return netjit_options{nullptr, 1, nullptr, 1, 0, 0, 0};
 }
 
 const char *netjit_last_error(void) { return LastError.c_str(); }
