@@ -40,7 +40,12 @@ bool ProductForm::flatten(ExprRef E, double Exp) {
     return flatten(E->operand(0), Exp) && flatten(E->operand(1), -Exp);
   case Op::Pow: {
     ExprRef P = E->operand(1);
-    if (!P->isConst())
+    // A NaN or infinite exponent (or one that overflows when multiplied
+    // out) stays inside its power: such factors never compare equal, and
+    // rebuilding them would not reach a fixed point (found by fuzzing:
+    // x^nan recursed until the stack ran out).
+    if (!P->isConst() || !std::isfinite(P->value()) ||
+        !std::isfinite(Exp * P->value()))
       break;
     // (a b)^k = a^k b^k only for integer k; x^0.5 stays an atom with base x.
     if (isInteger(P->value()))
