@@ -79,7 +79,7 @@ def kernels_section(text):
     print(table)
 
     results["kernels"] = {"netjit": nj, "torch": pt}
-    return replace_section(text, "kernels", table, f"bench/run {len(nj)} kernels")
+    return replace_section(text, "kernels", table, os.environ.get("BENCH_COMMAND", f"bench/run {len(nj)} kernels"))
 
 
 def training_section(text):
@@ -137,7 +137,7 @@ def training_section(text):
     results["training"] = {"peak_gflops": peak, "gemms": gemm, "runs": rows}
     table = "\n".join(lines)
     print(table)
-    return replace_section(text, "training", table, f"bench/run {len(gemm)} training")
+    return replace_section(text, "training", table, os.environ.get("BENCH_COMMAND", f"bench/run {len(gemm)} training"))
 
 
 text = open(doc).read() if os.path.exists(doc) else "# Performance\n"
