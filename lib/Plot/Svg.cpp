@@ -136,6 +136,14 @@ std::string renderLineChart(const LineChart &C) {
     O << "<text transform=\"translate(18," << num(T + PH / 2)
       << ") rotate(-90)\" text-anchor=\"middle\">" << escape(C.YLabel)
       << "</text>\n";
+  // Shaded spans under everything else.
+  for (const Band &Bd : C.Bands) {
+    double A = std::max(PX(Bd.X0), L), Z = std::min(PX(Bd.X1), L + PW);
+    if (Z > A)
+      O << "<rect x=\"" << num(A) << "\" y=\"" << num(T) << "\" width=\""
+        << num(Z - A) << "\" height=\"" << num(PH) << "\" fill=\"" << Bd.Color
+        << "\" fill-opacity=\"0.12\"/>\n";
+  }
   // The lines, clipped to the plot area; a non-finite point breaks one.
   O << "<defs><clipPath id=\"plot\"><rect x=\"" << num(L) << "\" y=\""
     << num(T) << "\" width=\"" << num(PW) << "\" height=\"" << num(PH)
@@ -177,7 +185,10 @@ std::string renderLineChart(const LineChart &C) {
     size_t Longest = 0;
     for (const Series &S : C.Lines)
       Longest = std::max(Longest, S.Name.size());
-    double W = 44 + 7.2 * Longest, H = 10 + 20 * C.Lines.size();
+    if (!C.BandLabel.empty())
+      Longest = std::max(Longest, C.BandLabel.size());
+    size_t Rows = C.Lines.size() + (C.BandLabel.empty() ? 0 : 1);
+    double W = 44 + 7.2 * Longest, H = 10 + 20 * Rows;
     double LX = L + PW - W - 10, LY = T + 10;
     O << "<g><rect x=\"" << num(LX) << "\" y=\"" << num(LY) << "\" width=\""
       << num(W) << "\" height=\"" << num(H)
@@ -190,6 +201,13 @@ std::string renderLineChart(const LineChart &C) {
         << (C.Lines[K].Dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
       O << "<text x=\"" << num(LX + 38) << "\" y=\"" << num(Y + 4) << "\">"
         << escape(C.Lines[K].Name) << "</text>\n";
+    }
+    if (!C.BandLabel.empty()) {
+      double Y = LY + 15 + 20 * C.Lines.size();
+      O << "<rect x=\"" << num(LX + 8) << "\" y=\"" << num(Y - 6)
+        << "\" width=\"24\" height=\"12\" fill=\"#888\" fill-opacity=\"0.25\"/>\n"
+        << "<text x=\"" << num(LX + 38) << "\" y=\"" << num(Y + 4) << "\">"
+        << escape(C.BandLabel) << "</text>\n";
     }
     O << "</g>\n";
   }

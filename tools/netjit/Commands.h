@@ -6,6 +6,7 @@
 #include "netjit/JIT/Jit.h"
 
 #include "llvm/Support/Error.h"
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +86,14 @@ struct CompileArgs {
   std::string Weights;      // a checkpoint to build in
 };
 llvm::Error runCompile(const CompileArgs &A);
+
+struct PlotArgs {
+  std::vector<std::string> Activations; // names or formulas, comma-separated
+  std::pair<double, double> Range = {-6, 6};
+  std::map<std::string, double> Params; // --param NAME=VALUE
+  std::string Output = "activations.svg";
+};
+llvm::Error runPlot(const PlotArgs &A);
 
 } // namespace netjit
 

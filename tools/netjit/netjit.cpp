@@ -727,6 +727,23 @@ int main(int argc, char **argv) {
   CompileCmd->add_option("--weights", CoA.Weights,
                          "a checkpoint to build in: PREFIX_init_from_checkpoint");
 
+  PlotArgs PlA;
+  std::vector<std::string> PlotParams;
+  std::string PlotRange = "-6,6";
+  CLI::App *PlotCmd = App.add_subcommand(
+      "plot", "Draw activations and their exact derivatives (SVG): f solid, "
+              "f' dashed, saturation (|f'| < 0.01) shaded");
+  PlotCmd->add_option("ACTIVATIONS", PlA.Activations,
+                      "catalogue names or formulas in x, comma-separated "
+                      "(relu,gelu,\"x * sigmoid(beta * x)\")")
+      ->required();
+  PlotCmd->add_option("--range", PlotRange, "LO,HI of x (default -6,6)");
+  PlotCmd->add_option("--param,-p", PlotParams,
+                      "NAME=VALUE: a parameter's value (repeatable)")
+      ->allow_extra_args(false);
+  PlotCmd->add_option("-o,--output", PlA.Output,
+                      "the SVG to write (default activations.svg)");
+
   CLI::App *Schema = App.add_subcommand(
       "schema", "Print the spec's JSON Schema (docs/spec.schema.json), "
                 "generated from netjit's registries");
@@ -780,6 +797,18 @@ int main(int argc, char **argv) {
     Err = runPredict(PA);
   } else if (*CompileCmd) {
     Err = runCompile(CoA);
+  } else if (*PlotCmd) {
+    auto Values = parseParams(PlotParams);
+    auto [Lo, Hi] = llvm::StringRef(PlotRange).split(',');
+    if (!Values)
+      Err = Values.takeError();
+    else if (Lo.trim().getAsDouble(PlA.Range.first) ||
+             Hi.trim().getAsDouble(PlA.Range.second))
+      Err = usage("--range: expected LO,HI, got '" + PlotRange + "'");
+    else {
+      PlA.Params = *Values;
+      Err = runPlot(PlA);
+    }
   } else if (*Schema) {
     llvm::outs() << specSchema();
   }

@@ -16,9 +16,18 @@ struct Series {
   bool Markers = false;
 };
 
+/// A shaded span of x (a saturation region), full height.
+struct Band {
+  double X0, X1;
+  std::string Color;
+};
+
 struct LineChart {
   std::string Title, XLabel, YLabel;
   std::vector<Series> Lines;
+  std::vector<Band> Bands;
+  /// A note under the legend (what the bands mean).
+  std::string BandLabel;
   int Width = 760, Height = 480;
   /// Ticks on whole numbers only (epochs).
   bool IntegerX = false;

@@ -1,0 +1,109 @@
+// Plot.cpp - `netjit plot`: activations and their exact derivatives on one
+// chart (f solid, f' dashed, a colour per activation), the saturation
+// regions (|f'| < 0.01) shaded.
+#include "Commands.h"
+
+#include "netjit/Activations/Catalog.h"
+#include "netjit/Expr/Evaluate.h"
+#include "netjit/Plot/Svg.h"
+#include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Files.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cmath>
+
+using namespace llvm;
+
+namespace netjit {
+
+Error runPlot(const PlotArgs &A) {
+  double Lo = A.Range.first, Hi = A.Range.second;
+  if (!(Hi > Lo) || !std::isfinite(Lo) || !std::isfinite(Hi))
+    return plainError(ErrorKind::Usage,
+                      "--range: expected LO,HI with LO < HI, finite");
+  LineChart C;
+  C.Title = "Activations and their derivatives";
+  C.XLabel = "x";
+  C.YLabel = "f(x) solid, f'(x) dashed";
+  C.BandLabel = "|f'| < 0.01 (saturated)";
+  const int Points = 601;
+  std::vector<std::string> Items;
+  for (const std::string &L : A.Activations) {
+    SmallVector<StringRef, 8> Parts;
+    StringRef(L).split(Parts, ',', -1, false);
+    for (StringRef P : Parts)
+      Items.push_back(P.trim().str());
+  }
+  if (Items.empty())
+    return plainError(ErrorKind::Usage, "give at least one activation");
+  for (size_t K = 0; K < Items.size(); ++K) {
+    const std::string &Item = Items[K];
+    // A catalogue name (its formula and defaults, --param overriding
+    // them), else a formula with the --param values.
+    std::string Formula = Item;
+    ParamValues Values;
+    std::vector<std::string> Names;
+    if (const ActivationInfo *I = findActivation(Item)) {
+      if (I->RowWise)
+        return plainError(ErrorKind::Usage,
+                          "'" + Item + "' is row-wise (it normalizes a whole "
+                                       "row) and has no curve to plot");
+      Formula = I->Formula;
+      Values = defaultParams(*I);
+      Names = paramNames(*I);
+    }
+    for (auto &[N, V] : A.Params) {
+      if (!Values.count(N) && !findActivation(Item))
+        Names.push_back(N);
+      if (Values.count(N) || !findActivation(Item))
+        Values[N] = V;
+    }
+    ExprContext Ctx;
+    auto F = deriveActivation(Ctx, Formula, Names);
+    if (!F)
+      return F.takeError();
+    std::string Label = Item;
+    for (auto &[N, V] : Values)
+      if (findActivation(Item) && A.Params.count(N))
+        Label += (Label == Item ? "(" : ", ") + N + "=" + formatNumber(V);
+    if (Label != Item)
+      Label += ")";
+    std::string Color = paletteColors()[K % paletteColors().size()];
+    Series Fn{Label, {}, {}, false, Color, false};
+    Series Df{Label + "'", {}, {}, true, Color, false};
+    bool InBand = false;
+    double BandStart = 0;
+    for (int I = 0; I < Points; ++I) {
+      double X = Lo + (Hi - Lo) * I / (Points - 1);
+      auto Y = evaluate(F->Forward, X, Values);
+      if (!Y)
+        return Y.takeError();
+      auto D = evaluate(F->Derivative, X, Values);
+      if (!D)
+        return D.takeError();
+      Fn.X.push_back(X);
+      Fn.Y.push_back(*Y);
+      Df.X.push_back(X);
+      Df.Y.push_back(*D);
+      bool Saturated = std::isfinite(*D) && std::fabs(*D) < 0.01;
+      if (Saturated && !InBand)
+        BandStart = X;
+      if (!Saturated && InBand)
+        C.Bands.push_back({BandStart, X, Color});
+      InBand = Saturated;
+    }
+    if (InBand)
+      C.Bands.push_back({BandStart, Hi, Color});
+    C.Lines.push_back(std::move(Fn));
+    C.Lines.push_back(std::move(Df));
+  }
+  if (Error E = writeFileAtomically(A.Output, renderLineChart(C)))
+    return E;
+  outs() << "wrote " << A.Output << " (" << Items.size()
+         << " activations, x in [" << formatNumber(Lo) << ", "
+         << formatNumber(Hi) << "])\n";
+  return Error::success();
+}
+
+} // namespace netjit
