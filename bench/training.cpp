@@ -37,15 +37,12 @@ int main(int argc, char **argv) {
         // Swap the hidden activation (catalogue name, defaults).
         std::string Act = argv[4][0] == '{' ? std::string(argv[4])
                                             : "\"" + std::string(argv[4]) + "\"";
-        std::string Text = "{\"layers\": [{\"type\": \"dense\", \"units\": 1, "
-                           "\"activation\": " + Act +
-                           "}], \"input\": {\"shape\": [1]}}";
-        auto One = parseSpec(Text, "<activation>");
+        auto One = parseActivation(Act, S->DeclaredJson, "<activation>");
         if (!One) {
           llvm::errs() << toString(One.takeError()) << "\n";
           return 1;
         }
-        L.Activation = One->Layers[0].Activation;
+        L.Activation = *One;
       }
   Spec Sp = *S;
   CompileOptions CO;

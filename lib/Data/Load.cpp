@@ -2,6 +2,7 @@
 // files or a synthetic set, read, checked and split (docs/spec.md, "Data").
 #include "netjit/Data/Dataset.h"
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Json.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -57,12 +58,7 @@ private:
 
 Error DataReader::checkKeys(const json &V, StringRef P,
                             ArrayRef<std::string> Allowed) {
-  for (auto &[K, _] : V.items())
-    if (!is_contained(Allowed, K))
-      return fail(P + "/" + K, "unknown field '" + K + "'" +
-                                   didYouMean(K, Allowed) + " (fields: " +
-                                   join(Allowed, ", ") + ")");
-  return Error::success();
+  return checkJsonKeys(ErrorKind::Spec, File, V, P, Allowed);
 }
 
 Expected<std::string> DataReader::string(const json &V, const std::string &P) {

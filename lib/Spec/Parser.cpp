@@ -7,6 +7,7 @@
 #include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Json.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -134,13 +135,7 @@ const std::pair<const char *, InitKind> InitNames[] = {
 #include "netjit/Spec/Initializers.def"
 };
 
-/// A JSON pointer's reference token: '~' and '/' escaped (RFC 6901).
-std::string escapeToken(StringRef Key) {
-  std::string Out;
-  for (char C : Key)
-    Out += C == '~' ? "~0" : C == '/' ? "~1" : std::string(1, C);
-  return Out;
-}
+std::string escapeToken(StringRef Key) { return escapeJsonToken(Key); }
 
 std::string describeValue(const json &V) {
   std::string S = V.dump();
@@ -174,11 +169,7 @@ private:
 
   /// Every key of V must be in Allowed.
   Error checkKeys(const json &V, StringRef P, ArrayRef<std::string> Allowed) {
-    for (auto &[K, _] : V.items())
-      if (!is_contained(Allowed, K))
-        return fail(P.str() + "/" + escapeToken(K),
-                    "unknown field '" + K + "'" + didYouMean(K, Allowed));
-    return Error::success();
+    return checkJsonKeys(ErrorKind::Spec, File, V, P, Allowed);
   }
 
   Expected<int64_t> positiveInt(const json &V, StringRef P,
@@ -848,6 +839,23 @@ Expected<Spec> parseSpec(StringRef Text, StringRef File) {
     return S;
   }
   return SpecReader(File).read(Doc);
+}
+
+Expected<ActivationSpec> parseActivation(StringRef Json, StringRef DeclaredJson,
+                                         StringRef Where) {
+  json A = json::parse(Json.begin(), Json.end(), nullptr, false);
+  if (A.is_discarded())
+    return plainError(ErrorKind::Usage, Where + ": '" + Json + "' is not JSON");
+  // Read as the activation of a one-layer spec: the same checks, messages
+  // and declared names as everywhere else.
+  json Doc = {{"input", {{"shape", {1}}}},
+              {"layers", {{{"type", "dense"}, {"units", 1}, {"activation", A}}}}};
+  if (!DeclaredJson.empty())
+    Doc["activations"] = json::parse(DeclaredJson.begin(), DeclaredJson.end());
+  auto One = parseSpec(Doc.dump(), Where);
+  if (!One)
+    return One.takeError();
+  return One->Layers.back().Activation;
 }
 
 Expected<Spec> loadSpec(StringRef Path) {

@@ -253,14 +253,7 @@ Expected<ActivationSpec> activationArg(const Spec &S, StringRef Arg) {
       A = Parts[0].str();
   }
   // The spec's declared activations resolve too.
-  json Doc = {{"input", {{"shape", {1}}}},
-              {"layers", {{{"type", "dense"}, {"units", 1}, {"activation", A}}}}};
-  if (!S.DeclaredJson.empty())
-    Doc["activations"] = json::parse(S.DeclaredJson);
-  auto One = parseSpec(Doc.dump(), "--activations");
-  if (!One)
-    return One.takeError();
-  return One->Layers.back().Activation;
+  return parseActivation(A.dump(), S.DeclaredJson, "--activations");
 }
 
 /// The hidden layers' activation replaced (dense and activation layers

@@ -137,6 +137,13 @@ std::vector<std::pair<std::string, double>> optimizerDefaults(OptimizerKind K);
 llvm::Expected<Spec> parseSpec(llvm::StringRef Text, llvm::StringRef File);
 llvm::Expected<Spec> loadSpec(llvm::StringRef Path);
 
+/// One activation as a spec's layer would read it (a name, a JSON object,
+/// {"expr": ...}), written as JSON text, resolving names against a spec's
+/// DeclaredJson ("" for none); Where names it in errors.
+llvm::Expected<ActivationSpec> parseActivation(llvm::StringRef Json,
+                                               llvm::StringRef DeclaredJson,
+                                               llvm::StringRef Where);
+
 /// The spec's JSON Schema (draft 2020-12), generated from the registries:
 /// what `netjit schema` prints and docs/spec.schema.json holds.
 std::string specSchema();
