@@ -631,7 +631,7 @@ GlobalVariable *onesArray(Module &M, unsigned L) {
 /// loads and stores around one more step.
 Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
                ArrayRef<InStream> Ins, ArrayRef<Value *> Outs,
-               ComputeFn Compute) {
+               ComputeFn Compute, Value **Live) {
   LLVMContext &Ctx = B.getContext();
   Type *I64 = B.getInt64Ty(), *Fl = B.getFloatTy(), *Ptr = B.getPtrTy();
   Type *VT = FixedVectorType::get(Fl, L);
@@ -702,6 +702,9 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   B.CreateCondBr(HasTail, Fill, Exit);
 
   B.SetInsertPoint(Head);
+  if (Live)
+    *Live = B.CreateSelect(IsTail, Mask,
+                           ConstantInt::getTrue(VectorType::get(B.getInt1Ty(), L, false)));
   auto Res = Compute(
       [&](unsigned K) { return B.CreateAlignedLoad(VT, InAddr[K], Align(4)); });
   if (!Res)

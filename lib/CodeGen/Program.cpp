@@ -299,8 +299,9 @@ private:
                      : B.CreateBinaryIntrinsic(Op, Old, V);
     B.CreateStore(New, Acc);
   }
-  Value *reduceAdd(Value *Acc) {
-    Value *V = B.CreateLoad(VT, Acc);
+  /// The sum of an accumulator's Width lanes (default: one vector).
+  Value *reduceAdd(Value *Acc, unsigned Width = 0) {
+    Value *V = B.CreateLoad(Width ? FixedVectorType::get(Fl, Width) : VT, Acc);
     CallInst *R = B.CreateFAddReduce(f32(-0.0), V);
     R->setHasAllowReassoc(true);
     return R;
@@ -386,8 +387,9 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   SmallVector<InStream, 6> Ins;
   SmallVector<Value *, 2> Outs;
   int64_t N = cols(S.Out >= 0 ? S.Out : S.In[0]);
+  Value *Live = nullptr; // the loop body's lanes holding elements
   auto Loop = [&](ComputeFn C) {
-    return emitLoop(B, F, i64(N), L, Ins, Outs, C);
+    return emitLoop(B, F, i64(N), L, Ins, Outs, C, &Live);
   };
   using Vals = SmallVector<Value *, 2>;
   auto Row0 = [&](int Tensor) { return InStream{rowPtr(Tensor, Row)}; };
@@ -419,24 +421,66 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
       return Vals{YD->first, YD->second};
     });
   }
-  case StepKind::ActGrad: {
-    const ActivationCode &Code = *Codes[S.Act];
-    Ins = {Row0(S.In[0]), Row0(S.In[1]), Row0(S.In[2])};
-    ParamPlan P = params(G.activation(S.Act), L, Ins);
-    Outs = {rowPtr(S.Out, Row)};
-    return Loop([&](LoadFn In) -> Expected<Vals> {
-      auto D = Code.derivative(B, VMRow, L, In(2), In(1), P.bind(In));
-      if (!D)
-        return D.takeError();
-      return Vals{B.CreateFMul(In(0), *D)};
-    });
-  }
-  case StepKind::Mul:
+  case StepKind::ActGrad:
+  case StepKind::Mul: {
+    // dz = dy f'(z), f' computed here (ActGrad) or stored by the forward
+    // pass (Mul). With diagnostics (S.Stat), the same loop counts the
+    // saturated lanes and keeps each unit's max |f'| in S.Out2.
     Ins = {Row0(S.In[0]), Row0(S.In[1])};
+    ParamPlan P;
+    if (S.Kind == StepKind::ActGrad) {
+      Ins.push_back(Row0(S.In[2]));
+      P = params(G.activation(S.Act), L, Ins);
+    }
     Outs = {rowPtr(S.Out, Row)};
-    return Loop([&](LoadFn In) -> Expected<Vals> {
-      return Vals{B.CreateFMul(In(0), In(1))};
-    });
+    Value *Saturated = nullptr;
+    unsigned MaxIn = Ins.size();
+    if (S.Stat >= 0) {
+      Ins.push_back({ptr(S.Out2)});
+      Outs.push_back(ptr(S.Out2));
+      Saturated = accumulator(FixedVectorType::get(Fl, L), splatF(L, 0));
+    }
+    if (Error E = Loop([&](LoadFn In) -> Expected<Vals> {
+          Value *D = In(1);
+          if (S.Kind == StepKind::ActGrad) {
+            auto DA = Codes[S.Act]->derivative(B, VMRow, L, In(2), In(1),
+                                                P.bind(In));
+            if (!DA)
+              return DA.takeError();
+            D = *DA;
+          }
+          Vals R{B.CreateFMul(In(0), D)};
+          if (Saturated) {
+            Value *A = B.CreateUnaryIntrinsic(Intrinsic::fabs, D);
+            Value *Sat = B.CreateAnd(
+                B.CreateFCmpOLT(A, splatF(L, SaturationThreshold)), Live);
+            accumulate(Saturated,
+                       B.CreateSelect(Sat, splatF(L, 1), splatF(L, 0)));
+            R.push_back(B.CreateBinaryIntrinsic(Intrinsic::maxnum, In(MaxIn), A));
+          }
+          return R;
+        }))
+      return E;
+    if (Saturated)
+      addStat(S.Stat, reduceAdd(Saturated, L));
+    return Error::success();
+  }
+  case StepKind::SumSquares: {
+    // stats += batch^2 sum of squares: the rows are the mean loss's
+    // gradient, each sample's own scaled by 1 / batch.
+    Ins = {Row0(S.In[0])};
+    Value *Sum = accumulator(FixedVectorType::get(Fl, L), splatF(L, 0));
+    if (Error E = Loop([&](LoadFn In) -> Expected<Vals> {
+          Value *V = In(0);
+          accumulate(Sum, B.CreateFMul(V, V));
+          return Vals{};
+        }))
+      return E;
+    Value *Total = B.CreateSIToFP(Fr.Total, B.getDoubleTy());
+    addStat(S.Stat, B.CreateFMul(B.CreateFPExt(reduceAdd(Sum, L), B.getDoubleTy()),
+                                 B.CreateFMul(Total, Total)));
+    return Error::success();
+  }
   case StepKind::ColSum:
     Ins = {{ptr(S.Out)}, Row0(S.In[0])};
     Outs = {ptr(S.Out)};
@@ -749,6 +793,20 @@ Error ProgramEmitter::step(const Step &S) {
     B.CreateStore(B.CreateFAdd(B.CreateLoad(Fl, Dst), reduceAdd(Acc)), Dst);
     return Error::success();
   }
+  case StepKind::CountAlive: {
+    // A unit is alive in a step when some row had f'(z) != 0 (NaN too).
+    Type *Dbl = B.getDoubleTy();
+    Value *Src = ptr(S.In[0]);
+    Value *Dst = B.CreateConstInBoundsGEP1_64(Dbl, Fr.Stats, S.Stat);
+    emitFor(B, i64(0), i64(cols(S.In[0])), 1, [&](Value *J) {
+      Value *V = B.CreateLoad(Fl, B.CreateInBoundsGEP(Fl, Src, J));
+      Value *P = B.CreateInBoundsGEP(Dbl, Dst, J);
+      Value *One = B.CreateSelect(B.CreateFCmpUNE(V, f32(0)),
+                                  ConstantFP::get(Dbl, 1), ConstantFP::get(Dbl, 0));
+      B.CreateStore(B.CreateFAdd(B.CreateLoad(Dbl, P), One), P);
+    }, "u");
+    return Error::success();
+  }
   case StepKind::Update:
     return plainError(ErrorKind::Compile, "the update is not a step of a part");
   default: {
@@ -812,8 +870,8 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
   unsigned Slots = T.numSlots();
 
   // Slot K's stream is input 2 + K; the extra gradients follow.
-  auto Range = [&](int64_t Begin, int64_t Count, double L1,
-                   double L2) -> Error {
+  auto Range = [&](int64_t Begin, int64_t Count, double L1, double L2,
+                   int SumSqStat) -> Error {
     // [Begin, Begin + Count) clipped to [Lo, Hi), relative offsets.
     Begin -= T.paramsOffset();
     Value *From = B.CreateBinaryIntrinsic(Intrinsic::smax, Lo, i64(Begin));
@@ -845,12 +903,19 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
     Value *Penalty = (L1 || L2)
                          ? accumulator(FixedVectorType::get(Fl, L), splatF(L, 0))
                          : nullptr;
+    // Diagnostics: the squared norm of the loss's gradient, summed here
+    // where the threads' parts are summed anyway.
+    Value *SumSq = SumSqStat >= 0
+                       ? accumulator(FixedVectorType::get(Fl, L), splatF(L, 0))
+                       : nullptr;
     if (Error E = emitLoop(
         B, Fr.F, N, L, Ins, Outs,
         [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
           Value *Wv = In(0), *Gv = In(1);
           for (unsigned K = 0; K < NExtra; ++K)
             Gv = B.CreateFAdd(Gv, In(2 + Slots + K));
+          if (SumSq)
+            accumulate(SumSq, B.CreateFMul(Gv, Gv));
           if (Penalty)
             accumulate(Penalty,
                        B.CreateFAdd(B.CreateFMul(C(L1), B.CreateUnaryIntrinsic(
@@ -932,18 +997,24 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
       Sum->setHasAllowReassoc(true);
       addStat(2, Sum);
     }
+    if (SumSq)
+      addStat(SumSqStat, reduceAdd(SumSq, L));
     return Error::success();
   };
 
   bool AnyReg = false;
   for (const ParamInfo &P : G.params())
     AnyReg |= P.L1 || P.L2;
-  if (!AnyReg)
-    return Range(T.paramsOffset(), T.paramsSpan(), 0, 0);
+  if (!AnyReg && T.Diagnostics.empty())
+    return Range(T.paramsOffset(), T.paramsSpan(), 0, 0, -1);
+  std::vector<int> SumSqStat(G.params().size(), -1);
+  for (const LayerDiagnostics &D : T.Diagnostics)
+    if (D.WeightSumSq >= 0)
+      SumSqStat[G.layers()[D.Layer].Kernel] = D.WeightSumSq;
   for (size_t P = 0; P < G.params().size(); ++P) {
     const ParamInfo &PI = G.params()[P];
     const TensorInfo &TI = T.tensor(T.paramTensor(P));
-    if (Error E = Range(TI.Offset, PI.size(), PI.L1, PI.L2))
+    if (Error E = Range(TI.Offset, PI.size(), PI.L1, PI.L2, SumSqStat[P]))
       return E;
   }
   return Error::success();

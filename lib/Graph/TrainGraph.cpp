@@ -32,6 +32,8 @@ StringRef stepName(StepKind K) {
   case StepKind::LogSoftmax: return "log_softmax";
   case StepKind::Zero: return "zero";
   case StepKind::Update: return "update";
+  case StepKind::SumSquares: return "sum_squares";
+  case StepKind::CountAlive: return "count_alive";
   }
   return "?";
 }
@@ -78,7 +80,8 @@ const char *TrainGraph::slotName(unsigned K) const {
 
 class TrainGraphBuilder {
 public:
-  TrainGraphBuilder(TrainGraph &T) : T(T), G(T.G), S(T.G.spec()) {}
+  TrainGraphBuilder(TrainGraph &T, bool Diagnostics)
+      : T(T), G(T.G), S(T.G.spec()), WithDiagnostics(Diagnostics) {}
   Error build();
 
 private:
@@ -94,6 +97,9 @@ private:
   std::vector<LayerState> State;
   std::vector<int> GradTensor, Partial; // per parameter
   std::vector<int> Accumulated;         // zeroed before each step
+  bool WithDiagnostics;
+  /// Per layer: its T.Diagnostics record and per-unit max |f'| tensor.
+  std::vector<int> DiagOf, AliveTensor;
 
   Error fail(StringRef Pointer, const Twine &Message) const {
     return locatedError(ErrorKind::Spec, S.File, Pointer, Message);
@@ -112,6 +118,13 @@ private:
   bool lossFromLogits() const;
   Error checkLoss() const;
   std::vector<Step> forward(Mode M);
+  /// Whether the activation of layer I has a backward step of its own (not
+  /// a row-wise one, not folded into the loss).
+  bool hasActGrad(size_t I) const;
+  /// Per layer I, whether a layer below it trains something: only then
+  /// does the gradient flow past I.
+  std::vector<bool> trainsBelow() const;
+  void addDiagnostics();
   void backward(std::vector<Step> &Out, int DOut);
   void layout();
 };
@@ -245,10 +258,14 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
   return Out;
 }
 
-void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
+bool TrainGraphBuilder::hasActGrad(size_t I) const {
+  const NetLayer &L = G.layers()[I];
+  return L.Act >= 0 && !G.activation(L.Act).Spec.RowWise &&
+         !(I + 1 == G.layers().size() && lossFromLogits());
+}
+
+std::vector<bool> TrainGraphBuilder::trainsBelow() const {
   auto Layers = G.layers();
-  // Whether any layer below I trains something: only then does the
-  // gradient flow past I.
   std::vector<bool> Below(Layers.size() + 1, false);
   for (size_t I = 0; I < Layers.size(); ++I) {
     const NetLayer &L = Layers[I];
@@ -256,11 +273,54 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
                   (L.Act >= 0 && !G.activation(L.Act).Trained.empty());
     Below[I + 1] = Below[I] || Trains;
   }
+  return Below;
+}
+
+/// A record per layer with weights or an activation step of its own, its
+/// fields numbered in layer order.
+void TrainGraphBuilder::addDiagnostics() {
+  auto Layers = G.layers();
+  std::vector<bool> Below = trainsBelow();
+  DiagOf.assign(Layers.size(), -1);
+  AliveTensor.assign(Layers.size(), -1);
+  auto Fields = [&](int64_t N) {
+    int F = T.StatsDoubles;
+    T.StatsDoubles += N;
+    return F;
+  };
+  for (size_t I = 0; I < Layers.size(); ++I) {
+    const NetLayer &L = Layers[I];
+    if (L.Kernel < 0 && !hasActGrad(I))
+      continue;
+    LayerDiagnostics D;
+    D.Layer = I;
+    D.Units = L.Out;
+    if (L.Kernel >= 0)
+      D.WeightSumSq = Fields(1);
+    if (Below[I])
+      D.InputSumSq = Fields(1);
+    if (hasActGrad(I)) {
+      D.Saturated = Fields(1);
+      D.Alive = Fields(L.Out);
+      TensorInfo A;
+      A.Name = "%" + L.Name + ".max_dact";
+      A.Role = TensorRole::Scratch;
+      A.Cols = L.Out;
+      AliveTensor[I] = T.add(A);
+      Accumulated.push_back(AliveTensor[I]);
+    }
+    DiagOf[I] = T.Diagnostics.size();
+    T.Diagnostics.push_back(D);
+  }
+}
+
+void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
+  auto Layers = G.layers();
+  std::vector<bool> Below = trainsBelow();
   int Cur = DOut;
   for (size_t R = Layers.size(); R-- > 0;) {
     const NetLayer &L = Layers[R];
     const LayerState &St = State[R];
-    bool Last = R + 1 == Layers.size();
     if (L.Kind == LayerKind::dropout) {
       if (!Below[R])
         break;
@@ -272,21 +332,25 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
       Cur = DX;
       continue;
     }
+    const LayerDiagnostics *Diag =
+        WithDiagnostics && DiagOf[R] >= 0 ? &T.Diagnostics[DiagOf[R]] : nullptr;
     // Through the activation: dz = dy f'(z).
-    if (L.Act >= 0 && !G.activation(L.Act).Spec.RowWise &&
-        !(Last && lossFromLogits())) {
+    if (hasActGrad(R)) {
       const NetActivation &A = G.activation(L.Act);
       int DZ = value(L.Name + ".dz", L.Out);
+      Step AG{StepKind::Mul, {Cur, St.DAct}, DZ};
       if (St.FromY) {
         // The form in y may test x's sign (relu's), so it gets both.
-        Step AG{StepKind::ActGrad, {Cur, St.Y, St.Z}, DZ};
+        AG = Step{StepKind::ActGrad, {Cur, St.Y, St.Z}, DZ};
         AG.Act = L.Act;
         for (auto &[N, P] : A.Trained)
           AG.In.push_back(T.paramTensor(P));
-        Out.push_back(AG);
-      } else {
-        Out.push_back({StepKind::Mul, {Cur, St.DAct}, DZ});
       }
+      if (Diag) {
+        AG.Stat = Diag->Saturated;
+        AG.Out2 = AliveTensor[R];
+      }
+      Out.push_back(AG);
       for (auto &[N, P] : A.Trained) {
         const ParamInfo &PI = G.params()[P];
         int Acc = PI.Cols == 1 ? Partial[P] : GradTensor[P];
@@ -329,7 +393,19 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
       Out.push_back(MM);
       Cur = DX;
     }
+    if (Diag && Diag->InputSumSq >= 0) {
+      Step SS{StepKind::SumSquares, {Cur}};
+      SS.Stat = Diag->InputSumSq;
+      Out.push_back(SS);
+    }
   }
+  if (WithDiagnostics)
+    for (size_t R = 0; R < Layers.size(); ++R)
+      if (DiagOf[R] >= 0 && AliveTensor[R] >= 0) {
+        Step CA{StepKind::CountAlive, {AliveTensor[R]}};
+        CA.Stat = T.Diagnostics[DiagOf[R]].Alive;
+        Out.push_back(CA);
+      }
   Out.push_back({StepKind::Update, {}, -1});
 }
 
@@ -446,6 +522,8 @@ Error TrainGraphBuilder::build() {
       Accumulated.push_back(Partial[P]);
     }
   }
+  if (WithDiagnostics)
+    addDiagnostics();
   T.Train.push_back({StepKind::Zero, Accumulated, -1});
   std::vector<Step> Fwd = forward(Mode::Train);
   T.Train.insert(T.Train.end(), Fwd.begin(), Fwd.end());
@@ -456,10 +534,11 @@ Error TrainGraphBuilder::build() {
 }
 
 Expected<std::unique_ptr<TrainGraph>> TrainGraph::build(const NetworkGraph &G,
-                                                        int64_t MaxBatch) {
+                                                        int64_t MaxBatch,
+                                                        bool Diagnostics) {
   std::unique_ptr<TrainGraph> T(new TrainGraph(G));
   T->MaxBatch = MaxBatch;
-  TrainGraphBuilder B(*T);
+  TrainGraphBuilder B(*T, Diagnostics);
   if (Error E = B.build())
     return E;
   return T;
@@ -478,7 +557,7 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   OS.indent(Indent);
   if (S.Out >= 0)
     OS << Name(S.Out);
-  if (S.Out2 >= 0)
+  if (S.Out2 >= 0 && S.Stat < 0)
     OS << ", " << Name(S.Out2);
   bool Accum = S.Kind == StepKind::ColSum || S.Kind == StepKind::ActParamGrad ||
                S.Kind == StepKind::SumTo;
@@ -506,6 +585,11 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   }
   if (S.Out >= 0)
     OS << "  " << shapeOf(T.tensor(S.Out));
+  if (S.Kind == StepKind::SumSquares || S.Kind == StepKind::CountAlive)
+    OS << " -> stats[" << S.Stat << "]";
+  else if (S.Stat >= 0)
+    OS << "; |f'| < " << formatNumber(SaturationThreshold) << " counted in stats["
+       << S.Stat << "], max |f'| in " << T.tensor(S.Out2).Name;
   OS << "\n";
   if (!S.Epilogue.empty()) {
     OS.indent(Indent + 2) << "epilogue, per block of rows:\n";

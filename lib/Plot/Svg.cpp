@@ -72,21 +72,25 @@ std::string label(double V) {
 } // namespace
 
 std::string renderLineChart(const LineChart &C) {
+  // Y as drawn: its log10 on a log axis (NaN, a break, where Y <= 0).
+  auto TY = [&](double Y) {
+    return !C.LogY ? Y : Y > 0 ? std::log10(Y) : NAN;
+  };
   double X0 = INFINITY, X1 = -INFINITY, Y0 = INFINITY, Y1 = -INFINITY;
   for (const Series &S : C.Lines)
     for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I)
-      if (std::isfinite(S.X[I]) && std::isfinite(S.Y[I])) {
+      if (std::isfinite(S.X[I]) && std::isfinite(TY(S.Y[I]))) {
         X0 = std::min(X0, S.X[I]);
         X1 = std::max(X1, S.X[I]);
-        Y0 = std::min(Y0, S.Y[I]);
-        Y1 = std::max(Y1, S.Y[I]);
+        Y0 = std::min(Y0, TY(S.Y[I]));
+        Y1 = std::max(Y1, TY(S.Y[I]));
       }
   if (!std::isfinite(X0)) {
     X0 = Y0 = 0;
     X1 = Y1 = 1;
   }
   std::vector<double> XT = ticks(X0, X1, 8, C.IntegerX);
-  std::vector<double> YT = ticks(Y0, Y1, 6, false);
+  std::vector<double> YT = ticks(Y0, Y1, 6, C.LogY);
   // A margin inside the frame, as matplotlib leaves: no point on an edge.
   for (double *R : {&X0, &Y0}) {
     double *Hi = R == &X0 ? &X1 : &Y1;
@@ -127,7 +131,8 @@ std::string renderLineChart(const LineChart &C) {
       << "\" text-anchor=\"middle\">" << label(X) << "</text>\n";
   for (double Y : YT)
     O << "<text x=\"" << num(L - 8) << "\" y=\"" << num(PY(Y) + 4)
-      << "\" text-anchor=\"end\">" << label(Y) << "</text>\n";
+      << "\" text-anchor=\"end\">" << label(C.LogY ? std::pow(10, Y) : Y)
+      << "</text>\n";
   O << "</g>\n";
   if (!C.XLabel.empty())
     O << "<text x=\"" << num(L + PW / 2) << "\" y=\"" << num(C.Height - 14)
@@ -165,18 +170,19 @@ std::string renderLineChart(const LineChart &C) {
       Pts.clear();
     };
     for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I) {
-      if (!std::isfinite(S.Y[I])) {
+      if (!std::isfinite(TY(S.Y[I]))) {
         Flush();
         continue;
       }
-      Pts += (Pts.empty() ? "" : " ") + num(PX(S.X[I])) + "," + num(PY(S.Y[I]));
+      Pts += (Pts.empty() ? "" : " ") + num(PX(S.X[I])) + "," +
+             num(PY(TY(S.Y[I])));
     }
     Flush();
     if (S.Markers)
       for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I)
-        if (std::isfinite(S.Y[I]))
+        if (std::isfinite(TY(S.Y[I])))
           O << "<circle cx=\"" << num(PX(S.X[I])) << "\" cy=\""
-            << num(PY(S.Y[I])) << "\" r=\"3.5\" fill=\"" << Color
+            << num(PY(TY(S.Y[I]))) << "\" r=\"3.5\" fill=\"" << Color
             << "\" stroke=\"none\"/>\n";
   }
   O << "</g>\n";

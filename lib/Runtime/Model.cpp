@@ -44,7 +44,7 @@ Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<
                                                 const CompileOptions &Opts) {
   std::unique_ptr<CompiledModel> M(new CompiledModel);
   int64_t Batch = Opts.MaxBatch ? Opts.MaxBatch : G->spec().Training.BatchSize;
-  auto T = TrainGraph::build(*G, Batch);
+  auto T = TrainGraph::build(*G, Batch, Opts.Diagnostics);
   if (!T)
     return T.takeError();
   if (Opts.Fuse)
@@ -87,6 +87,7 @@ Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<
     }
     M->Pool = std::make_unique<ThreadPool>(Threads);
   }
+  M->StatsBuf.assign(Threads, std::vector<double>((*T)->statsDoubles(), 0.0));
   M->G = std::move(G);
   M->T = std::move(*T);
   M->J = std::move(*J);
@@ -139,10 +140,24 @@ Expected<StepStats> CompiledModel::run(EntryPoint EP, const float *X,
                                const void *Labels, int64_t Batch) {
   if (Error E = checkCall(Labels, Batch))
     return E;
-  StepStats S;
-  entry<EntryFn>(EP)(Arena.get(), X, const_cast<void *>(Labels), Batch,
-                     &S.LossSum);
-  return S;
+  // The training programs add diagnostics after StepStats' fields.
+  double *S = stats(0);
+  std::fill(S, S + 4, 0.0);
+  entry<EntryFn>(EP)(Arena.get(), X, const_cast<void *>(Labels), Batch, S);
+  return stepStats(S);
+}
+
+std::vector<double> CompiledModel::diagnosticCounters() const {
+  std::vector<double> Sum(StatsBuf[0].begin() + 4, StatsBuf[0].end());
+  for (size_t I = 1; I < StatsBuf.size(); ++I)
+    for (size_t K = 0; K < Sum.size(); ++K)
+      Sum[K] += StatsBuf[I][K + 4];
+  return Sum;
+}
+
+void CompiledModel::resetDiagnostics() {
+  for (std::vector<double> &S : StatsBuf)
+    std::fill(S.begin(), S.end(), 0.0);
 }
 
 Expected<StepStats> CompiledModel::trainStep(const float *X, const void *Labels,
@@ -169,18 +184,19 @@ Expected<StepStats> CompiledModel::trainStepThreaded(const float *X,
                                              int64_t Batch) {
   if (Error E = checkCall(Labels, Batch))
     return E;
-  std::vector<StepStats> Stats;
-  gradientPhase(X, Labels, Batch, Stats);
-  return updatePhase(Stats);
+  gradientPhase(X, Labels, Batch);
+  return updatePhase();
 }
 
 void CompiledModel::gradientPhase(const float *X, const void *Labels,
-                                  int64_t Batch, std::vector<StepStats> &Stats) {
+                                  int64_t Batch) {
   unsigned N = Pool ? Pool->size() : 1;
   auto Slice = [N](int64_t Total, unsigned I) { return slice(Total, I, N); };
   int64_t In = G->inputSize();
   int64_t LabelBytes = T->sparseLabels() ? 4 : 4 * G->outputSize();
-  Stats.assign(N, StepStats());
+  PhaseThreads = N;
+  for (unsigned I = 0; I < N; ++I)
+    std::fill(stats(I), stats(I) + 4, 0.0);
   auto *Part = entry<PartFn>(EntryPoint::GradientsPart);
   // Below 2 x MinRowsPerThread rows one thread takes the whole batch; the
   // other workspaces' gradients, which update_part adds, are then zero.
@@ -196,7 +212,7 @@ void CompiledModel::gradientPhase(const float *X, const void *Labels,
     float *Work = I ? WorkPtrs[I - 1] : Arena.get() + T->workOffset();
     Part(Arena.get(), Work, X + R0 * In,
          const_cast<char *>(static_cast<const char *>(Labels)) + R0 * LabelBytes,
-         R1 - R0, &Stats[I].LossSum, Batch, R0);
+         R1 - R0, stats(I), Batch, R0);
   };
   if (Split)
     Pool->run(Run);
@@ -204,23 +220,23 @@ void CompiledModel::gradientPhase(const float *X, const void *Labels,
     Run(0);
 }
 
-StepStats CompiledModel::updatePhase(std::vector<StepStats> &Stats) {
-  unsigned N = Stats.size();
+StepStats CompiledModel::updatePhase() {
+  unsigned N = PhaseThreads;
   entry<AdvanceFn>(EntryPoint::Advance)(Arena.get());
   auto *Update = entry<UpdateFn>(EntryPoint::UpdatePart);
   auto Run = [&](unsigned I) {
     auto [P0, P1] = slice(T->paramsSpan(), I, N);
-    Update(Arena.get(), WorkPtrs.data(), P0, P1, &Stats[I].LossSum);
+    Update(Arena.get(), WorkPtrs.data(), P0, P1, stats(I));
   };
   if (Pool && N > 1)
     Pool->run(Run);
   else
     Run(0);
   StepStats S;
-  for (const StepStats &P : Stats) {
-    S.LossSum += P.LossSum;
-    S.Correct += P.Correct;
-    S.Penalty += P.Penalty;
+  for (unsigned I = 0; I < N; ++I) {
+    S.LossSum += stats(I)[0];
+    S.Correct += stats(I)[1];
+    S.Penalty += stats(I)[2];
   }
   return S;
 }
@@ -254,24 +270,23 @@ Expected<StepStats> CompiledModel::trainStepGuarded(const float *X,
                                                     std::string &Bad) {
   if (Error E = checkCall(Labels, Batch))
     return E;
-  std::vector<StepStats> Stats;
-  gradientPhase(X, Labels, Batch, Stats);
+  gradientPhase(X, Labels, Batch);
   Bad.clear();
-  for (const StepStats &S : Stats)
-    if (!std::isfinite(S.LossSum))
+  for (unsigned I = 0; I < PhaseThreads; ++I)
+    if (!std::isfinite(stats(I)[0]))
       Bad = "the loss";
-  for (size_t W = 0; W < Stats.size() && Bad.empty(); ++W) {
+  for (unsigned W = 0; W < PhaseThreads && Bad.empty(); ++W) {
     float *Work = W ? WorkPtrs[W - 1] : Arena.get() + T->workOffset();
     Bad = firstNonFinite(*T, Work + T->gradOffset() - T->workOffset(),
                          " (its gradient)");
   }
   if (!Bad.empty()) {
     StepStats S;
-    for (const StepStats &P : Stats)
-      S.LossSum += P.LossSum;
+    for (unsigned I = 0; I < PhaseThreads; ++I)
+      S.LossSum += stats(I)[0];
     return S;
   }
-  return updatePhase(Stats);
+  return updatePhase();
 }
 
 Expected<StepStats> CompiledModel::gradients(const float *X, const void *Labels,

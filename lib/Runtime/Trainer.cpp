@@ -107,6 +107,32 @@ Expected<std::pair<double, double>> evaluateSplit(CompiledModel &M, const DataSp
   return std::pair(Loss / S.Rows, Correct / S.Rows);
 }
 
+std::vector<LayerEpochStats> layerEpochStats(const CompiledModel &M,
+                                             int64_t Updates, int64_t Samples) {
+  std::vector<LayerEpochStats> Out;
+  std::vector<double> C = M.diagnosticCounters();
+  auto Field = [&](int F) { return C[F - 4]; };
+  for (const LayerDiagnostics &D : M.graph().Diagnostics) {
+    LayerEpochStats S;
+    S.Layer = M.network().layers()[D.Layer].Name;
+    S.Units = D.Units;
+    if (D.WeightSumSq >= 0 && Updates)
+      S.WeightGrad = std::sqrt(Field(D.WeightSumSq) / Updates);
+    if (D.InputSumSq >= 0 && Samples)
+      S.InputGrad = std::sqrt(Field(D.InputSumSq) / Samples);
+    if (D.Saturated >= 0 && Samples)
+      S.Saturated = Field(D.Saturated) / (double(Samples) * D.Units);
+    if (D.Alive >= 0) {
+      int64_t Dead = 0;
+      for (int64_t J = 0; J < D.Units; ++J)
+        Dead += Field(D.Alive + J) == 0;
+      S.Dead = double(Dead) / D.Units;
+    }
+    Out.push_back(std::move(S));
+  }
+  return Out;
+}
+
 Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptions &O) {
   if (Error E = checkDataFits(M, D))
     return E;
@@ -137,6 +163,7 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
         std::swap(Order[I], Order[R.below(I + 1)]);
     }
     auto EpochStart = Clock::now();
+    M.resetDiagnostics();
     double Loss = 0, Correct = 0;
     int64_t Seen = 0, Skipped = 0;
     for (int64_t S = 0; S < Steps; ++S) {
@@ -189,6 +216,7 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     Mx.Loss = Seen ? Loss / Seen : NAN;
     Mx.Accuracy = Seen ? Correct / Seen : NAN;
     Mx.SkippedBatches = Skipped;
+    Mx.Layers = layerEpochStats(M, Steps - Skipped, T.Rows);
     Mx.Seconds = since(EpochStart);
     Mx.SamplesPerSecond = Seen / Mx.Seconds;
     if (!Seen)

@@ -25,6 +25,7 @@ bool isRowWise(StepKind K) {
   case StepKind::SoftmaxXent:
   case StepKind::SigmoidXent:
   case StepKind::PointLoss:
+  case StepKind::SumSquares:
     return true;
   default:
     return false;

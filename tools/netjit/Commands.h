@@ -55,6 +55,8 @@ struct TrainArgs {
   std::string Csv, LabelColumn; // --csv FILE --label-column NAME|INDEX
   std::string PlotBoundary;     // 2-D data: the decision boundary, SVG
   std::string NanPolicy = "stop"; // stop | skip-batch
+  bool Diagnostics = false;       // per-layer gradient norms, saturation
+  std::string PlotGradients;      // with Diagnostics: SVG of the norms
 };
 llvm::Error runTrain(const TrainArgs &A);
 

@@ -149,6 +149,17 @@ void printEpoch(const EpochMetrics &M, int Epochs) {
   outs().flush();
 }
 
+/// A figure, or null where there is nothing to measure.
+json orNull(double V) { return std::isnan(V) ? json(nullptr) : json(V); }
+
+/// The diagnostics' figures, by name, as the metrics files write them.
+std::vector<std::pair<const char *, double>> layerFigures(const LayerEpochStats &L) {
+  return {{"weight_grad", L.WeightGrad},
+          {"input_grad", L.InputGrad},
+          {"saturated", L.Saturated},
+          {"dead", L.Dead}};
+}
+
 json historyJson(const TrainResult &R) {
   json Epochs = json::array();
   for (const EpochMetrics &M : R.History) {
@@ -162,12 +173,131 @@ json historyJson(const TrainResult &R) {
       E["val_loss"] = M.ValLoss;
       E["val_accuracy"] = M.ValAccuracy;
     }
+    if (!M.Layers.empty()) {
+      json Layers = json::array();
+      for (const LayerEpochStats &L : M.Layers) {
+        json One = {{"layer", L.Layer}, {"units", L.Units}};
+        for (auto &[K, V] : layerFigures(L))
+          One[K] = orNull(V);
+        Layers.push_back(One);
+      }
+      E["layers"] = Layers;
+    }
     Epochs.push_back(E);
   }
   json Out = {{"epochs", Epochs}};
   if (!std::isnan(R.TestLoss))
     Out["test"] = {{"loss", R.TestLoss}, {"accuracy", R.TestAccuracy}};
   return Out;
+}
+
+std::string sci(double V) {
+  return std::isnan(V) ? "-" : formatv("{0:e2}", V).str();
+}
+std::string pct(double V) {
+  return std::isnan(V) ? "-" : formatv("{0:F1}%", 100 * V).str();
+}
+
+const char *DiagnosticsLegend =
+    "RMS gradient norms over the epoch (weights: per step; input: per "
+    "sample); saturated: |f'(z)| < 0.01; dead: f'(z) = 0 for every sample";
+
+/// One run's last epoch of diagnostics, a row per layer.
+void printLayerTable(const EpochMetrics &M) {
+  size_t W = 5;
+  for (const LayerEpochStats &L : M.Layers)
+    W = std::max(W, L.Layer.size());
+  outs() << formatv("\ndiagnostics, epoch {0} ({1}):\n", M.Epoch,
+                    DiagnosticsLegend)
+         << formatv("{0}  {1,5}  {2,11}  {3,11}  {4,9}  {5,6}\n",
+                    fmt_align("layer", AlignStyle::Left, W), "units",
+                    "weight grad", "input grad", "saturated", "dead");
+  for (const LayerEpochStats &L : M.Layers)
+    outs() << formatv("{0}  {1,5}  {2,11}  {3,11}  {4,9}  {5,6}\n",
+                      fmt_align(L.Layer, AlignStyle::Left, W), L.Units,
+                      sci(L.WeightGrad), sci(L.InputGrad), pct(L.Saturated),
+                      pct(L.Dead));
+}
+
+/// compare: the runs' last epochs side by side, a table per figure with
+/// the layers down and the activations across.
+void printLayerMatrix(ArrayRef<std::pair<std::string, TrainResult>> Runs) {
+  const std::vector<LayerEpochStats> &Rows = Runs.front().second.History.back().Layers;
+  size_t W = 14, CW = 15;
+  for (const LayerEpochStats &L : Rows)
+    W = std::max(W, L.Layer.size());
+  for (auto &[N, R] : Runs)
+    CW = std::max(CW, N.size());
+  outs() << formatv("\ndiagnostics, last epoch ({0}):\n", DiagnosticsLegend);
+  auto Table = [&](StringRef Title,
+                   function_ref<std::string(const LayerEpochStats &)> Cell) {
+    outs() << "\n" << left_justify(Title, W);
+    for (auto &[N, R] : Runs)
+      outs() << "  " << right_justify(N, CW);
+    outs() << "\n";
+    for (size_t K = 0; K < Rows.size(); ++K) {
+      outs() << left_justify(Rows[K].Layer, W);
+      for (auto &[N, R] : Runs)
+        outs() << "  " << right_justify(Cell(R.History.back().Layers[K]), CW);
+      outs() << "\n";
+    }
+  };
+  Table("weight grad", [](const LayerEpochStats &L) { return sci(L.WeightGrad); });
+  Table("input grad", [](const LayerEpochStats &L) { return sci(L.InputGrad); });
+  Table("saturated/dead", [](const LayerEpochStats &L) {
+    return pct(L.Saturated) + " / " + pct(L.Dead);
+  });
+}
+
+/// The weight gradient norm per layer on a log scale: one run across its
+/// epochs (a line per layer), or several across the layers (a line per
+/// run, its last epoch).
+Error plotGradients(StringRef Path, StringRef Title,
+                    ArrayRef<std::pair<std::string, TrainResult>> Runs) {
+  LineChart C;
+  C.Title = Title.str();
+  C.YLabel = "weight gradient norm (RMS per step, log scale)";
+  C.LogY = true;
+  C.IntegerX = true;
+  if (Runs.size() == 1) {
+    const TrainResult &R = Runs.front().second;
+    C.XLabel = "epoch";
+    for (size_t K = 0; K < R.History.front().Layers.size(); ++K) {
+      Series S;
+      S.Name = R.History.front().Layers[K].Layer;
+      S.Markers = true;
+      for (const EpochMetrics &M : R.History) {
+        S.X.push_back(M.Epoch);
+        S.Y.push_back(M.Layers[K].WeightGrad);
+      }
+      C.Lines.push_back(S);
+    }
+  } else {
+    C.XLabel = "layer (0 = next to the input), last epoch";
+    for (auto &[N, R] : Runs) {
+      Series S;
+      S.Name = N;
+      S.Markers = true;
+      const std::vector<LayerEpochStats> &Ls = R.History.back().Layers;
+      for (size_t K = 0; K < Ls.size(); ++K) {
+        S.X.push_back(K);
+        S.Y.push_back(Ls[K].WeightGrad);
+      }
+      C.Lines.push_back(S);
+    }
+  }
+  if (Error E = writeFileAtomically(Path, renderLineChart(C)))
+    return E;
+  outs() << "gradient plot: " << Path << "\n";
+  return Error::success();
+}
+
+Error checkDiagnosticsArgs(const TrainArgs &A) {
+  if (!A.PlotGradients.empty() && !A.Diagnostics)
+    return plainError(ErrorKind::Usage,
+                      "--plot-gradients draws what --diagnostics measures: "
+                      "give both");
+  return Error::success();
 }
 
 /// Runs (name, result) as JSON, or as CSV (one row per run and epoch) when
@@ -178,18 +308,28 @@ Error writeMetrics(StringRef Path, const json &Meta,
   std::string Text;
   if (Path.ends_with_insensitive(".csv")) {
     Text = "activation,epoch,loss,accuracy,val_loss,val_accuracy,seconds,"
-           "samples_per_second,test_loss,test_accuracy\n";
+           "samples_per_second,test_loss,test_accuracy";
+    // Diagnostics: LAYER:FIGURE columns (every run has the same layers).
+    const EpochMetrics &First = Runs.front().second.History.front();
+    for (const LayerEpochStats &L : First.Layers)
+      for (auto &[K, V] : layerFigures(L))
+        Text += "," + L.Layer + ":" + K;
+    Text += "\n";
     for (auto &[Name, R] : Runs)
       for (const EpochMetrics &M : R.History) {
         bool Last = &M == &R.History.back();
         auto N = [](double V) {
           return std::isnan(V) ? std::string() : formatv("{0}", V).str();
         };
-        Text += formatv("\"{0}\",{1},{2},{3},{4},{5},{6},{7},{8},{9}\n", Name,
+        Text += formatv("\"{0}\",{1},{2},{3},{4},{5},{6},{7},{8},{9}", Name,
                         M.Epoch, N(M.Loss), N(M.Accuracy), N(M.ValLoss),
                         N(M.ValAccuracy), N(M.Seconds), N(M.SamplesPerSecond),
                         Last ? N(R.TestLoss) : "", Last ? N(R.TestAccuracy) : "")
                     .str();
+        for (const LayerEpochStats &L : M.Layers)
+          for (auto &[K, V] : layerFigures(L))
+            Text += "," + N(V);
+        Text += "\n";
       }
   } else {
     json J = Meta;
@@ -278,12 +418,14 @@ struct Run {
 
 /// The spec compiled, its weights initialized from the seed or read from
 /// a checkpoint.
-Expected<std::unique_ptr<CompiledModel>> compileSpec(Spec S, unsigned Threads) {
+Expected<std::unique_ptr<CompiledModel>> compileSpec(Spec S, unsigned Threads,
+                                                     bool Diagnostics = false) {
   auto G = NetworkGraph::build(std::move(S));
   if (!G)
     return G.takeError();
   CompileOptions CO;
   CO.Threads = Threads;
+  CO.Diagnostics = Diagnostics;
   return CompiledModel::compile(std::move(*G), CO);
 }
 
@@ -366,7 +508,7 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
   int Epochs = S.Training.Epochs;
   uint64_t Seed = S.Training.Seed;
   int64_t Batch = S.Training.BatchSize;
-  auto M = compileSpec(std::move(S), A.Threads);
+  auto M = compileSpec(std::move(S), A.Threads, A.Diagnostics);
   if (!M)
     return M.takeError();
   (*M)->initialize(Seed);
@@ -405,6 +547,8 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
 } // namespace
 
 Error runTrain(const TrainArgs &A) {
+  if (Error E = checkDiagnosticsArgs(A))
+    return E;
   auto S = loadWithOverrides(A);
   if (!S)
     return S.takeError();
@@ -440,12 +584,22 @@ Error runTrain(const TrainArgs &A) {
   }
   if (!A.Save.empty() && !A.Quiet)
     outs() << "checkpoint: " << A.Save << "\n";
+  if (A.Diagnostics) {
+    printLayerTable(R->History.back());
+    if (!A.PlotGradients.empty())
+      if (Error E = plotGradients(A.PlotGradients,
+                                  "Weight gradient norm per layer: " + Name,
+                                  {{"spec", *R}}))
+        return E;
+  }
   if (!A.Metrics.empty())
     return writeMetrics(A.Metrics, Meta, {{"spec", *R}});
   return Error::success();
 }
 
 Error runCompare(const CompareArgs &C) {
+  if (Error E = checkDiagnosticsArgs(C.Train))
+    return E;
   auto S = loadWithOverrides(C.Train);
   if (!S)
     return S.takeError();
@@ -531,9 +685,17 @@ Error runCompare(const CompareArgs &C) {
     }
     Chart.Lines.push_back(L);
   }
+  if (C.Train.Diagnostics)
+    printLayerMatrix(Runs);
   if (Error E = writeFileAtomically(C.Plot, renderLineChart(Chart)))
     return E;
   outs() << "\nloss plot: " << C.Plot << "\n";
+  if (!C.Train.PlotGradients.empty())
+    if (Error E = plotGradients(C.Train.PlotGradients,
+                                "Weight gradient norm per layer: " + S->Name +
+                                    " on " + D->Name,
+                                Runs))
+      return E;
   if (!Panels.empty()) {
     if (Error E = writeFileAtomically(C.Train.PlotBoundary, renderBoundaries(Panels)))
       return E;

@@ -652,6 +652,15 @@ int main(int argc, char **argv) {
                   "default: an error naming the epoch, step and tensor) or "
                   "skip-batch (checked before the update, left out)")
         ->check(CLI::IsMember({"stop", "skip-batch"}));
+    C->add_flag("--diagnostics", T.Diagnostics,
+                "measure per layer and epoch, inside the compiled step: the "
+                "gradient norms of the weights and of the layer's input, the "
+                "saturated (|f'(z)| < 0.01) and dead (f'(z) = 0 for every "
+                "sample) units; a table at the end, and in --metrics");
+    C->add_option("--plot-gradients", T.PlotGradients,
+                  "with --diagnostics: draw the weight gradient norm per "
+                  "layer (SVG; train: across epochs, compare: across layers "
+                  "per activation)");
     C->add_option("--resume", T.Resume,
                   "continue from a checkpoint of the same spec: the final "
                   "weights equal an uninterrupted run's (same threads)");

@@ -70,10 +70,14 @@ using ComputeFn = llvm::function_ref<
 
 /// for (i = 0; i < N; i += L) Outs[k][i..] = Compute(Ins[..][i..]), L floats
 /// at a time, the last N % L through masked loads and stores; emitted at
-/// B's insertion point in F, which it leaves after the loop.
+/// B's insertion point in F, which it leaves after the loop. With Live,
+/// *Live is set, before Compute runs, to the body's <L x i1> mask of lanes
+/// holding elements (all but the tail's idle ones, which load 0): what a
+/// reduction that is not a sum must test.
 llvm::Error emitLoop(llvm::IRBuilder<> &B, llvm::Function *F, llvm::Value *N,
                      unsigned L, llvm::ArrayRef<InStream> Ins,
-                     llvm::ArrayRef<llvm::Value *> Outs, ComputeFn Compute);
+                     llvm::ArrayRef<llvm::Value *> Outs, ComputeFn Compute,
+                     llvm::Value **Live = nullptr);
 
 /// Which kernels of an activation NAME to emit (docs/ir.md, "Kernels"):
 ///   void NAME_forward(const float *x, float *y, int64_t n, const float *p)

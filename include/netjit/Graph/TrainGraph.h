@@ -48,6 +48,9 @@ enum class StepKind {
   LogSoftmax,    // Out = log_softmax(X) (predict)
   Zero,          // In[...] = 0 (accumulated gradients and partial sums)
   Update,        // the optimizer over every parameter
+  // Diagnostics (TrainGraph::Diagnostics), into fields of the stats array:
+  SumSquares,    // stats[Stat] += batch^2 sum of In^2 (a gradient's rows)
+  CountAlive,    // stats[Stat + j] += 1 where In[j] != 0
 };
 
 llvm::StringRef stepName(StepKind K);
@@ -63,6 +66,10 @@ struct Step {
   std::string Param;    // ActParamGrad: the activation parameter
   double Rate = 0;      // Dropout
   int Layer = -1;       // Dropout: its seed stream
+  /// Diagnostics: the stats field added to (SumSquares, CountAlive; for
+  /// ActGrad and Mul, the count of |f'| < 0.01, with Out2 the per-unit
+  /// max |f'| so far this step).
+  int Stat = -1;
   /// Row-wise steps fused into this one, run on each block of its rows as
   /// soon as they are written (Transforms/Fusion).
   std::vector<Step> Epilogue;
@@ -88,11 +95,30 @@ struct StepStats {
   double Reserved = 0;
 };
 
+/// What training with diagnostics measures of one layer that has weights
+/// or an element-wise activation: fields of the stats array after the four
+/// of StepStats, each added to by every step until the caller clears it;
+/// -1 where there is nothing to measure.
+struct LayerDiagnostics {
+  int Layer = -1;       // NetworkGraph layer
+  int64_t Units = 0;
+  int WeightSumSq = -1; // sum over steps of |dL/dW|^2 (the kernel, the
+                        // batch's mean loss)
+  int InputSumSq = -1;  // sum over samples of |dL_i/dx_i|^2, x the layer's
+                        // input (none for the first: never computed)
+  int Saturated = -1;   // (sample, unit) pairs with |f'(z)| < 0.01
+  int Alive = -1;       // Units fields: steps with f'(z) != 0 for some sample
+};
+
+/// The threshold below which |f'(z)| counts as saturated.
+inline constexpr double SaturationThreshold = 0.01;
+
 class TrainGraph {
 public:
-  /// Builds the programs for G at most MaxBatch rows per call.
+  /// Builds the programs for G at most MaxBatch rows per call; with
+  /// Diagnostics, the training program also measures Diagnostics' fields.
   static llvm::Expected<std::unique_ptr<TrainGraph>>
-  build(const NetworkGraph &G, int64_t MaxBatch);
+  build(const NetworkGraph &G, int64_t MaxBatch, bool Diagnostics = false);
 
   const NetworkGraph &network() const { return G; }
   llvm::ArrayRef<TensorInfo> tensors() const { return Tensors; }
@@ -122,6 +148,10 @@ public:
   int outputTensor() const { return Output; }
 
   std::vector<Step> Train, Evaluate, Predict;
+  std::vector<LayerDiagnostics> Diagnostics;
+  /// Doubles in the stats array train_step, gradients_part and update_part
+  /// add to: StepStats' four, then the diagnostics' fields.
+  int64_t statsDoubles() const { return StatsDoubles; }
 
   void print(llvm::raw_ostream &OS) const;
 
@@ -133,7 +163,7 @@ private:
   std::vector<int> ParamTensor;
   std::vector<int64_t> SlotBegin;
   int64_t MaxBatch = 0, ArenaFloats = 0, ParamsBegin = 0, ParamsEnd = 0,
-          GradBegin = 0;
+          GradBegin = 0, StatsDoubles = 4;
   int Output = -1;
   friend class TrainGraphBuilder;
 };

@@ -31,6 +31,8 @@ struct LineChart {
   int Width = 760, Height = 480;
   /// Ticks on whole numbers only (epochs).
   bool IntegerX = false;
+  /// A logarithmic y axis, ticks at powers of ten (Y <= 0 is left out).
+  bool LogY = false;
 };
 
 /// The chart as an SVG document.

@@ -25,6 +25,9 @@ struct CompileOptions {
   /// MinRowsPerThread rows per thread run on one. Results depend on the
   /// thread count (the gradient sums' order), never on scheduling.
   unsigned Threads = 1;
+  /// Compile the training step with diagnostics (TrainGraph::Diagnostics):
+  /// gradient norms, saturated and dead units, counted by the step itself.
+  bool Diagnostics = false;
 };
 
 /// Rows each thread gets at least: below this the second thread's
@@ -80,6 +83,12 @@ public:
   /// Batch rows of outputs (softmax applied) into Out.
   llvm::Error predict(const float *X, float *Out, int64_t Batch);
 
+  /// The diagnostics' fields (TrainGraph::Diagnostics, numbered from 0 =
+  /// stats field 4) added up by every step since the last reset, over all
+  /// threads; empty unless compiled with diagnostics.
+  std::vector<double> diagnosticCounters() const;
+  void resetDiagnostics();
+
   const NetworkGraph &network() const { return *G; }
   const TrainGraph &graph() const { return *T; }
   int64_t maxBatch() const { return T->maxBatch(); }
@@ -100,9 +109,12 @@ private:
                                               int64_t Batch);
   /// A step in two phases: each thread's gradients into its workspace
   /// (Stats per thread), then advance and the update of every slice.
-  void gradientPhase(const float *X, const void *Labels, int64_t Batch,
-                     std::vector<StepStats> &Stats);
-  StepStats updatePhase(std::vector<StepStats> &Stats);
+  void gradientPhase(const float *X, const void *Labels, int64_t Batch);
+  StepStats updatePhase();
+  /// Thread I's stats array (T->statsDoubles()): StepStats' four, cleared
+  /// per step, then the diagnostics' fields, kept until resetDiagnostics().
+  double *stats(unsigned I) { return StatsBuf[I].data(); }
+  static StepStats stepStats(const double *S) { return {S[0], S[1], S[2], S[3]}; }
   using EntryFn = void(float *, const float *, void *, int64_t, double *);
   using PartFn = void(float *, float *, const float *, void *, int64_t,
                       double *, int64_t, int64_t);
@@ -123,6 +135,9 @@ private:
   std::unique_ptr<ThreadPool> Pool;
   std::vector<std::unique_ptr<float, Free>> Work;
   std::vector<float *> WorkPtrs;
+  std::vector<std::vector<double>> StatsBuf;
+  /// Threads the last gradient phase ran on.
+  unsigned PhaseThreads = 1;
 };
 
 /// Fills a parameter per its initializer from a generator seeded by Seed

@@ -11,6 +11,24 @@
 
 namespace netjit {
 
+/// One layer's diagnostics over an epoch (a model compiled with
+/// CompileOptions::Diagnostics); NaN where there is nothing to measure.
+struct LayerEpochStats {
+  std::string Layer;
+  int64_t Units = 0;
+  double WeightGrad = NAN; // RMS over the epoch's updates of |dL/dW|, the
+                           // kernel's gradient of the batch's mean loss
+  double InputGrad = NAN;  // RMS over the samples of |dL_i/dx_i|, x_i the
+                           // layer's input (none for the first layer)
+  double Saturated = NAN;  // fraction of (sample, unit) with |f'(z)| < 0.01
+  double Dead = NAN;       // fraction of units with f'(z) = 0 for every sample
+};
+
+/// M's diagnostic counters as per-layer figures, for Updates steps over
+/// Samples samples.
+std::vector<LayerEpochStats> layerEpochStats(const CompiledModel &M,
+                                             int64_t Updates, int64_t Samples);
+
 /// Losses include the regularization penalty, accuracies are fractions, as
 /// Keras reports them; NaN where there is nothing to measure.
 struct EpochMetrics {
@@ -20,6 +38,9 @@ struct EpochMetrics {
   double Seconds = 0;
   double SamplesPerSecond = 0;
   int64_t SkippedBatches = 0; // non-finite, with NanPolicy::SkipBatch
+  /// Per layer, when the model measures diagnostics (skipped batches count
+  /// in all but the weight gradients, which they do not update).
+  std::vector<LayerEpochStats> Layers;
 };
 
 /// What a batch whose loss or gradients are not finite does: stop training
