@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py - merge bench/run's rounds (median and spread) into tables,
 print them, write them into docs/performance.md (between the kernels and
-training markers) and the merged figures as JSON.
+training and diagnostics markers) and the merged figures as JSON.
    report.py OUT_DIR DOC RESULTS_JSON"""
 import glob
 import json
@@ -140,11 +140,38 @@ def training_section(text):
     return replace_section(text, "training", table, os.environ.get("BENCH_COMMAND", f"bench/run {len(gemm)} training"))
 
 
+def diagnostics_section(text):
+    lines = [f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()}; one thread; "
+             "seconds per epoch (the last of each run's), median over rounds, "
+             "the step compiled without and with `--diagnostics`.", "",
+             "| spec | batch | without s | with s | cost |", "|---|---|---|---|---|"]
+    rows = []
+    for spec in ("fashion_mlp", "deep_mlp"):
+        for batch in (32, 256):
+            off = load(f"diag-{spec}-{batch}-0-*.json")
+            on = load(f"diag-{spec}-{batch}-1-*.json")
+            if not off or not on:
+                continue
+            a, asp = stat([r["epoch_s"][-1] for r in off])
+            b, bsp = stat([r["epoch_s"][-1] for r in on])
+            rows.append({"spec": spec, "batch": batch, "without_s": a, "with_s": b})
+            lines.append(f"| {spec} | {batch} | {a:.3f} (±{asp/2:.0f}%) | {b:.3f} (±{bsp/2:.0f}%) | "
+                         f"**{(b / a - 1) * 100:+.1f}%** |")
+    results["diagnostics"] = rows
+    table = "\n".join(lines)
+    print(table)
+    rounds = len(load("diag-fashion_mlp-32-0-*.json"))
+    return replace_section(text, "diagnostics", table,
+                           os.environ.get("BENCH_COMMAND", f"bench/run {rounds} diagnostics"))
+
+
 text = open(doc).read() if os.path.exists(doc) else "# Performance\n"
 if nj:
     text = kernels_section(text)
 if glob.glob(os.path.join(out_dir, "gemm-*.json")):
     text = training_section(text)
+if glob.glob(os.path.join(out_dir, "diag-*.json")):
+    text = diagnostics_section(text)
 open(doc, "w").write(text)
 if os.path.exists(results_path):
     old = json.load(open(results_path))

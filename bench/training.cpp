@@ -3,6 +3,7 @@
 // JSON: {"spec", "batch", "threads", "compile_ms" (cold), "compile_cached_ms"
 // (from the object cache), "epoch_s": [...], "gflop" (per epoch)}.
 //   netjit-bench-training SPEC BATCH EPOCHS [ACTIVATION [THREADS]]
+// NETJIT_DIAGNOSTICS=1 compiles the step with training diagnostics.
 // ACTIVATION replaces the hidden layers' (a catalogue name or a JSON
 // activation such as {"name": "leaky_relu", "alpha": 0.3}; "-" keeps them).
 #include "netjit/Runtime/Model.h"
@@ -47,6 +48,8 @@ int main(int argc, char **argv) {
   Spec Sp = *S;
   CompileOptions CO;
   CO.Threads = argc > 5 ? std::atoi(argv[5]) : 1;
+  const char *Diag = std::getenv("NETJIT_DIAGNOSTICS");
+  CO.Diagnostics = Diag && *Diag && *Diag != '0';
   // Cold (no cache), then twice through a fresh cache directory: the second
   // compile is the cached one.
   llvm::SmallString<128> CacheDir;
@@ -114,6 +117,7 @@ int main(int argc, char **argv) {
                       {"compile_ms", CompileMs}, {"compile_cached_ms", CachedMs},
                       {"epoch_s", Times},
                       {"threads", (*M)->threads()},
+                      {"diagnostics", CO.Diagnostics},
                       {"gflop", Flop / 1e9}};
   std::printf("%s\n", J.dump().c_str());
   return 0;

@@ -573,9 +573,16 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   if (S.Kind == StepKind::PointLoss || S.Kind == StepKind::SoftmaxXent ||
       S.Kind == StepKind::SigmoidXent)
     OS << " " << lossName(T.network().spec().Loss.Kind);
-  if (S.Kind == StepKind::Update)
+  if (S.Kind == StepKind::Update) {
     OS << " " << optimizerName(T.network().spec().Optimizer.Kind)
        << " over every parameter";
+    const char *Sep = "; |g|^2 of ";
+    for (const LayerDiagnostics &D : T.Diagnostics)
+      if (D.WeightSumSq >= 0)
+        OS << std::exchange(Sep, ", ")
+           << T.tensor(T.paramTensor(T.network().layers()[D.Layer].Kernel)).Name
+           << " -> stats[" << D.WeightSumSq << "]";
+  }
   for (size_t I = 0; I < S.In.size(); ++I) {
     OS << (I ? ", " : " ") << Name(S.In[I]);
     if (S.Kind == StepKind::MatMul && ((I == 0 && S.TransA) || (I == 1 && S.TransB)))

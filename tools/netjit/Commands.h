@@ -23,6 +23,7 @@ struct EmitArgs {
   int64_t Batch = 0;
   std::string Prefix = "netjit";
   TargetOptions Target;
+  bool Diagnostics = false; // the training program with its counters
 };
 llvm::Error runEmit(const EmitArgs &A);
 

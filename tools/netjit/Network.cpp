@@ -25,7 +25,7 @@ llvm::Error runEmit(const EmitArgs &A) {
     (*G)->print(llvm::outs());
     return llvm::Error::success();
   }
-  auto T = TrainGraph::build(**G, Batch);
+  auto T = TrainGraph::build(**G, Batch, A.Diagnostics);
   if (!T)
     return T.takeError();
   if (A.Stage == "train") {

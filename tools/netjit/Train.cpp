@@ -318,8 +318,12 @@ Error writeMetrics(StringRef Path, const json &Meta,
     for (auto &[Name, R] : Runs)
       for (const EpochMetrics &M : R.History) {
         bool Last = &M == &R.History.back();
-        auto N = [](double V) {
-          return std::isnan(V) ? std::string() : formatv("{0}", V).str();
+        auto N = [](double V) { // all the digits a float32 figure has
+          if (std::isnan(V))
+            return std::string();
+          char B[32];
+          std::snprintf(B, sizeof B, "%.9g", V);
+          return std::string(B);
         };
         Text += formatv("\"{0}\",{1},{2},{3},{4},{5},{6},{7},{8},{9}", Name,
                         M.Epoch, N(M.Loss), N(M.Accuracy), N(M.ValLoss),

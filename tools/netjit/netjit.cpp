@@ -585,6 +585,9 @@ int main(int argc, char **argv) {
                    "target features, e.g. +avx2,-avx512f");
   Emit->add_option("--triple", EmA.Target.Triple,
                    "target triple, e.g. aarch64-linux-gnu");
+  Emit->add_flag("--diagnostics", EmA.Diagnostics,
+                 "the training program with train --diagnostics' counters "
+                 "(docs/ir.md)");
 
   GradcheckArgs GA;
   CLI::App *Grad = App.add_subcommand(
