@@ -3,7 +3,9 @@
 #ifndef NETJIT_TOOLS_COMMANDS_H
 #define NETJIT_TOOLS_COMMANDS_H
 
+#include "netjit/Activations/Catalog.h"
 #include "netjit/JIT/Jit.h"
+#include "netjit/Plot/Svg.h"
 
 #include "llvm/Support/Error.h"
 #include <map>
@@ -97,6 +99,18 @@ struct PlotArgs {
   std::string Output = "activations.svg";
 };
 llvm::Error runPlot(const PlotArgs &A);
+
+/// f (solid) and f' (dashed) of F over [Lo, Hi] in Color, the regions where
+/// |f'| < SaturationThreshold shaded: what `netjit plot` draws per item.
+llvm::Error addActivationCurves(LineChart &C, const std::string &Label,
+                                const ActivationForms &F,
+                                const ParamValues &Values, double Lo, double Hi,
+                                const std::string &Color, int Points = 601);
+extern const char *SaturationLabel;
+
+/// `netjit activations`: the catalogue as text, JSON, or (MarkdownPath)
+/// the generated docs/activations.md with a picture per entry.
+llvm::Error runActivations(bool Json, const std::string &MarkdownPath);
 
 } // namespace netjit
 

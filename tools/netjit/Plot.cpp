@@ -4,6 +4,7 @@
 #include "Commands.h"
 
 #include "netjit/Activations/Catalog.h"
+#include "netjit/Activations/Shape.h"
 #include "netjit/Expr/Evaluate.h"
 #include "netjit/Plot/Svg.h"
 #include "netjit/Support/Diagnostics.h"
@@ -17,6 +18,40 @@ using namespace llvm;
 
 namespace netjit {
 
+Error addActivationCurves(LineChart &C, const std::string &Label,
+                          const ActivationForms &F, const ParamValues &Values,
+                          double Lo, double Hi, const std::string &Color,
+                          int Points) {
+  auto Fe = Evaluator::create(F.Forward, Values);
+  if (!Fe)
+    return Fe.takeError();
+  auto De = Evaluator::create(F.Derivative, Values);
+  if (!De)
+    return De.takeError();
+  Series Fn{Label, {}, {}, false, Color, false};
+  Series Df{Label + "'", {}, {}, true, Color, false};
+  for (int I = 0; I < Points; ++I) {
+    double X = Lo + (Hi - Lo) * I / (Points - 1);
+    double Y = (*Fe)(X);
+    Fn.X.push_back(X);
+    Fn.Y.push_back(Y);
+    Df.X.push_back(X);
+    Df.Y.push_back((*De)(X, Y));
+  }
+  // The saturated regions with their measured edges, not the points'.
+  auto S = measureShape(F, Values);
+  if (!S)
+    return S.takeError();
+  for (const Interval &R : S->Saturated)
+    if (R.Hi > Lo && R.Lo < Hi)
+      C.Bands.push_back({std::max(R.Lo, Lo), std::min(R.Hi, Hi), Color});
+  C.Lines.push_back(std::move(Fn));
+  C.Lines.push_back(std::move(Df));
+  return Error::success();
+}
+
+const char *SaturationLabel = "|f'| < 0.01 (saturated)";
+
 Error runPlot(const PlotArgs &A) {
   double Lo = A.Range.first, Hi = A.Range.second;
   if (!(Hi > Lo) || !std::isfinite(Lo) || !std::isfinite(Hi))
@@ -26,8 +61,7 @@ Error runPlot(const PlotArgs &A) {
   C.Title = "Activations and their derivatives";
   C.XLabel = "x";
   C.YLabel = "f(x) solid, f'(x) dashed";
-  C.BandLabel = "|f'| < 0.01 (saturated)";
-  const int Points = 601;
+  C.BandLabel = SaturationLabel;
   std::vector<std::string> Items;
   for (const std::string &L : A.Activations) {
     SmallVector<StringRef, 8> Parts;
@@ -69,34 +103,9 @@ Error runPlot(const PlotArgs &A) {
         Label += (Label == Item ? "(" : ", ") + N + "=" + formatNumber(V);
     if (Label != Item)
       Label += ")";
-    std::string Color = paletteColors()[K % paletteColors().size()];
-    Series Fn{Label, {}, {}, false, Color, false};
-    Series Df{Label + "'", {}, {}, true, Color, false};
-    bool InBand = false;
-    double BandStart = 0;
-    for (int I = 0; I < Points; ++I) {
-      double X = Lo + (Hi - Lo) * I / (Points - 1);
-      auto Y = evaluate(F->Forward, X, Values);
-      if (!Y)
-        return Y.takeError();
-      auto D = evaluate(F->Derivative, X, Values);
-      if (!D)
-        return D.takeError();
-      Fn.X.push_back(X);
-      Fn.Y.push_back(*Y);
-      Df.X.push_back(X);
-      Df.Y.push_back(*D);
-      bool Saturated = std::isfinite(*D) && std::fabs(*D) < 0.01;
-      if (Saturated && !InBand)
-        BandStart = X;
-      if (!Saturated && InBand)
-        C.Bands.push_back({BandStart, X, Color});
-      InBand = Saturated;
-    }
-    if (InBand)
-      C.Bands.push_back({BandStart, Hi, Color});
-    C.Lines.push_back(std::move(Fn));
-    C.Lines.push_back(std::move(Df));
+    if (Error E = addActivationCurves(C, Label, *F, Values, Lo, Hi,
+                                      paletteColors()[K % paletteColors().size()]))
+      return E;
   }
   if (Error E = writeFileAtomically(A.Output, renderLineChart(C)))
     return E;

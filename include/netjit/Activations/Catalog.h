@@ -42,6 +42,10 @@ ParamValues defaultParams(const ActivationInfo &I);
 std::vector<std::string> activationNames();
 
 /// An activation compiled to expressions: what every later stage consumes.
+/// |f'| below this counts as saturated: the gradient through the unit is
+/// cut a hundredfold (plots shade it, training diagnostics count it).
+inline constexpr double SaturationThreshold = 0.01;
+
 struct ActivationForms {
   ExprRef Formula;       // as written
   ExprRef Forward;       // simplified (numerically stable) f(x)

@@ -110,9 +110,6 @@ struct LayerDiagnostics {
   int Alive = -1;       // Units fields: steps with f'(z) != 0 for some sample
 };
 
-/// The threshold below which |f'(z)| counts as saturated.
-inline constexpr double SaturationThreshold = 0.01;
-
 class TrainGraph {
 public:
   /// Builds the programs for G at most MaxBatch rows per call; with
