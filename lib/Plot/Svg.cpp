@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 
@@ -69,6 +70,14 @@ std::string label(double V) {
   return B;
 }
 
+/// 10^K as 0.01, 1, 100, or 1e-5 and 1e+06 beyond (short tick labels).
+std::string powerLabel(double K) {
+  int E = int(std::lround(K));
+  if (E >= -3 && E <= 4)
+    return label(std::pow(10, E));
+  return "1e" + std::to_string(E);
+}
+
 } // namespace
 
 std::string renderLineChart(const LineChart &C) {
@@ -131,7 +140,7 @@ std::string renderLineChart(const LineChart &C) {
       << "\" text-anchor=\"middle\">" << label(X) << "</text>\n";
   for (double Y : YT)
     O << "<text x=\"" << num(L - 8) << "\" y=\"" << num(PY(Y) + 4)
-      << "\" text-anchor=\"end\">" << label(C.LogY ? std::pow(10, Y) : Y)
+      << "\" text-anchor=\"end\">" << (C.LogY ? powerLabel(Y) : label(Y))
       << "</text>\n";
   O << "</g>\n";
   if (!C.XLabel.empty())
@@ -195,7 +204,25 @@ std::string renderLineChart(const LineChart &C) {
       Longest = std::max(Longest, C.BandLabel.size());
     size_t Rows = C.Lines.size() + (C.BandLabel.empty() ? 0 : 1);
     double W = 44 + 7.2 * Longest, H = 10 + 20 * Rows;
+    // The corner whose box covers the fewest points of the lines (top
+    // right on ties, as matplotlib's 'best' prefers the upper corners).
     double LX = L + PW - W - 10, LY = T + 10;
+    size_t Fewest = SIZE_MAX;
+    for (auto [CX, CY] : {std::pair(L + PW - W - 10, T + 10),
+                          std::pair(L + 10, T + 10),
+                          std::pair(L + PW - W - 10, T + PH - H - 10),
+                          std::pair(L + 10, T + PH - H - 10)}) {
+      size_t Covered = 0;
+      for (const Series &S : C.Lines)
+        for (size_t I = 0; I < S.X.size() && I < S.Y.size(); ++I) {
+          double X = PX(S.X[I]), Y = PY(TY(S.Y[I]));
+          Covered += X >= CX - 4 && X <= CX + W + 4 && Y >= CY - 4 && Y <= CY + H + 4;
+        }
+      if (Covered < Fewest) {
+        Fewest = Covered;
+        LX = CX, LY = CY;
+      }
+    }
     O << "<g><rect x=\"" << num(LX) << "\" y=\"" << num(LY) << "\" width=\""
       << num(W) << "\" height=\"" << num(H)
       << "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\"/>\n";

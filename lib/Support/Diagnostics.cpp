@@ -68,6 +68,14 @@ Error plainError(ErrorKind Kind, const Twine &Message) {
   return make_error<LocatedError>(Kind, "", "", Message.str());
 }
 
+Error prefixError(Error E, const Twine &Prefix) {
+  std::string P = Prefix.str();
+  return handleErrors(std::move(E), [&](const LocatedError &L) -> Error {
+    return make_error<LocatedError>(L.kind(), L.file(), L.where(),
+                                    P + L.text(), L.snippet());
+  });
+}
+
 std::string closestMatch(StringRef Name, ArrayRef<std::string> Candidates) {
   // A typo is a few edits away (a swap of two letters counts two), and never
   // the whole name.

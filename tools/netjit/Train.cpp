@@ -256,7 +256,7 @@ Error plotGradients(StringRef Path, StringRef Title,
                     ArrayRef<std::pair<std::string, TrainResult>> Runs) {
   LineChart C;
   C.Title = Title.str();
-  C.YLabel = "weight gradient norm (RMS per step, log scale)";
+  C.YLabel = "weight gradient norm (RMS per step; log scale, 0 left out)";
   C.LogY = true;
   C.IntegerX = true;
   if (Runs.size() == 1) {
@@ -646,8 +646,8 @@ Error runCompare(const CompareArgs &C) {
     if (!C.Train.Quiet)
       outs() << "== " << Label << "\n";
     auto T = trainOne(std::move(One), *D, C.Train, true);
-    if (!T)
-      return T.takeError();
+    if (!T) // which run failed
+      return prefixError(T.takeError(), Label + ": ");
     if (!C.Train.PlotBoundary.empty()) {
       auto P = boundaryPanel(*T->M, *D, Label);
       if (!P)

@@ -62,6 +62,10 @@ llvm::Error locatedError(ErrorKind Kind, llvm::StringRef File,
 /// An error with no location beyond its kind (a bad option value).
 llvm::Error plainError(ErrorKind Kind, const llvm::Twine &Message);
 
+/// E with Prefix before its message (which run of several failed), its
+/// kind and location kept.
+llvm::Error prefixError(llvm::Error E, const llvm::Twine &Prefix);
+
 /// The candidate closest to Name by edit distance, or "" when none is close
 /// enough to be a plausible typo.
 std::string closestMatch(llvm::StringRef Name,
