@@ -6,6 +6,7 @@
 #include "netjit/netjit.h"
 
 #include "llvm/Support/FileSystem.h"
+#include <cmath>
 #include <thread>
 
 namespace {
@@ -77,6 +78,36 @@ TEST(ApiTest, CompileTrainPredictAndParameters) {
   EXPECT_EQ(S.message(), "no parameter 'dense_1/bais' (did you mean 'dense_1/bias'?)");
   EXPECT_EQ(M->setParameter("dense_1/bias", B.data(), 2).message(),
             "dense_1/bias has 3 floats, not 2");
+}
+
+TEST(ApiTest, DiagnosticsOfTheStepsSinceTheLastReset) {
+  if (!netjit::test::jitUnavailable().empty())
+    GTEST_SKIP() << netjit::test::jitUnavailable();
+  netjit::CompilerOptions O = noCache();
+  O.Diagnostics = true;
+  auto M = netjit::Compiler(O).compileJson(Spec, "api.json");
+  ASSERT_TRUE(M.ok()) << M.status().message();
+  std::vector<float> X;
+  std::vector<int32_t> Y;
+  task(20, 1, X, Y);
+  for (int Step = 0; Step < 3; ++Step)
+    ASSERT_TRUE(M->trainStep(X.data(), Y.data(), 20).ok());
+  std::vector<netjit::LayerReport> L = M->diagnostics();
+  ASSERT_EQ(L.size(), 2u);
+  EXPECT_EQ(L[0].Layer, "dense_0");
+  EXPECT_EQ(L[0].Units, 16);
+  EXPECT_GT(L[0].WeightGrad, 0);
+  EXPECT_TRUE(std::isnan(L[0].InputGrad)); // the first layer's: never computed
+  EXPECT_GE(L[0].Saturated, 0);
+  EXPECT_EQ(L[0].Dead, 0); // tanh' > 0 everywhere
+  EXPECT_GT(L[1].InputGrad, 0);
+  EXPECT_TRUE(std::isnan(L[1].Saturated)); // softmax meets the loss
+  // Reset: nothing measured since.
+  EXPECT_TRUE(std::isnan(M->diagnostics()[0].WeightGrad));
+  // Without the option there is nothing to report.
+  auto Plain = netjit::Compiler(noCache()).compileJson(Spec, "api.json");
+  ASSERT_TRUE(Plain.ok());
+  EXPECT_TRUE(Plain->diagnostics().empty());
 }
 
 TEST(ApiTest, ErrorsAreStatusesAndTheHostCarriesOn) {

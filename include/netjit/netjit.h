@@ -72,6 +72,9 @@ struct CompilerOptions {
   /// bytes per weight; training keeps three or four copies.
   int64_t MaxWeights = int64_t(1) << 28;
   int64_t MaxActivations = int64_t(1) << 28;
+  /// Compile the training step with diagnostics (Model::diagnostics(),
+  /// EpochReport::Layers): 0.4-2.9% of the step (docs/performance.md).
+  bool Diagnostics = false;
 };
 
 /// Loss and accuracy as Keras reports them (means over the samples, the
@@ -87,11 +90,23 @@ struct ParameterInfo {
   int64_t size() const { return Shape.empty() ? 0 : Shape[0] * Shape[1]; }
 };
 
+/// One layer's training diagnostics (docs/training.md); NaN where there is
+/// nothing to measure.
+struct LayerReport {
+  std::string Layer;
+  int64_t Units = 0;
+  double WeightGrad; // RMS over the updates of |dL/dW| (the kernel)
+  double InputGrad;  // RMS over the samples of |dL_i/dx_i|, x the input
+  double Saturated;  // fraction of (sample, unit) with |f'(z)| < 0.01
+  double Dead;       // fraction of units with f'(z) = 0 for every sample
+};
+
 struct EpochReport {
   int Epoch, Epochs;
   double Loss, Accuracy;
   double TestLoss, TestAccuracy; // NaN until the last epoch (when tested)
   double Seconds;
+  std::vector<LayerReport> Layers; // with CompilerOptions::Diagnostics
 };
 
 /// A compiled network with its weights and optimizer state. Move-only.
@@ -127,6 +142,10 @@ public:
                            int64_t Batch);
   /// Batch rows of outputs (softmax or sigmoid applied) into Out.
   Status predict(const float *X, int64_t Batch, float *Out);
+  /// The diagnostics of the training steps since the last reset (empty
+  /// unless compiled with CompilerOptions::Diagnostics), a layer each;
+  /// Reset starts the next period.
+  std::vector<LayerReport> diagnostics(bool Reset = true);
 
   /// Trains on the spec's data (its "data", or DataJson such as
   /// {"dataset": "fashion_mnist"}) for Epochs (0 = the spec's), calling

@@ -21,6 +21,8 @@ struct Model::Impl {
   std::unique_ptr<CompiledModel> M;
   int Epochs = 5;
   uint64_t Seed = 0;
+  /// Training steps and their samples since the diagnostics' last reset.
+  int64_t Steps = 0, Samples = 0;
 };
 
 struct ModelAccess {
@@ -73,6 +75,7 @@ Result<Model> compileSpec(Expected<Spec> S, const CompilerOptions &O) {
   CO.Jit.CacheDir = O.CacheDir;
   CO.Threads = O.Threads;
   CO.MaxBatch = O.MaxBatch;
+  CO.Diagnostics = O.Diagnostics;
   auto M = CompiledModel::compile(std::move(*G), CO);
   if (!M)
     return toStatus(M.takeError());
@@ -143,7 +146,29 @@ static Result<Metrics> step(Model::Impl *P, bool Train, bool Sparse,
                  : P->M->evaluate(X, Labels, Batch);
   if (!R)
     return toStatus(R.takeError());
+  if (Train) {
+    ++P->Steps;
+    P->Samples += Batch;
+  }
   return metrics(*R, Batch);
+}
+
+static std::vector<LayerReport> layerReports(const std::vector<LayerEpochStats> &L) {
+  std::vector<LayerReport> Out;
+  for (const LayerEpochStats &S : L)
+    Out.push_back({S.Layer, S.Units, S.WeightGrad, S.InputGrad, S.Saturated, S.Dead});
+  return Out;
+}
+
+std::vector<LayerReport> Model::diagnostics(bool Reset) {
+  if (!P || !P->M)
+    return {};
+  auto R = layerReports(layerEpochStats(*P->M, P->Steps, P->Samples));
+  if (Reset) {
+    P->M->resetDiagnostics();
+    P->Steps = P->Samples = 0;
+  }
+  return R;
 }
 
 Result<Metrics> Model::trainStep(const float *X, const int32_t *Labels,
@@ -189,7 +214,7 @@ Model::fit(int Epochs, std::function<void(const EpochReport &)> Progress,
   std::vector<EpochReport> Reports;
   O.OnEpoch = [&](const EpochMetrics &E) -> Error {
     Reports.push_back({E.Epoch, O.Epochs, E.Loss, E.Accuracy, NAN, NAN,
-                       E.Seconds});
+                       E.Seconds, layerReports(E.Layers)});
     if (Progress && E.Epoch < O.Epochs)
       Progress(Reports.back());
     return Error::success();
