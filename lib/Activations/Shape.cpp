@@ -71,16 +71,24 @@ std::string num(double V) {
 
 } // namespace
 
-Expected<ActivationShape> measureShape(const ActivationForms &F,
-                                       const ParamValues &Params) {
+Expected<Curve> Curve::create(const ActivationForms &F,
+                              const ParamValues &Params) {
   auto Fe = Evaluator::create(F.Forward, Params);
   if (!Fe)
     return Fe.takeError();
   auto De = Evaluator::create(F.Derivative, Params);
   if (!De)
     return De.takeError();
-  auto Fn = [&](double X) { return (*Fe)(X); };
-  auto Slope = [&](double X) { return std::fabs((*De)(X, Fn(X))); };
+  return Curve(std::move(*Fe), std::move(*De));
+}
+
+Expected<ActivationShape> measureShape(const ActivationForms &F,
+                                       const ParamValues &Params) {
+  auto C = Curve::create(F, Params);
+  if (!C)
+    return C.takeError();
+  auto Fn = [&](double X) { return C->f(X); };
+  auto Slope = [&](double X) { return std::fabs(C->df(X)); };
   std::vector<double> X = grid(), Y(X.size()), D(X.size());
   for (size_t I = 0; I < X.size(); ++I) {
     Y[I] = Fn(X[I]);

@@ -22,21 +22,18 @@ Error addActivationCurves(LineChart &C, const std::string &Label,
                           const ActivationForms &F, const ParamValues &Values,
                           double Lo, double Hi, const std::string &Color,
                           int Points) {
-  auto Fe = Evaluator::create(F.Forward, Values);
-  if (!Fe)
-    return Fe.takeError();
-  auto De = Evaluator::create(F.Derivative, Values);
-  if (!De)
-    return De.takeError();
+  auto Cv = Curve::create(F, Values);
+  if (!Cv)
+    return Cv.takeError();
   Series Fn{Label, {}, {}, false, Color, false};
   Series Df{Label + "'", {}, {}, true, Color, false};
   for (int I = 0; I < Points; ++I) {
     double X = Lo + (Hi - Lo) * I / (Points - 1);
-    double Y = (*Fe)(X);
+    double Y = Cv->f(X);
     Fn.X.push_back(X);
     Fn.Y.push_back(Y);
     Df.X.push_back(X);
-    Df.Y.push_back((*De)(X, Y));
+    Df.Y.push_back(Cv->df(X, Y));
   }
   // The saturated regions with their measured edges, not the points'.
   auto S = measureShape(F, Values);

@@ -36,6 +36,22 @@ struct ActivationShape {
   std::vector<Interval> Saturated;
 };
 
+/// f and f' of an activation in double, its parameters bound: what the
+/// shape measurements and the plots sample.
+class Curve {
+public:
+  static llvm::Expected<Curve> create(const ActivationForms &F,
+                                      const ParamValues &Params);
+  double f(double X) const { return Fe(X); }
+  /// f'(X); Y = f(X) for a derivative that reads it.
+  double df(double X, double Y) const { return De(X, Y); }
+  double df(double X) const { return De(X, Fe(X)); }
+
+private:
+  Curve(Evaluator Fe, Evaluator De) : Fe(std::move(Fe)), De(std::move(De)) {}
+  Evaluator Fe, De;
+};
+
 /// Samples F (with Params) on [-1e6, 1e6], densely on [-20, 20], and refines
 /// the extremes and the saturation boundaries to about 6 digits.
 llvm::Expected<ActivationShape> measureShape(const ActivationForms &F,
