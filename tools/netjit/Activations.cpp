@@ -203,6 +203,10 @@ Error writePicture(const json &E, StringRef Path) {
 }
 
 Error writeMarkdown(const json &List, StringRef Path) {
+  if (!Path.ends_with(".md"))
+    return plainError(ErrorKind::Usage,
+                      "--markdown: expected FILE.md (its pictures go into "
+                      "FILE/), got '" + Path + "'");
   // The pictures go into the directory named as the file without .md.
   SmallString<256> Dir(Path);
   sys::path::replace_extension(Dir, "");

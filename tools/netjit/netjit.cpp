@@ -425,6 +425,7 @@ int main(int argc, char **argv) {
                    "write FILE.md (docs/activations.md) and a picture per "
                    "activation into FILE/ (docs/activations/), keeping what "
                    "follows the file's end-of-generated-part marker")
+      ->type_name("FILE.md")
       ->excludes(ActJsonOpt);
 
   AccuracyArgs AA;
@@ -544,7 +545,8 @@ int main(int argc, char **argv) {
     C->add_option("--plot-gradients", T.PlotGradients,
                   "with --diagnostics: draw the weight gradient norm per "
                   "layer (SVG; train: across epochs, compare: across layers "
-                  "per activation)");
+                  "per activation)")
+        ->type_name("FILE.svg");
     C->add_option("--resume", T.Resume,
                   "continue from a checkpoint of the same spec: the final "
                   "weights equal an uninterrupted run's (same threads)");
