@@ -24,24 +24,7 @@ const char *Spec = R"({"input": {"shape": [2]},
 
 std::unique_ptr<CompiledModel> compile(int64_t Batch, unsigned Threads,
                                        bool Diagnostics = true) {
-  auto S = parseSpec(Spec, "diag.json");
-  auto G = S ? NetworkGraph::build(std::move(*S))
-             : llvm::Expected<std::unique_ptr<NetworkGraph>>(S.takeError());
-  if (!G) {
-    ADD_FAILURE() << llvm::toString(G.takeError());
-    return nullptr;
-  }
-  CompileOptions O;
-  O.MaxBatch = Batch;
-  O.Jit.UseCache = false;
-  O.Threads = Threads;
-  O.Diagnostics = Diagnostics;
-  auto M = CompiledModel::compile(std::move(*G), O);
-  if (!M) {
-    ADD_FAILURE() << llvm::toString(M.takeError());
-    return nullptr;
-  }
-  return std::move(*M);
+  return test::compileSpec(Spec, Batch, Threads, Diagnostics);
 }
 
 /// Weights that make the figures worth checking: the sigmoid layer's large

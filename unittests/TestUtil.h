@@ -7,6 +7,7 @@
 #include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
 #include "netjit/JIT/Jit.h"
+#include "netjit/Runtime/Model.h"
 
 #include "gtest/gtest.h"
 #include <cmath>
@@ -46,6 +47,34 @@ inline const std::string &jitUnavailable() {
       GTEST_SKIP() << "no JIT on this host: "                                  \
                    << ::netjit::test::jitUnavailable();                        \
   } while (false)
+
+/// Text compiled at most Batch rows per call, no object cache; null (and a
+/// test failure naming the error) when it does not compile.
+inline std::unique_ptr<CompiledModel>
+compileSpec(const std::string &Text, int64_t Batch, unsigned Threads = 1,
+            bool Diagnostics = false) {
+  auto S = parseSpec(Text, "test.json");
+  if (!S) {
+    ADD_FAILURE() << llvm::toString(S.takeError()) << "\n" << Text;
+    return nullptr;
+  }
+  auto G = NetworkGraph::build(std::move(*S));
+  if (!G) {
+    ADD_FAILURE() << llvm::toString(G.takeError()) << "\n" << Text;
+    return nullptr;
+  }
+  CompileOptions O;
+  O.MaxBatch = Batch;
+  O.Jit.UseCache = false;
+  O.Threads = Threads;
+  O.Diagnostics = Diagnostics;
+  auto M = CompiledModel::compile(std::move(*G), O);
+  if (!M) {
+    ADD_FAILURE() << llvm::toString(M.takeError()) << "\n" << Text;
+    return nullptr;
+  }
+  return std::move(*M);
+}
 
 inline std::string errorText(llvm::Error E) {
   return llvm::toString(std::move(E));

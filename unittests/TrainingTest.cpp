@@ -16,29 +16,7 @@ using namespace netjit;
 
 namespace {
 
-std::unique_ptr<CompiledModel> compileSpec(const std::string &Text, int64_t Batch,
-                                   unsigned Threads = 1) {
-  auto S = parseSpec(Text, "test.json");
-  if (!S) {
-    ADD_FAILURE() << llvm::toString(S.takeError()) << "\n" << Text;
-    return nullptr;
-  }
-  auto G = NetworkGraph::build(std::move(*S));
-  if (!G) {
-    ADD_FAILURE() << llvm::toString(G.takeError()) << "\n" << Text;
-    return nullptr;
-  }
-  CompileOptions O;
-  O.MaxBatch = Batch;
-  O.Jit.UseCache = false;
-  O.Threads = Threads;
-  auto M = CompiledModel::compile(std::move(*G), O);
-  if (!M) {
-    ADD_FAILURE() << llvm::toString(M.takeError()) << "\n" << Text;
-    return nullptr;
-  }
-  return std::move(*M);
-}
+using test::compileSpec;
 
 /// Hidden activations the generator draws from: catalogue names, names with
 /// parameters (trained or not, shared or per unit), and formulas.
