@@ -92,7 +92,7 @@ Expected<ActivationShape> measureShape(const ActivationForms &F,
   std::vector<double> X = grid(), Y(X.size()), D(X.size());
   for (size_t I = 0; I < X.size(); ++I) {
     Y[I] = Fn(X[I]);
-    D[I] = Slope(X[I]);
+    D[I] = std::fabs(C->df(X[I], Y[I]));
   }
   size_t N = X.size();
   auto Interior = [&](size_t I) { return std::fabs(X[I]) <= Near; };

@@ -80,19 +80,16 @@ std::string displayName(const json &E) {
   return Name;
 }
 
-std::string cell(const std::string &S) {
-  std::string R;
-  for (char C : S)
-    R += C == '|' ? std::string("\\|") : std::string(1, C);
-  return "`" + R + "`";
-}
-
+/// Text inside a Markdown table cell: its pipes escaped.
 std::string escapePipes(const std::string &S) {
   std::string R;
   for (char C : S)
     R += C == '|' ? std::string("\\|") : std::string(1, C);
   return R;
 }
+
+/// A formula as a code cell.
+std::string cell(const std::string &S) { return "`" + escapePipes(S) + "`"; }
 
 /// The generated part of docs/activations.md; pictures are linked as
 /// PictureDir/NAME.svg.
