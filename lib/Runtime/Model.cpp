@@ -190,11 +190,10 @@ Expected<StepStats> CompiledModel::trainStepThreaded(const float *X,
 
 void CompiledModel::gradientPhase(const float *X, const void *Labels,
                                   int64_t Batch) {
-  unsigned N = Pool ? Pool->size() : 1;
+  unsigned N = threads();
   auto Slice = [N](int64_t Total, unsigned I) { return slice(Total, I, N); };
   int64_t In = G->inputSize();
   int64_t LabelBytes = T->sparseLabels() ? 4 : 4 * G->outputSize();
-  PhaseThreads = N;
   for (unsigned I = 0; I < N; ++I)
     std::fill(stats(I), stats(I) + 4, 0.0);
   auto *Part = entry<PartFn>(EntryPoint::GradientsPart);
@@ -221,7 +220,7 @@ void CompiledModel::gradientPhase(const float *X, const void *Labels,
 }
 
 StepStats CompiledModel::updatePhase() {
-  unsigned N = PhaseThreads;
+  unsigned N = threads();
   entry<AdvanceFn>(EntryPoint::Advance)(Arena.get());
   auto *Update = entry<UpdateFn>(EntryPoint::UpdatePart);
   auto Run = [&](unsigned I) {
@@ -272,17 +271,17 @@ Expected<StepStats> CompiledModel::trainStepGuarded(const float *X,
     return E;
   gradientPhase(X, Labels, Batch);
   Bad.clear();
-  for (unsigned I = 0; I < PhaseThreads; ++I)
+  for (unsigned I = 0; I < threads(); ++I)
     if (!std::isfinite(stats(I)[0]))
       Bad = "the loss";
-  for (unsigned W = 0; W < PhaseThreads && Bad.empty(); ++W) {
+  for (unsigned W = 0; W < threads() && Bad.empty(); ++W) {
     float *Work = W ? WorkPtrs[W - 1] : Arena.get() + T->workOffset();
     Bad = firstNonFinite(*T, Work + T->gradOffset() - T->workOffset(),
                          " (its gradient)");
   }
   if (!Bad.empty()) {
     StepStats S;
-    for (unsigned I = 0; I < PhaseThreads; ++I)
+    for (unsigned I = 0; I < threads(); ++I)
       S.LossSum += stats(I)[0];
     return S;
   }

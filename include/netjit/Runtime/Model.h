@@ -108,7 +108,7 @@ private:
                                               const void *Labels,
                                               int64_t Batch);
   /// A step in two phases: each thread's gradients into its workspace
-  /// (Stats per thread), then advance and the update of every slice.
+  /// (and its stats(I)), then advance and the update of every slice.
   void gradientPhase(const float *X, const void *Labels, int64_t Batch);
   StepStats updatePhase();
   /// Thread I's stats array (T->statsDoubles()): StepStats' four, cleared
@@ -136,8 +136,6 @@ private:
   std::vector<std::unique_ptr<float, Free>> Work;
   std::vector<float *> WorkPtrs;
   std::vector<std::vector<double>> StatsBuf;
-  /// Threads the last gradient phase ran on.
-  unsigned PhaseThreads = 1;
 };
 
 /// Fills a parameter per its initializer from a generator seeded by Seed
