@@ -283,14 +283,16 @@ Value *emitLog(VB &V, Value *X, Value *Lo = nullptr) {
 
 /// log(1 + f) + corr for f in (sqrt(1/2) - 1, 1], f exact: past sqrt(2) - 1
 /// (where logCore's series loses accuracy: 1.28 ULP at f = 0.98), 1 + f =
-/// 2 (1 + g) with g = (f - 1) / 2, and the rounding error of f - 1
-/// (Fast2Sum) joins corr.
+/// 2 (1 + g) with g = (f - 1) / 2, and the rounding error e of f - 1
+/// (Fast2Sum) joins corr as e / (1 + f): a correction below 2^-24 of the
+/// result, so 1 / (1 + f) rounded twice serves, and it is the division
+/// sigmoid makes of the same 1 + e^-|x| (a fused softplus divides once).
 Value *log1pCore(VB &V, Value *F, Value *Corr = nullptr) {
   Value *Big = V.gt(F, V.k(0.41421356237309503));
   Value *D = V.sub(F, V.k(1));
   Value *E = V.sub(F, V.add(D, V.k(1))); // f - 1 = d + e exactly
   Value *G = V.mul(D, V.k(0.5));
-  Value *GCorr = V.div(V.mul(E, V.k(0.5)), V.add(V.k(1), G));
+  Value *GCorr = V.mul(E, V.div(V.k(1), V.add(V.k(1), F)));
   Value *C = V.sel(Big, GCorr, V.k(0));
   if (Corr)
     C = V.add(C, Corr);
