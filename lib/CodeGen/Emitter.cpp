@@ -95,6 +95,50 @@ Sign SignAnalysis::compute(ExprRef E) {
 /// The error budgets of an activation's kernels, in ULPs (docs/accuracy.md).
 constexpr double ForwardBudget = 3, DerivativeBudget = 4;
 
+void factors(ExprRef E, SmallVectorImpl<ExprRef> &Out) {
+  if (E->op() != Op::Mul) {
+    Out.push_back(E);
+    return;
+  }
+  factors(E->operand(0), Out);
+  factors(E->operand(1), Out);
+}
+
+/// The u of sigmoid(u) + u sigmoid(u) sigmoid(-u), the derivative of
+/// u sigmoid(u) (silu's and gelu_sigmoid's), its terms and factors in any
+/// order; else null. VectorMath::siluGrad computes it in float.
+ExprRef siluGradArg(ExprRef N) {
+  if (N->op() != Op::Add)
+    return nullptr;
+  for (unsigned I = 0; I < 2; ++I) {
+    ExprRef S = N->operand(I);
+    if (S->op() != Op::Sigmoid)
+      continue;
+    ExprRef U = S->operand(0);
+    SmallVector<ExprRef, 8> F, G;
+    factors(N->operand(1 - I), F);
+    factors(U, G);
+    auto Take = [&](auto Pred) {
+      auto It = llvm::find_if(F, Pred);
+      if (It == F.end())
+        return false;
+      F.erase(It);
+      return true;
+    };
+    if (!Take([&](ExprRef E) { return E == S; }) ||
+        !Take([&](ExprRef E) {
+          return E->op() == Op::Sigmoid && E->operand(0)->op() == Op::Neg &&
+                 E->operand(0)->operand(0) == U;
+        }))
+      continue;
+    llvm::sort(F);
+    llvm::sort(G);
+    if (F == G)
+      return U;
+  }
+  return nullptr;
+}
+
 /// Lowers expressions lane-wise; one instance per loop body, so values shared
 /// between the forward and the derivative are computed once.
 ///
@@ -129,7 +173,7 @@ public:
     DenseSet<ExprRef> Seen;
     for (size_t K = 0; K < Roots.size(); ++K) {
       for (ExprRef N : postOrder(Roots[K])) {
-        if (mayCancel(N))
+        if (mayCancel(N) && !siluGradArg(N))
           Work.push_back(N);
         if (N->op() == Op::Div && Seen.insert(N).second)
           ++Divisions[N->operand(1)];
@@ -174,7 +218,8 @@ public:
       break;
     case Op::Add:
     case Op::Sub:
-      R = std::max(U(0), U(1)) + 0.5;
+      R = siluGradArg(N) ? VectorMath::SiluGradMaxUlp
+                         : std::max(U(0), U(1)) + 0.5;
       break;
     case Op::Pow:
     case Op::Sqrt:
@@ -558,6 +603,11 @@ private:
       return plainError(ErrorKind::Compile,
                         "no value bound for '" + N->name() + "'");
     case Op::Add:
+      if (ExprRef U = siluGradArg(N)) {
+        Parts P = split(U);
+        return VM.siluGrad(B, P.Hi, P.AbsLo);
+      }
+      [[fallthrough]];
     case Op::Sub:
     case Op::Mul:
     case Op::Div:

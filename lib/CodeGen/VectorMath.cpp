@@ -15,7 +15,6 @@
 using namespace llvm;
 
 namespace netjit {
-namespace {
 
 /// Lane-wise helpers over a float vector type and its i32 / double twins.
 struct VB {
@@ -129,6 +128,8 @@ struct VB {
   }
   Value *restoreNaN(Value *X, Value *R) { return sel(isNaN(X), X, R); }
 };
+
+namespace {
 
 constexpr double Log2E = 1.4426950408889634;
 // ln 2 split so that n * Ln2Hi is exact for |n| < 2^9.
@@ -357,6 +358,8 @@ Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   return V.restoreNaN(X, V.copysign(R, X));
 }
 
+std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E);
+
 Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // One exp for both signs: sigmoid = 1 / (1 + E) for x >= 0 and
   // 1 - 1 / (1 + E) below, E = e^-|x| = Eh + El unrounded and 1 + E = S + D
@@ -366,14 +369,39 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // One division for both signs, each result one fma; sigmoid(u) and
   // sigmoid(-u) share all of it after inlining.
   ExpNegAbs E = expNegAbs(V, X, Lo); // Lo is the error of |x|
+  auto [Big, Small] = sigmoidOfAbs(V, E);
+  return V.restoreNaN(X, V.sel(V.lt(X, V.k(0)), Small, Big));
+}
+
+/// sigmoid(|x|) and sigmoid(-|x|) from expNegAbs, as emitSigmoid explains.
+std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E) {
   Value *NegInv = V.B.CreateFNeg(E.Inv);
   Value *R = V.fma(NegInv, E.D, V.fma(NegInv, E.S, V.k(1)));
   // R^2 (up to 2^-46) is an ULP of sigmoid(-|x|) once E nears 2^-24.
   R = V.fma(R, R, R);
-  Value *Res = V.sel(V.lt(X, V.k(0)),
-                     V.fma(V.B.CreateFNeg(R), E.Inv, V.sub(V.k(1), E.Inv)),
-                     V.fma(R, E.Inv, E.Inv));
-  return V.restoreNaN(X, Res);
+  return {V.fma(R, E.Inv, E.Inv),
+          V.fma(V.B.CreateFNeg(R), E.Inv, V.sub(V.k(1), E.Inv))};
+}
+
+Value *emitSiluGrad(VB &V, Value *X, Value *ALo) {
+  // sigmoid(x) (1 + x sigmoid(-x)), all in float. For x >= 0 the terms have
+  // one sign: sigmoid(x) fma(x, sigmoid(-x), 1). For x < 0, as sigmoid(-x)
+  // (1 + e^x) = 1, it is sigmoid(x) sigmoid(-x) N with N = (1 + x) + e^x:
+  // 1 + x is exact on [-2, -1/2], where the root (-1.2785) is, and e^x =
+  // Eh + El is the sigmoids' own, so N keeps its digits where 1 + x and e^x
+  // cancel; the x sigmoid(-x) of the first form would lose them. Clamping
+  // x keeps the infinities' limits (1 and 0) instead of inf * 0.
+  ExpNegAbs E = expNegAbs(V, X, ALo); // ALo is the error of |x|
+  auto [Big, Small] = sigmoidOfAbs(V, E);
+  Value *Xc = V.clamp(X, -1e30, 1e30);
+  Value *Pos = V.mul(Big, V.fma(Xc, Small, V.k(1)));
+  Value *XLo = ALo ? V.B.CreateFNeg(ALo) : V.k(0); // x < 0: lo of x = -lo of |x|
+  Value *N = V.add(V.add(V.add(V.k(1), Xc), E.Eh), V.add(XLo, E.El));
+  // Small (Big N) with Big N's rounding error (fma) recovered: one
+  // rounding of the result instead of two.
+  Value *BN = V.mul(Big, N);
+  Value *Neg = V.fma(Small, BN, V.mul(Small, V.fma(Big, N, V.B.CreateFNeg(BN))));
+  return V.restoreNaN(X, V.sel(V.lt(X, V.k(0)), Neg, Pos));
 }
 
 Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
@@ -733,9 +761,20 @@ bool VectorMath::takesAbsLo(Op O) {
 }
 
 Function *VectorMath::get(Op O, bool WithLo, bool Double) {
-  std::string Name = std::string("netjit.vm.") + opInfo(O).Spelling +
-                     (WithLo ? ".lo" : "") + (Double ? ".d" : "") + ".v" +
-                     std::to_string(Lanes) + "f32";
+  const Entry *E = find(O);
+  assert(E && "VectorMath::provides() said no");
+  return get(opInfo(O).Spelling, WithLo, Double, [&](VB &V, Value *X, Value *Lo) {
+    return Double    ? E->EmitDouble(V, X, Lo)
+           : E->Emit ? E->Emit(V, X, Lo)
+                     : V.B.CreateFPTrunc(E->EmitDouble(V, X, Lo), V.F);
+  });
+}
+
+Function *VectorMath::get(StringRef Spelling, bool WithLo, bool Double,
+                          function_ref<Value *(VB &, Value *, Value *)> Emit) {
+  std::string Name = ("netjit.vm." + Spelling).str() + (WithLo ? ".lo" : "") +
+                     (Double ? ".d" : "") + ".v" + std::to_string(Lanes) +
+                     "f32";
   if (Function *F = M.getFunction(Name))
     return F;
   LLVMContext &Ctx = M.getContext();
@@ -748,15 +787,13 @@ Function *VectorMath::get(Op O, bool WithLo, bool Double) {
   F->addFnAttr(Attribute::NoUnwind);
   IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
   VB V(B, Lanes, Avx512);
-  Value *X = F->getArg(0);
-  Value *Lo = WithLo ? F->getArg(1) : nullptr;
-  const Entry *E = find(O);
-  assert(E && "VectorMath::provides() said no");
-  Value *R = Double    ? E->EmitDouble(V, X, Lo)
-             : E->Emit ? E->Emit(V, X, Lo)
-                       : B.CreateFPTrunc(E->EmitDouble(V, X, Lo), VT);
-  B.CreateRet(R);
+  B.CreateRet(Emit(V, F->getArg(0), WithLo ? F->getArg(1) : nullptr));
   return F;
+}
+
+Value *VectorMath::siluGrad(IRBuilder<> &B, Value *X, Value *AbsLo) {
+  Function *F = get("silu_grad", AbsLo, false, emitSiluGrad);
+  return AbsLo ? B.CreateCall(F, {X, AbsLo}) : B.CreateCall(F, {X});
 }
 
 Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X, Value *Lo,

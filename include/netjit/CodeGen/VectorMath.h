@@ -9,6 +9,7 @@
 #include "llvm/IR/Module.h"
 
 namespace netjit {
+struct VB; // lane-wise IR helpers (VectorMath.cpp)
 
 /// Emits each function once per module as an internal, always-inline
 /// function over <Lanes x float> ("netjit.vm.exp.v16f32"), then calls it.
@@ -43,8 +44,21 @@ public:
   llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X,
                     llvm::Value *Lo = nullptr, bool Double = false);
 
+  /// sigmoid(X) (1 + X sigmoid(-X)), the derivative of x sigmoid(x) (silu's
+  /// at beta x), in float where the sum would otherwise need double: it
+  /// cancels at X = -1.2785. AbsLo is the error of |X|, as sigmoid's.
+  llvm::Value *siluGrad(llvm::IRBuilder<> &B, llvm::Value *X,
+                        llvm::Value *AbsLo = nullptr);
+  /// siluGrad's largest error in ULPs away from its root.
+  static constexpr double SiluGradMaxUlp = 3;
+
 private:
   llvm::Function *get(Op O, bool WithLo, bool Double);
+  llvm::Function *
+  get(llvm::StringRef Spelling, bool WithLo, bool Double,
+      llvm::function_ref<llvm::Value *(VB &, llvm::Value *,
+                                       llvm::Value *)>
+          Emit);
   llvm::Module &M;
   unsigned Lanes;
   bool Avx512;
