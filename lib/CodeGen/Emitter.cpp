@@ -104,6 +104,20 @@ void factors(ExprRef E, SmallVectorImpl<ExprRef> &Out) {
   factors(E->operand(1), Out);
 }
 
+bool isSigmoidOfNeg(ExprRef E, ExprRef U) {
+  return E->op() == Op::Sigmoid && E->operand(0)->op() == Op::Neg &&
+         E->operand(0)->operand(0) == U;
+}
+
+/// The u of sigmoid(u) sigmoid(-u), in either order; else null.
+ExprRef sigmoidPairArg(ExprRef N) {
+  for (unsigned I = 0; I < 2 && N->op() == Op::Mul; ++I)
+    if (N->operand(I)->op() == Op::Sigmoid &&
+        isSigmoidOfNeg(N->operand(1 - I), N->operand(I)->operand(0)))
+      return N->operand(I)->operand(0);
+  return nullptr;
+}
+
 /// The u of sigmoid(u) + u sigmoid(u) sigmoid(-u), the derivative of
 /// u sigmoid(u) (silu's and gelu_sigmoid's), its terms and factors in any
 /// order; else null. VectorMath::siluGrad computes it in float.
@@ -126,10 +140,7 @@ ExprRef siluGradArg(ExprRef N) {
       return true;
     };
     if (!Take([&](ExprRef E) { return E == S; }) ||
-        !Take([&](ExprRef E) {
-          return E->op() == Op::Sigmoid && E->operand(0)->op() == Op::Neg &&
-                 E->operand(0)->operand(0) == U;
-        }))
+        !Take([&](ExprRef E) { return isSigmoidOfNeg(E, U); }))
       continue;
     llvm::sort(F);
     llvm::sort(G);
@@ -607,9 +618,14 @@ private:
         Parts P = split(U);
         return VM.siluGrad(B, P.Hi, P.AbsLo);
       }
-      [[fallthrough]];
-    case Op::Sub:
+      return arithmetic(N);
     case Op::Mul:
+      if (ExprRef U = sigmoidPairArg(N); U && !Double.count(N)) {
+        Parts P = split(U);
+        return VM.sigmoidProduct(B, P.Hi, P.AbsLo);
+      }
+      return arithmetic(N);
+    case Op::Sub:
     case Op::Div:
       return arithmetic(N);
     case Op::Pow:

@@ -383,6 +383,12 @@ std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E) {
           V.fma(V.B.CreateFNeg(R), E.Inv, V.sub(V.k(1), E.Inv))};
 }
 
+/// sigmoid(x) sigmoid(-x) = sigmoid(|x|) sigmoid(-|x|): no sign to select.
+Value *emitSigmoidProduct(VB &V, Value *X, Value *ALo) {
+  auto [Big, Small] = sigmoidOfAbs(V, expNegAbs(V, X, ALo));
+  return V.restoreNaN(X, V.mul(Big, Small));
+}
+
 Value *emitSiluGrad(VB &V, Value *X, Value *ALo) {
   // sigmoid(x) (1 + x sigmoid(-x)), all in float. For x >= 0 the terms have
   // one sign: sigmoid(x) fma(x, sigmoid(-x), 1). For x < 0, as sigmoid(-x)
@@ -789,6 +795,11 @@ Function *VectorMath::get(StringRef Spelling, bool WithLo, bool Double,
   VB V(B, Lanes, Avx512);
   B.CreateRet(Emit(V, F->getArg(0), WithLo ? F->getArg(1) : nullptr));
   return F;
+}
+
+Value *VectorMath::sigmoidProduct(IRBuilder<> &B, Value *X, Value *AbsLo) {
+  Function *F = get("sigmoid_product", AbsLo, false, emitSigmoidProduct);
+  return AbsLo ? B.CreateCall(F, {X, AbsLo}) : B.CreateCall(F, {X});
 }
 
 Value *VectorMath::siluGrad(IRBuilder<> &B, Value *X, Value *AbsLo) {

@@ -505,8 +505,9 @@ ExprRef stabilizeForFloat(ExprContext &Ctx, ExprRef E) {
       // 1 - tanh(u)^2 -> 4 sigmoid(2u) sigmoid(-2u)
       ExprRef T = N->operand(1)->operand(0)->operand(0);
       ExprRef U2 = Ctx.mul(Ctx.constant(2), Memo[T]);
-      R = Ctx.mul(Ctx.mul(Ctx.constant(4), Ctx.call(Op::Sigmoid, U2)),
-                  Ctx.call(Op::Sigmoid, Ctx.neg(U2)));
+      // (the pair one product: VectorMath::sigmoidProduct)
+      R = Ctx.mul(Ctx.constant(4), Ctx.mul(Ctx.call(Op::Sigmoid, U2),
+                                           Ctx.call(Op::Sigmoid, Ctx.neg(U2))));
     }
     Memo[N] = R;
   }

@@ -44,6 +44,11 @@ public:
   llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X,
                     llvm::Value *Lo = nullptr, bool Double = false);
 
+  /// sigmoid(X) sigmoid(-X) (sigmoid's derivative, and tanh's as 4
+  /// sigmoid(2x) sigmoid(-2x)) as the product of sigmoid(|X|) and
+  /// sigmoid(-|X|), without selecting each by X's sign; AbsLo as sigmoid's.
+  llvm::Value *sigmoidProduct(llvm::IRBuilder<> &B, llvm::Value *X,
+                              llvm::Value *AbsLo = nullptr);
   /// sigmoid(X) (1 + X sigmoid(-X)), the derivative of x sigmoid(x) (silu's
   /// at beta x), in float where the sum would otherwise need double: it
   /// cancels at X = -1.2785. AbsLo is the error of |X|, as sigmoid's.
