@@ -187,7 +187,9 @@ std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
 /// gives a finite n and p (callers restore NaN).
 std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
   Value *A = V.B.CreateFNeg(V.abs(X));
-  A = V.sel(V.gt(A, V.k(-104)), A, V.k(-104));
+  // A NaN x passes (and with it through n, p and everything built on them:
+  // sigmoid, tanh and softplus need not restore it).
+  A = V.sel(V.lt(A, V.k(-104)), V.k(-104), A);
   auto [N, R] = reduceLn2(V, A, ALo ? V.B.CreateFNeg(ALo) : nullptr);
   return {N, expm1Reduced(V, R, true)};
 }
@@ -355,7 +357,7 @@ Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Q = V.mul(Nh, E.Inv);
   Value *Res = V.add(V.fma(V.B.CreateFNeg(Q), E.S, Nh), Nl);
   Value *R = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), E.D, Res), E.Inv));
-  return V.restoreNaN(X, V.copysign(R, X));
+  return V.copysign(R, X);
 }
 
 std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E);
@@ -370,7 +372,7 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // sigmoid(-u) share all of it after inlining.
   ExpNegAbs E = expNegAbs(V, X, Lo); // Lo is the error of |x|
   auto [Big, Small] = sigmoidOfAbs(V, E);
-  return V.restoreNaN(X, V.sel(V.lt(X, V.k(0)), Small, Big));
+  return V.sel(V.lt(X, V.k(0)), Small, Big);
 }
 
 /// sigmoid(|x|) and sigmoid(-|x|) from expNegAbs, as emitSigmoid explains.
@@ -386,7 +388,7 @@ std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E) {
 /// sigmoid(x) sigmoid(-x) = sigmoid(|x|) sigmoid(-|x|): no sign to select.
 Value *emitSigmoidProduct(VB &V, Value *X, Value *ALo) {
   auto [Big, Small] = sigmoidOfAbs(V, expNegAbs(V, X, ALo));
-  return V.restoreNaN(X, V.mul(Big, Small));
+  return V.mul(Big, Small);
 }
 
 Value *emitSiluGrad(VB &V, Value *X, Value *ALo) {
@@ -407,7 +409,7 @@ Value *emitSiluGrad(VB &V, Value *X, Value *ALo) {
   // rounding of the result instead of two.
   Value *BN = V.mul(Big, N);
   Value *Neg = V.fma(Small, BN, V.mul(Small, V.fma(Big, N, V.B.CreateFNeg(BN))));
-  return V.restoreNaN(X, V.sel(V.lt(X, V.k(0)), Neg, Pos));
+  return V.sel(V.lt(X, V.k(0)), Neg, Pos);
 }
 
 Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
@@ -420,7 +422,7 @@ Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Log = log1pCore(V, E);
   if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
     Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
-  return V.restoreNaN(X, V.add(Pos, Log));
+  return V.add(Pos, Log);
 }
 
 // tools/vmfit/fit.py: erf(x) = x P(s), s = 2 x^2 - 1, |x| <= 1.
