@@ -47,12 +47,16 @@ def replace_section(text, name, table, command):
 
 def kernels_section(text):
     lines = []
-    triad, tsp = stat([r["triad_gbytes_per_s"] for r in nj])
+    # The machine's bandwidth is the best round's: other tenants only lower
+    # it, and a lowered triad would flatter the 'of bw' column.
+    triads = [r["triad_gbytes_per_s"] for r in nj]
+    triad, tsp = max(triads), stat(triads)[1]
     lines.append(f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()} ({nj[0]['cpu']}, "
                  f"{nj[0]['lanes']} float lanes); {len(nj)} alternating rounds; "
                  f"PyTorch {pt[0]['torch'] if pt else 'skipped'} on 1 thread.")
     lines.append("")
-    lines.append(f"Streaming bandwidth (triad, 64M floats): {triad:.1f} GB/s (spread {tsp:.0f}%).")
+    lines.append(f"Streaming bandwidth (triad, 64M floats): {triad:.1f} GB/s, the best of "
+                 f"{len(triads)} rounds (spread {tsp:.0f}%).")
     lines.append("")
     lines.append("Throughput in G elements/s, median over rounds (spread = (max - min) / median). "
                  "fused = forward and backward in one pass for netjit; forward then autograd "

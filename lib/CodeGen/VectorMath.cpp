@@ -127,6 +127,10 @@ struct VB {
     return Intrinsic::getDeclaration(B.GetInsertBlock()->getModule(), Id);
   }
   Value *restoreNaN(Value *X, Value *R) { return sel(isNaN(X), X, R); }
+  /// R, computed from X's expNegAbsParts, which pass a NaN x through to R
+  /// with AVX-512 (vscalefps); the portable ldexp converts n to an integer
+  /// (poison for NaN), so there the select stays.
+  Value *passedNaN(Value *X, Value *R) { return Avx512 ? R : restoreNaN(X, R); }
 };
 
 namespace {
@@ -187,8 +191,7 @@ std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
 /// gives a finite n and p (callers restore NaN).
 std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
   Value *A = V.B.CreateFNeg(V.abs(X));
-  // A NaN x passes (and with it through n, p and everything built on them:
-  // sigmoid, tanh and softplus need not restore it).
+  // A NaN x passes, through n and p to what is built on them (passedNaN).
   A = V.sel(V.lt(A, V.k(-104)), V.k(-104), A);
   auto [N, R] = reduceLn2(V, A, ALo ? V.B.CreateFNeg(ALo) : nullptr);
   return {N, expm1Reduced(V, R, true)};
@@ -357,7 +360,7 @@ Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Q = V.mul(Nh, E.Inv);
   Value *Res = V.add(V.fma(V.B.CreateFNeg(Q), E.S, Nh), Nl);
   Value *R = V.add(Q, V.mul(V.fma(V.B.CreateFNeg(Q), E.D, Res), E.Inv));
-  return V.copysign(R, X);
+  return V.passedNaN(X, V.copysign(R, X));
 }
 
 std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E);
@@ -372,7 +375,7 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // sigmoid(-u) share all of it after inlining.
   ExpNegAbs E = expNegAbs(V, X, Lo); // Lo is the error of |x|
   auto [Big, Small] = sigmoidOfAbs(V, E);
-  return V.sel(V.lt(X, V.k(0)), Small, Big);
+  return V.passedNaN(X, V.sel(V.lt(X, V.k(0)), Small, Big));
 }
 
 /// sigmoid(|x|) and sigmoid(-|x|) from expNegAbs, as emitSigmoid explains.
@@ -388,7 +391,7 @@ std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E) {
 /// sigmoid(x) sigmoid(-x) = sigmoid(|x|) sigmoid(-|x|): no sign to select.
 Value *emitSigmoidProduct(VB &V, Value *X, Value *ALo) {
   auto [Big, Small] = sigmoidOfAbs(V, expNegAbs(V, X, ALo));
-  return V.mul(Big, Small);
+  return V.passedNaN(X, V.mul(Big, Small));
 }
 
 Value *emitSiluGrad(VB &V, Value *X, Value *ALo) {
@@ -409,7 +412,7 @@ Value *emitSiluGrad(VB &V, Value *X, Value *ALo) {
   // rounding of the result instead of two.
   Value *BN = V.mul(Big, N);
   Value *Neg = V.fma(Small, BN, V.mul(Small, V.fma(Big, N, V.B.CreateFNeg(BN))));
-  return V.sel(V.lt(X, V.k(0)), Neg, Pos);
+  return V.passedNaN(X, V.sel(V.lt(X, V.k(0)), Neg, Pos));
 }
 
 Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
@@ -422,7 +425,7 @@ Value *emitSoftplus(VB &V, Value *X, Value *Lo = nullptr) {
   Value *Log = log1pCore(V, E);
   if (Lo) // max(x + lo, 0) = max(x, 0) + lo for x > 0 (lo is of |x| = x)
     Log = V.add(Log, V.sel(V.gt(X, V.k(0)), Lo, V.k(0)));
-  return V.add(Pos, Log);
+  return V.passedNaN(X, V.add(Pos, Log));
 }
 
 // tools/vmfit/fit.py: erf(x) = x P(s), s = 2 x^2 - 1, |x| <= 1.
