@@ -181,7 +181,10 @@ Value *expm1Reduced(VB &V, Value *R, bool Estrin) {
 /// e^(x + lo) = 2^n (1 + p), n as float lanes (ldexp's vscalefps takes
 /// them so); past [-104, 89] the result is 0 or inf anyway.
 std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
-  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
+  // Clamped so that a NaN x passes (passedNaN).
+  Value *C = V.sel(V.gt(X, V.k(89)), V.k(89), X);
+  C = V.sel(V.lt(C, V.k(-104)), V.k(-104), C);
+  auto [N, R] = reduceLn2(V, C, Lo);
   return {N, expm1Reduced(V, R, false)};
 }
 
@@ -199,7 +202,7 @@ std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
 
 Value *emitExp(VB &V, Value *X, Value *Lo) {
   auto [N, P] = expParts(V, X, Lo);
-  return V.restoreNaN(X, V.ldexp(V.add(V.k(1), P), N));
+  return V.passedNaN(X, V.ldexp(V.add(V.k(1), P), N));
 }
 
 Value *emitExpm1(VB &V, Value *X, Value *Lo = nullptr) {
