@@ -73,7 +73,7 @@ def kernels_section(text):
             cached = statistics.median(r["activations"][name]["compile_cached_ms"] for r in nj)
             if pt:
                 tf, tb, tu = g(pt, "forward"), g(pt, "backward"), g(pt, "fused")
-                tcols = f"{tf[0]:.2f} | {tb[0]:.2f} | {tu[0]:.2f} | **{u[0] / tu[0]:.1f}x**"
+                tcols = f"{tf[0]:.2f} | {tb[0]:.2f} | {tu[0]:.2f} | **{u[0] / tu[0]:.2f}x**"
             else:
                 tcols = "- | - | - | -"
             bw = u[0] * 1e9 * 16 / (triad * 1e9) * 100
