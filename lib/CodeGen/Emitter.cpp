@@ -118,6 +118,27 @@ ExprRef sigmoidPairArg(ExprRef N) {
   return nullptr;
 }
 
+/// The u of u normcdf(u) (gelu), or with Derivative of normcdf(u) + u
+/// normpdf(u), in any order; else null. VectorMath::gelu computes them.
+ExprRef geluArg(ExprRef N, bool Derivative) {
+  auto Product = [](ExprRef M, Op F) -> ExprRef {
+    for (unsigned I = 0; I < 2 && M->op() == Op::Mul; ++I)
+      if (M->operand(I)->op() == F && M->operand(I)->operand(0) == M->operand(1 - I))
+        return M->operand(1 - I);
+    return nullptr;
+  };
+  if (!Derivative)
+    return Product(N, Op::Normcdf);
+  for (unsigned I = 0; I < 2 && N->op() == Op::Add; ++I) {
+    ExprRef C = N->operand(I);
+    if (C->op() != Op::Normcdf)
+      continue;
+    if (ExprRef U = Product(N->operand(1 - I), Op::Normpdf); U == C->operand(0))
+      return U;
+  }
+  return nullptr;
+}
+
 /// The u of sigmoid(u) + u sigmoid(u) sigmoid(-u), the derivative of
 /// u sigmoid(u) (silu's and gelu_sigmoid's), its terms and factors in any
 /// order; else null. VectorMath::siluGrad computes it in float.
@@ -184,7 +205,7 @@ public:
     DenseSet<ExprRef> Seen;
     for (size_t K = 0; K < Roots.size(); ++K) {
       for (ExprRef N : postOrder(Roots[K])) {
-        if (mayCancel(N) && !siluGradArg(N))
+        if (mayCancel(N) && !siluGradArg(N) && !floatGelu(N, true))
           Work.push_back(N);
         if (N->op() == Op::Div && Seen.insert(N).second)
           ++Divisions[N->operand(1)];
@@ -229,8 +250,9 @@ public:
       break;
     case Op::Add:
     case Op::Sub:
-      R = siluGradArg(N) ? VectorMath::SiluGradMaxUlp
-                         : std::max(U(0), U(1)) + 0.5;
+      R = siluGradArg(N)        ? VectorMath::SiluGradMaxUlp
+          : floatGelu(N, true) ? 2.5
+                               : std::max(U(0), U(1)) + 0.5;
       break;
     case Op::Pow:
     case Op::Sqrt:
@@ -245,6 +267,19 @@ public:
         R = std::max(R, U(I)); // exact operations
     }
     return Ulp[N] = R;
+  }
+
+  /// geluArg(N, Derivative) where VectorMath has gelu in float and u is
+  /// float lanes.
+  ExprRef floatGelu(ExprRef N, bool Derivative) {
+    ExprRef U = VM.hasFloatGelu() ? geluArg(N, Derivative) : nullptr;
+    if (!U)
+      return nullptr;
+    auto It = Memo.find(U);
+    // Before lowering (plan()), a leaf is float; after, its lanes tell.
+    if (It == Memo.end())
+      return U->op() == Op::Var || U->op() == Op::Param ? U : nullptr;
+    return It->second->getType() == VT ? U : nullptr;
   }
 
   /// A sum whose terms may have opposite signs.
@@ -614,12 +649,16 @@ private:
       return plainError(ErrorKind::Compile,
                         "no value bound for '" + N->name() + "'");
     case Op::Add:
+      if (ExprRef U = floatGelu(N, true))
+        return VM.gelu(B, Memo[U], true);
       if (ExprRef U = siluGradArg(N)) {
         Parts P = split(U);
         return VM.siluGrad(B, P.Hi, P.AbsLo);
       }
       return arithmetic(N);
     case Op::Mul:
+      if (ExprRef U = floatGelu(N, false); U && !Double.count(N))
+        return VM.gelu(B, Memo[U], false);
       if (ExprRef U = sigmoidPairArg(N); U && !Double.count(N)) {
         Parts P = split(U);
         return VM.sigmoidProduct(B, P.Hi, P.AbsLo);

@@ -6,6 +6,7 @@
 // series converges fast on the reduced range, else Chebyshev fits made by
 // tools/vmfit/fit.py. Measured errors are in docs/accuracy.md.
 #include "netjit/CodeGen/VectorMath.h"
+#include <cfloat>
 
 #include "llvm/Analysis/VectorUtils.h"
 #include "llvm/IR/Intrinsics.h"
@@ -605,6 +606,8 @@ Value *tailClamped(VB &V, Value *X) {
   return V.sel(V.gt(T, V.k(TailEnd)), V.k(TailEnd), T);
 }
 
+Value *gaussF(VB &V, Value *X);
+
 /// e^(-t^2/2) (times 2^64 in the float build) in double for t = |x|, 0
 /// past TailEnd, NaN for NaN: the same instructions in normcdf and
 /// normpdf, merged after inlining.
@@ -615,6 +618,11 @@ Value *gaussD(VB &V, Value *X) {
     Value *E = expDouble(V, A);
     return V.sel(V.B.CreateFCmpOGT(Td, V.kd(TailEnd)), V.kd(0), E);
   }
+  return V.B.CreateFPExt(gaussF(V, X), V.D);
+}
+
+/// e^(-t^2/2) 2^64 in float for t = |x| (AVX-512 build), 0 past TailEnd.
+Value *gaussF(VB &V, Value *X) {
   Value *Tc = tailClamped(V, X);
   // t^2 = h + l exactly; -h/2 reduced by ln 2, -l/2 joining the small r
   // (e^-x^2/2 has condition number x^2, up to 210 here).
@@ -625,7 +633,7 @@ Value *gaussD(VB &V, Value *X) {
   // n + 64 >= -88; past the tail 2^-186 makes it 0.
   Value *Ns = V.sel(V.gt(V.abs(X), V.k(TailEnd)), V.k(-250),
                     V.add(N, V.k(GaussExpScale)));
-  return V.B.CreateFPExt(V.ldexp(V.add(V.k(1), P), Ns), V.D);
+  return V.ldexp(V.add(V.k(1), P), Ns);
 }
 
 /// M(t) (times 2^-64 in the float build) in double for t = |x|. The float
@@ -633,10 +641,19 @@ Value *gaussD(VB &V, Value *X) {
 /// t + 1 (widths 1/4 near 0, where M curves most, to 2 near 15) and fetches
 /// its coefficients; s P(s) + lo in float is below a tenth of M, so its
 /// roundings reach M a tenth as big.
+std::pair<Value *, Value *> millsF(VB &V, Value *X);
+
 Value *millsD(VB &V, Value *X) {
   IRBuilder<> &B = V.B;
   if (!V.Avx512)
     return millsDouble(V, B.CreateFPExt(V.abs(X), V.D));
+  auto [Hi, Low] = millsF(V, X);
+  return B.CreateFAdd(B.CreateFPExt(Hi, V.D), B.CreateFPExt(Low, V.D));
+}
+
+/// M(t) 2^-64 as float m0 hi and the rest (AVX-512 build), as millsD.
+std::pair<Value *, Value *> millsF(VB &V, Value *X) {
+  IRBuilder<> &B = V.B;
   Value *Tc = tailClamped(V, X);
   Value *Idx = B.CreateSub(B.CreateLShr(V.toInt(V.add(Tc, V.k(1))), 21),
                            V.ki(0x3f800000 >> 21));
@@ -650,8 +667,7 @@ Value *millsD(VB &V, Value *X) {
   Value *P = Col(3);
   for (int Row = 4; Row < 9; ++Row)
     P = V.fma(P, S, Col(Row));
-  Value *Low = V.fma(S, P, Col(2));
-  return B.CreateFAdd(B.CreateFPExt(Col(1), V.D), B.CreateFPExt(Low, V.D));
+  return {Col(1), V.fma(S, P, Col(2))};
 }
 
 /// Phi(x) in double: Phi(-t) = e^(-t^2/2) M(t) for t = |x|, and 1 - Phi(-t)
@@ -669,6 +685,64 @@ Value *emitNormpdfD(VB &V, Value *X, Value *) {
   int Scale = V.Avx512 ? -GaussExpScale : 0;
   return V.B.CreateFMul(gaussD(V, X),
                         V.kd(std::ldexp(InvSqrt2Pi, Scale)));
+}
+
+/// gelu = x Phi(x) and its derivative Phi(x) + x phi(x) in float (AVX-512
+/// build), from the float steps that normcdf and normpdf round in double:
+/// E = e^(-t^2/2) 2^64 and M(t) 2^-64 = Mh + Ml, so Phi(-t) = E M.
+struct GeluParts {
+  Value *T, *E, *Mh, *Ml;
+};
+GeluParts geluParts(VB &V, Value *X) {
+  GeluParts G{tailClamped(V, X), gaussF(V, X), nullptr, nullptr};
+  std::tie(G.Mh, G.Ml) = millsF(V, X);
+  return G;
+}
+
+/// x below FLT_MAX, so that x times a lo part that is 0 is 0 at +inf.
+Value *belowInf(VB &V, Value *X) {
+  return V.sel(V.lt(X, V.k(FLT_MAX)), X, V.k(FLT_MAX));
+}
+
+/// 1 - Phi(-t) = 1 - E M as Rh + Rl: E Mh = P + Pl exactly (fma), and
+/// 1 - P = Rh + (1 - Rh - P) exactly (Fast2Sum, P <= 1/2).
+std::pair<Value *, Value *> oneMinusPhi(VB &V, const GeluParts &G) {
+  Value *P = V.mul(G.E, G.Mh);
+  Value *Pl = V.fma(G.E, G.Ml, V.fma(G.E, G.Mh, V.B.CreateFNeg(P)));
+  Value *Rh = V.sub(V.k(1), P);
+  return {Rh, V.sub(V.sub(V.sub(V.k(1), Rh), P), Pl)};
+}
+
+Value *emitGelu(VB &V, Value *X, Value *) {
+  // x < 0: (x E) M with x E = XE + XEl exactly, so that a subnormal
+  // Phi(-t) (t > 12.9) is never formed: one rounding of the product.
+  // x >= 0: x (Rh + Rl), one rounding.
+  GeluParts G = geluParts(V, X);
+  Value *XE = V.mul(X, G.E);
+  Value *XEl = V.fma(X, G.E, V.B.CreateFNeg(XE));
+  Value *Neg = V.fma(XE, G.Mh, V.fma(XEl, G.Mh, V.mul(XE, G.Ml)));
+  auto [Rh, Rl] = oneMinusPhi(V, G);
+  Value *Pos = V.fma(X, Rh, V.mul(belowInf(V, X), Rl));
+  // x Phi(x) has x's sign, also where it rounds to 0 (x < -12.9, x = -0).
+  return V.copysign(V.sel(V.lt(X, V.k(0)), Neg, Pos), X);
+}
+
+Value *emitGeluGrad(VB &V, Value *X, Value *) {
+  // x < 0: Phi(x) + x phi(x) = E (M(t) - t c), c = 2^-64 / sqrt(2 pi) =
+  // ch + cl: t ch = q + ql exactly, and Mh - q is exact where they cancel
+  // (Sterbenz), so the difference keeps M's digits, and E's rounding enters
+  // once, as in the double build. x >= 0: (Rh + Rl) + x E c, terms of one
+  // sign.
+  GeluParts G = geluParts(V, X);
+  double C = std::ldexp(InvSqrt2Pi, -GaussExpScale);
+  float CH = static_cast<float>(C);
+  Value *Ch = V.k(CH), *Cl = V.k(C - CH);
+  Value *Q = V.mul(G.T, Ch);
+  Value *Ql = V.fma(G.T, Cl, V.fma(G.T, Ch, V.B.CreateFNeg(Q)));
+  Value *Neg = V.fma(G.E, V.sub(G.Mh, Q), V.mul(G.E, V.sub(G.Ml, Ql)));
+  auto [Rh, Rl] = oneMinusPhi(V, G);
+  Value *Pos = V.add(Rh, V.fma(V.mul(belowInf(V, X), G.E), Ch, Rl));
+  return V.sel(V.lt(X, V.k(0)), Neg, Pos);
 }
 
 /// erfc(|x| + lo) / 2 = Phi(-t) for t = sqrt(2) (|x| + lo), in double: e^-a^2
@@ -808,6 +882,13 @@ Function *VectorMath::get(StringRef Spelling, bool WithLo, bool Double,
 Value *VectorMath::sigmoidProduct(IRBuilder<> &B, Value *X, Value *AbsLo) {
   Function *F = get("sigmoid_product", AbsLo, false, emitSigmoidProduct);
   return AbsLo ? B.CreateCall(F, {X, AbsLo}) : B.CreateCall(F, {X});
+}
+
+Value *VectorMath::gelu(IRBuilder<> &B, Value *X, bool Derivative) {
+  assert(Avx512 && "gelu's float build needs AVX-512's lookups");
+  Function *F = Derivative ? get("gelu_grad", false, false, emitGeluGrad)
+                           : get("gelu", false, false, emitGelu);
+  return B.CreateCall(F, {X});
 }
 
 Value *VectorMath::siluGrad(IRBuilder<> &B, Value *X, Value *AbsLo) {

@@ -44,6 +44,14 @@ public:
   llvm::Value *call(llvm::IRBuilder<> &B, Op O, llvm::Value *X,
                     llvm::Value *Lo = nullptr, bool Double = false);
 
+  /// Whether gelu() is available: its float build needs AVX-512's
+  /// per-lane coefficient lookups.
+  bool hasFloatGelu() const { return Avx512; }
+  /// X normcdf(X) (gelu), or with Derivative normcdf(X) + X normpdf(X), in
+  /// float: normcdf's and normpdf's float steps combined as float pairs
+  /// where the generic plan would round their products in double; the
+  /// derivative for X < 0 as e^(-X^2/2) (M(|X|) - |X| / sqrt(2 pi)).
+  llvm::Value *gelu(llvm::IRBuilder<> &B, llvm::Value *X, bool Derivative);
   /// sigmoid(X) sigmoid(-X) (sigmoid's derivative, and tanh's as 4
   /// sigmoid(2x) sigmoid(-2x)) as the product of sigmoid(|X|) and
   /// sigmoid(-|X|), without selecting each by X's sign; AbsLo as sigmoid's.
