@@ -251,7 +251,7 @@ public:
     case Op::Add:
     case Op::Sub:
       R = siluGradArg(N)        ? VectorMath::SiluGradMaxUlp
-          : floatGelu(N, true) ? 2.5
+          : floatGelu(N, true) ? VectorMath::GeluMaxUlp
                                : std::max(U(0), U(1)) + 0.5;
       break;
     case Op::Pow:
@@ -269,17 +269,11 @@ public:
     return Ulp[N] = R;
   }
 
-  /// geluArg(N, Derivative) where VectorMath has gelu in float and u is
-  /// float lanes.
+  /// geluArg(N, Derivative) of x itself, where VectorMath has gelu in
+  /// float (an argument computed from x would need its rounding error).
   ExprRef floatGelu(ExprRef N, bool Derivative) {
     ExprRef U = VM.hasFloatGelu() ? geluArg(N, Derivative) : nullptr;
-    if (!U)
-      return nullptr;
-    auto It = Memo.find(U);
-    // Before lowering (plan()), a leaf is float; after, its lanes tell.
-    if (It == Memo.end())
-      return U->op() == Op::Var || U->op() == Op::Param ? U : nullptr;
-    return It->second->getType() == VT ? U : nullptr;
+    return U && U->op() == Op::Var ? U : nullptr;
   }
 
   /// A sum whose terms may have opposite signs.
