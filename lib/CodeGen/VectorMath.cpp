@@ -192,7 +192,7 @@ std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
 /// expParts of -|x + lo| (lo the error of |x|), the exp that sigmoid, tanh
 /// and softplus are built on: -|x| needs no upper clamp, and p enters an
 /// exact sum in all of them, so Estrin's shorter chain serves. A NaN x
-/// gives a finite n and p (callers restore NaN).
+/// gives NaN n and p (VB::passedNaN).
 std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
   Value *A = V.B.CreateFNeg(V.abs(X));
   // A NaN x passes, through n and p to what is built on them (passedNaN).
@@ -367,7 +367,16 @@ Value *emitTanh(VB &V, Value *X, Value *Lo = nullptr) {
   return V.passedNaN(X, V.copysign(R, X));
 }
 
-std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E);
+/// sigmoid(|x|) and sigmoid(-|x|) from expNegAbs, as emitSigmoid
+/// explains.
+std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E) {
+  Value *NegInv = V.B.CreateFNeg(E.Inv);
+  Value *R = V.fma(NegInv, E.D, V.fma(NegInv, E.S, V.k(1)));
+  // R^2 (up to 2^-46) is an ULP of sigmoid(-|x|) once E nears 2^-24.
+  R = V.fma(R, R, R);
+  return {V.fma(R, E.Inv, E.Inv),
+          V.fma(V.B.CreateFNeg(R), E.Inv, V.sub(V.k(1), E.Inv))};
+}
 
 Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   // One exp for both signs: sigmoid = 1 / (1 + E) for x >= 0 and
@@ -380,16 +389,6 @@ Value *emitSigmoid(VB &V, Value *X, Value *Lo = nullptr) {
   ExpNegAbs E = expNegAbs(V, X, Lo); // Lo is the error of |x|
   auto [Big, Small] = sigmoidOfAbs(V, E);
   return V.passedNaN(X, V.sel(V.lt(X, V.k(0)), Small, Big));
-}
-
-/// sigmoid(|x|) and sigmoid(-|x|) from expNegAbs, as emitSigmoid explains.
-std::pair<Value *, Value *> sigmoidOfAbs(VB &V, const ExpNegAbs &E) {
-  Value *NegInv = V.B.CreateFNeg(E.Inv);
-  Value *R = V.fma(NegInv, E.D, V.fma(NegInv, E.S, V.k(1)));
-  // R^2 (up to 2^-46) is an ULP of sigmoid(-|x|) once E nears 2^-24.
-  R = V.fma(R, R, R);
-  return {V.fma(R, E.Inv, E.Inv),
-          V.fma(V.B.CreateFNeg(R), E.Inv, V.sub(V.k(1), E.Inv))};
 }
 
 /// sigmoid(x) sigmoid(-x) = sigmoid(|x|) sigmoid(-|x|): no sign to select.
@@ -606,21 +605,6 @@ Value *tailClamped(VB &V, Value *X) {
   return V.sel(V.gt(T, V.k(TailEnd)), V.k(TailEnd), T);
 }
 
-Value *gaussF(VB &V, Value *X);
-
-/// e^(-t^2/2) (times 2^64 in the float build) in double for t = |x|, 0
-/// past TailEnd, NaN for NaN: the same instructions in normcdf and
-/// normpdf, merged after inlining.
-Value *gaussD(VB &V, Value *X) {
-  if (!V.Avx512) {
-    Value *Td = V.B.CreateFPExt(V.abs(X), V.D);
-    Value *A = V.B.CreateFMul(V.B.CreateFMul(Td, Td), V.kd(-0.5)); // exact
-    Value *E = expDouble(V, A);
-    return V.sel(V.B.CreateFCmpOGT(Td, V.kd(TailEnd)), V.kd(0), E);
-  }
-  return V.B.CreateFPExt(gaussF(V, X), V.D);
-}
-
 /// e^(-t^2/2) 2^64 in float for t = |x| (AVX-512 build), 0 past TailEnd.
 Value *gaussF(VB &V, Value *X) {
   Value *Tc = tailClamped(V, X);
@@ -636,22 +620,21 @@ Value *gaussF(VB &V, Value *X) {
   return V.ldexp(V.add(V.k(1), P), Ns);
 }
 
-/// M(t) (times 2^-64 in the float build) in double for t = |x|. The float
-/// build reads the interval from the exponent and top two mantissa bits of
-/// t + 1 (widths 1/4 near 0, where M curves most, to 2 near 15) and fetches
-/// its coefficients; s P(s) + lo in float is below a tenth of M, so its
-/// roundings reach M a tenth as big.
-std::pair<Value *, Value *> millsF(VB &V, Value *X);
-
-Value *millsD(VB &V, Value *X) {
-  IRBuilder<> &B = V.B;
-  if (!V.Avx512)
-    return millsDouble(V, B.CreateFPExt(V.abs(X), V.D));
-  auto [Hi, Low] = millsF(V, X);
-  return B.CreateFAdd(B.CreateFPExt(Hi, V.D), B.CreateFPExt(Low, V.D));
+/// e^(-t^2/2) (times 2^64 in the float build) in double for t = |x|, 0
+/// past TailEnd, NaN for NaN: the same instructions in normcdf and
+/// normpdf, merged after inlining.
+Value *gaussD(VB &V, Value *X) {
+  if (!V.Avx512) {
+    Value *Td = V.B.CreateFPExt(V.abs(X), V.D);
+    Value *A = V.B.CreateFMul(V.B.CreateFMul(Td, Td), V.kd(-0.5)); // exact
+    Value *E = expDouble(V, A);
+    return V.sel(V.B.CreateFCmpOGT(Td, V.kd(TailEnd)), V.kd(0), E);
+  }
+  return V.B.CreateFPExt(gaussF(V, X), V.D);
 }
 
-/// M(t) 2^-64 as float m0 hi and the rest (AVX-512 build), as millsD.
+/// M(t) 2^-64 as float m0 hi and the rest (AVX-512 build), as millsD
+/// reads them.
 std::pair<Value *, Value *> millsF(VB &V, Value *X) {
   IRBuilder<> &B = V.B;
   Value *Tc = tailClamped(V, X);
@@ -668,6 +651,19 @@ std::pair<Value *, Value *> millsF(VB &V, Value *X) {
   for (int Row = 4; Row < 9; ++Row)
     P = V.fma(P, S, Col(Row));
   return {Col(1), V.fma(S, P, Col(2))};
+}
+
+/// M(t) (times 2^-64 in the float build) in double for t = |x|. The float
+/// build reads the interval from the exponent and top two mantissa bits of
+/// t + 1 (widths 1/4 near 0, where M curves most, to 2 near 15) and fetches
+/// its coefficients; s P(s) + lo in float is below a tenth of M, so its
+/// roundings reach M a tenth as big.
+Value *millsD(VB &V, Value *X) {
+  IRBuilder<> &B = V.B;
+  if (!V.Avx512)
+    return millsDouble(V, B.CreateFPExt(V.abs(X), V.D));
+  auto [Hi, Low] = millsF(V, X);
+  return B.CreateFAdd(B.CreateFPExt(Hi, V.D), B.CreateFPExt(Low, V.D));
 }
 
 /// Phi(x) in double: Phi(-t) = e^(-t^2/2) M(t) for t = |x|, and 1 - Phi(-t)
@@ -859,7 +855,7 @@ Function *VectorMath::get(Op O, bool WithLo, bool Double) {
 }
 
 Function *VectorMath::get(StringRef Spelling, bool WithLo, bool Double,
-                          function_ref<Value *(VB &, Value *, Value *)> Emit) {
+                          EmitRef Emit) {
   std::string Name = ("netjit.vm." + Spelling).str() + (WithLo ? ".lo" : "") +
                      (Double ? ".d" : "") + ".v" + std::to_string(Lanes) +
                      "f32";
@@ -879,21 +875,24 @@ Function *VectorMath::get(StringRef Spelling, bool WithLo, bool Double,
   return F;
 }
 
+Value *VectorMath::callFloat(IRBuilder<> &B, StringRef Spelling, Value *X,
+                             Value *Lo, EmitRef Emit) {
+  Function *F = get(Spelling, Lo, false, Emit);
+  return Lo ? B.CreateCall(F, {X, Lo}) : B.CreateCall(F, {X});
+}
+
 Value *VectorMath::sigmoidProduct(IRBuilder<> &B, Value *X, Value *AbsLo) {
-  Function *F = get("sigmoid_product", AbsLo, false, emitSigmoidProduct);
-  return AbsLo ? B.CreateCall(F, {X, AbsLo}) : B.CreateCall(F, {X});
+  return callFloat(B, "sigmoid_product", X, AbsLo, emitSigmoidProduct);
 }
 
 Value *VectorMath::gelu(IRBuilder<> &B, Value *X, bool Derivative) {
   assert(Avx512 && "gelu's float build needs AVX-512's lookups");
-  Function *F = Derivative ? get("gelu_grad", false, false, emitGeluGrad)
-                           : get("gelu", false, false, emitGelu);
-  return B.CreateCall(F, {X});
+  return Derivative ? callFloat(B, "gelu_grad", X, nullptr, emitGeluGrad)
+                    : callFloat(B, "gelu", X, nullptr, emitGelu);
 }
 
 Value *VectorMath::siluGrad(IRBuilder<> &B, Value *X, Value *AbsLo) {
-  Function *F = get("silu_grad", AbsLo, false, emitSiluGrad);
-  return AbsLo ? B.CreateCall(F, {X, AbsLo}) : B.CreateCall(F, {X});
+  return callFloat(B, "silu_grad", X, AbsLo, emitSiluGrad);
 }
 
 Value *VectorMath::call(IRBuilder<> &B, Op O, Value *X, Value *Lo,

@@ -70,11 +70,14 @@ public:
 
 private:
   llvm::Function *get(Op O, bool WithLo, bool Double);
-  llvm::Function *
-  get(llvm::StringRef Spelling, bool WithLo, bool Double,
-      llvm::function_ref<llvm::Value *(VB &, llvm::Value *,
-                                       llvm::Value *)>
-          Emit);
+  using EmitRef =
+      llvm::function_ref<llvm::Value *(VB &, llvm::Value *, llvm::Value *)>;
+  /// netjit.vm.Spelling[.lo][.d].vNf32, its body from Emit, once.
+  llvm::Function *get(llvm::StringRef Spelling, bool WithLo, bool Double,
+                      EmitRef Emit);
+  /// A call of the float function Spelling at X (+ Lo when given).
+  llvm::Value *callFloat(llvm::IRBuilder<> &B, llvm::StringRef Spelling,
+                         llvm::Value *X, llvm::Value *Lo, EmitRef Emit);
   llvm::Module &M;
   unsigned Lanes;
   bool Avx512;
