@@ -171,6 +171,142 @@ ExprRef siluGradArg(ExprRef N) {
   return nullptr;
 }
 
+/// The coefficients c0 + c1 x + c2 x^2 + c3 x^3 of E, a polynomial in x of
+/// degree at most 3 over constants, +, -, *, negation, division by a
+/// constant and whole powers, at most 8 deep (a DAG that shares nodes is
+/// walked as a tree); else nullopt.
+using Cubic = std::array<double, 4>;
+/// A C, or nullopt past degree 3.
+std::optional<Cubic> times(const Cubic &A, const Cubic &C) {
+  Cubic R{};
+  for (int I = 0; I < 4; ++I)
+    for (int J = 0; J < 4; ++J)
+      if (A[I] != 0 && C[J] != 0) {
+        if (I + J > 3)
+          return std::nullopt;
+        R[I + J] += A[I] * C[J];
+      }
+  return R;
+}
+std::optional<Cubic> polynomial(ExprRef E, unsigned Depth = 0) {
+  if (Depth > 8)
+    return std::nullopt;
+  auto Arg = [&](unsigned I) { return polynomial(E->operand(I), Depth + 1); };
+  switch (E->op()) {
+  case Op::Const:
+    return Cubic{E->value(), 0, 0, 0};
+  case Op::Var:
+    return Cubic{0, 1, 0, 0};
+  case Op::Neg:
+    if (auto A = Arg(0)) {
+      for (double &C : *A)
+        C = -C;
+      return A;
+    }
+    return std::nullopt;
+  case Op::Add:
+  case Op::Sub: {
+    auto A = Arg(0), C = Arg(1);
+    if (!A || !C)
+      return std::nullopt;
+    for (int I = 0; I < 4; ++I)
+      (*A)[I] += E->op() == Op::Add ? (*C)[I] : -(*C)[I];
+    return A;
+  }
+  case Op::Mul: {
+    auto A = Arg(0), C = Arg(1);
+    return A && C ? times(*A, *C) : std::nullopt;
+  }
+  case Op::Div: {
+    auto A = Arg(0);
+    if (!A || !E->operand(1)->isConst())
+      return std::nullopt;
+    for (double &C : *A)
+      C /= E->operand(1)->value();
+    return A;
+  }
+  case Op::Pow: {
+    auto A = Arg(0);
+    ExprRef P = E->operand(1);
+    if (!A || !P->isConst() || P->value() != std::floor(P->value()) ||
+        P->value() < 0 || P->value() > 3)
+      return std::nullopt;
+    std::optional<Cubic> R = Cubic{1, 0, 0, 0};
+    for (int K = 0; R && K < P->value(); ++K)
+      R = times(*R, *A);
+    return R;
+  }
+  default:
+    return std::nullopt;
+  }
+}
+
+/// k1 x + k3 x^3 with k1 >= 2^-20 and k3 > 0 (gelu's tanh form): the
+/// argument VectorMath::xSigmoidCubic takes.
+struct OddCubic {
+  ExprRef U, X; // u, and the variable x it is a cubic in
+  double K1, K3;
+};
+std::optional<OddCubic> oddCubic(ExprRef U) {
+  auto P = polynomial(U);
+  if (!P || (*P)[0] != 0 || (*P)[2] != 0 || !((*P)[1] >= 0x1p-20) ||
+      !((*P)[3] > 0) || !std::isfinite((*P)[1]) || !std::isfinite((*P)[3]))
+    return std::nullopt;
+  for (ExprRef N : postOrder(U))
+    if (N->op() == Op::Var)
+      return OddCubic{U, N, (*P)[1], (*P)[3]};
+  return std::nullopt;
+}
+
+/// x sigmoid(u), u an odd cubic in x (gelu_tanh), in either order.
+std::optional<OddCubic> xSigmoidCubicArg(ExprRef N) {
+  for (unsigned I = 0; I < 2 && N->op() == Op::Mul; ++I)
+    if (N->operand(I)->op() == Op::Var &&
+        N->operand(1 - I)->op() == Op::Sigmoid)
+      if (auto C = oddCubic(N->operand(1 - I)->operand(0));
+          C && C->X == N->operand(I))
+        return C;
+  return std::nullopt;
+}
+
+/// sigmoid(u) + w sigmoid(u) sigmoid(-u) with u an odd cubic in x and w =
+/// x u'(x), the derivative of x sigmoid(u), its terms and factors in any
+/// order (w's factors multiplied out); else nullopt.
+std::optional<OddCubic> xSigmoidCubicGradArg(ExprRef N) {
+  if (N->op() != Op::Add)
+    return std::nullopt;
+  for (unsigned I = 0; I < 2; ++I) {
+    ExprRef S = N->operand(I);
+    if (S->op() != Op::Sigmoid)
+      continue;
+    auto C = oddCubic(S->operand(0));
+    if (!C)
+      continue;
+    SmallVector<ExprRef, 8> F;
+    factors(N->operand(1 - I), F);
+    bool HasS = false, HasNeg = false;
+    std::optional<Cubic> W = Cubic{1, 0, 0, 0};
+    for (ExprRef E : F) {
+      if (E == S && !HasS)
+        HasS = true;
+      else if (isSigmoidOfNeg(E, C->U) && !HasNeg)
+        HasNeg = true;
+      else if (auto P = W ? polynomial(E) : std::nullopt)
+        W = times(*W, *P);
+      else
+        W.reset();
+    }
+    // w = k1 x + 3 k3 x^3, its constants as written up to their roundings.
+    auto Near = [](double A, double B) {
+      return std::fabs(A - B) <= 1e-12 * std::fabs(B);
+    };
+    if (HasS && HasNeg && W && (*W)[0] == 0 && (*W)[2] == 0 &&
+        Near((*W)[1], C->K1) && Near((*W)[3], 3 * C->K3))
+      return C;
+  }
+  return std::nullopt;
+}
+
 /// Lowers expressions lane-wise; one instance per loop body, so values shared
 /// between the forward and the derivative are computed once.
 ///
@@ -205,7 +341,8 @@ public:
     DenseSet<ExprRef> Seen;
     for (size_t K = 0; K < Roots.size(); ++K) {
       for (ExprRef N : postOrder(Roots[K])) {
-        if (mayCancel(N) && !siluGradArg(N) && !floatGelu(N, true))
+        if (mayCancel(N) && !siluGradArg(N) && !floatGelu(N, true) &&
+            !xSigmoidCubicGradArg(N))
           Work.push_back(N);
         if (N->op() == Op::Div && Seen.insert(N).second)
           ++Divisions[N->operand(1)];
@@ -250,9 +387,10 @@ public:
       break;
     case Op::Add:
     case Op::Sub:
-      R = siluGradArg(N)        ? VectorMath::SiluGradMaxUlp
-          : floatGelu(N, true) ? VectorMath::GeluMaxUlp
-                               : std::max(U(0), U(1)) + 0.5;
+      R = siluGradArg(N)            ? VectorMath::SiluGradMaxUlp
+          : floatGelu(N, true)     ? VectorMath::GeluMaxUlp
+          : xSigmoidCubicGradArg(N) ? VectorMath::XSigmoidCubicMaxUlp
+                                   : std::max(U(0), U(1)) + 0.5;
       break;
     case Op::Pow:
     case Op::Sqrt:
@@ -649,10 +787,14 @@ private:
         Parts P = split(U);
         return VM.siluGrad(B, P.Hi, P.AbsLo);
       }
+      if (auto C = xSigmoidCubicGradArg(N))
+        return VM.xSigmoidCubic(B, Memo[C->X], C->K1, C->K3, true);
       return arithmetic(N);
     case Op::Mul:
       if (ExprRef U = floatGelu(N, false); U && !Double.count(N))
         return VM.gelu(B, Memo[U], false);
+      if (auto C = xSigmoidCubicArg(N); C && !Double.count(N))
+        return VM.xSigmoidCubic(B, Memo[C->X], C->K1, C->K3, false);
       if (ExprRef U = sigmoidPairArg(N); U && !Double.count(N)) {
         Parts P = split(U);
         return VM.sigmoidProduct(B, P.Hi, P.AbsLo);

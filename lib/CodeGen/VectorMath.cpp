@@ -8,9 +8,11 @@
 #include "netjit/CodeGen/VectorMath.h"
 #include <cfloat>
 
+#include "llvm/ADT/bit.h"
 #include "llvm/Analysis/VectorUtils.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/IntrinsicsX86.h"
+#include "llvm/Support/FormatVariadic.h"
 #include <cmath>
 
 using namespace llvm;
@@ -186,7 +188,7 @@ std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
   Value *C = V.sel(V.gt(X, V.k(89)), V.k(89), X);
   C = V.sel(V.lt(C, V.k(-104)), V.k(-104), C);
   auto [N, R] = reduceLn2(V, C, Lo);
-  return {N, expm1Reduced(V, R, false)};
+  return {N, expm1Reduced(V, R, true)};
 }
 
 /// expParts of -|x + lo| (lo the error of |x|), the exp that sigmoid, tanh
@@ -741,6 +743,91 @@ Value *emitGeluGrad(VB &V, Value *X, Value *) {
   return V.sel(V.lt(X, V.k(0)), Neg, Pos);
 }
 
+/// x sigmoid(v) with v = k1 x + k3 x^3 (k1 > 0, k3 >= 0: gelu's tanh form),
+/// what its value and its derivative share: x clamped to [-L, L], past
+/// which |v| >= 104 and sigmoid(v) is 1 or 0 already; v = Vh + Vl as float
+/// pairs (a rounded v would cost up to |v| ULPs of sigmoid(v)); sigmoid
+/// of |v| and of -|v| (sigmoidOfAbs).
+struct CubicParts {
+  Value *Xc, *X2, *X2l, *Neg, *Big, *Small;
+  ExpNegAbs E;
+};
+
+/// k1 + k3 x^2 (both constants double, as float hi + lo) as Sh + Sl, good
+/// to about 2^-45: the product k3 x^2 with its rounding errors (fma), and
+/// the sum by TwoSum, or by Fast2Sum where the caller knows k1 >= k3 x^2.
+std::pair<Value *, Value *> quadraticPair(VB &V, const CubicParts &C,
+                                          double K1, double K3, bool Fast) {
+  auto Split = [&](double K) {
+    float H = static_cast<float>(K);
+    return std::make_pair(V.k(H), V.k(K - H));
+  };
+  auto [Ah, Al] = Split(K1);
+  auto [Ch, Cl] = Split(K3);
+  Value *P = V.mul(Ch, C.X2);
+  Value *Pl = V.fma(Ch, C.X2, V.B.CreateFNeg(P));
+  Pl = V.fma(Cl, C.X2, V.fma(Ch, C.X2l, Pl));
+  Value *Sh = V.add(Ah, P), *Sl;
+  if (Fast) {
+    Sl = V.add(V.sub(Ah, Sh), P);
+  } else {
+    Value *Bv = V.sub(Sh, Ah);
+    Sl = V.add(V.sub(Ah, V.sub(Sh, Bv)), V.sub(P, Bv));
+  }
+  return {Sh, V.add(Sl, V.add(Pl, Al))};
+}
+
+/// x (Sh + Sl) as Hi + Lo: the product's rounding error by fma.
+std::pair<Value *, Value *> timesX(VB &V, Value *X, std::pair<Value *, Value *> S) {
+  Value *Hi = V.mul(X, S.first);
+  return {Hi, V.fma(X, S.second, V.fma(X, S.first, V.B.CreateFNeg(Hi)))};
+}
+
+/// The smallest x >= 0 past which k1 x + k3 x^3 >= 104 for certain.
+float cubicLimit(double K1, double K3) {
+  double L = 104 / K1;
+  if (K3 > 0)
+    L = std::min(L, std::cbrt(104 / K3));
+  return std::nextafter(static_cast<float>(L), INFINITY);
+}
+
+CubicParts cubicParts(VB &V, Value *X, double K1, double K3) {
+  CubicParts C;
+  float L = cubicLimit(K1, K3);
+  C.Xc = V.clamp(X, -L, L); // NaN -> L (callers keep x's NaN)
+  C.X2 = V.mul(C.Xc, C.Xc);
+  C.X2l = V.fma(C.Xc, C.Xc, V.B.CreateFNeg(C.X2));
+  auto [Vh, Vl] = timesX(V, C.Xc, quadraticPair(V, C, K1, K3, false));
+  C.Neg = V.lt(C.Xc, V.k(0)); // v has x's sign (k1 + k3 x^2 > 0)
+  C.E = expNegAbs(V, Vh, V.sel(C.Neg, V.B.CreateFNeg(Vl), Vl));
+  std::tie(C.Big, C.Small) = sigmoidOfAbs(V, C.E);
+  return C;
+}
+
+Value *emitXSigmoidCubic(VB &V, Value *X, double K1, double K3) {
+  // x sigmoid(v), x clamped below (x < -L: sigmoid(v) = 0, the product -0
+  // also for x = -inf), one rounding after sigmoid's.
+  CubicParts C = cubicParts(V, X, K1, K3);
+  return V.mul(V.sel(C.Neg, C.Xc, X), V.sel(C.Neg, C.Small, C.Big));
+}
+
+Value *emitXSigmoidCubicGrad(VB &V, Value *X, double K1, double K3) {
+  // sigmoid(v) (1 + w sigmoid(-v)) with w = x v'(x) = x (k1 + 3 k3 x^2) as
+  // Wh + Wl. x >= 0: terms of one sign. x < 0: siluGrad's form,
+  // sigmoid(v) sigmoid(-v) ((1 + w) + e^v), e^v = Eh + El the sigmoids'
+  // own: it cancels where w is in (-2, -1), where 1 + Wh is exact
+  // (Sterbenz) and, when 3 k3 <= k1^3, k3 x^2 <= k1 (Fast2Sum serves).
+  CubicParts C = cubicParts(V, X, K1, K3);
+  auto [Wh, Wl] = timesX(
+      V, C.Xc, quadraticPair(V, C, K1, 3 * K3, 3 * K3 <= K1 * K1 * K1));
+  Value *Pos = V.mul(C.Big, V.fma(Wh, C.Small, V.k(1)));
+  Value *N = V.add(V.add(V.add(V.k(1), Wh), C.E.Eh), V.add(Wl, C.E.El));
+  Value *BN = V.mul(C.Big, N);
+  Value *Neg =
+      V.fma(C.Small, BN, V.mul(C.Small, V.fma(C.Big, N, V.B.CreateFNeg(BN))));
+  return V.restoreNaN(X, V.sel(C.Neg, Neg, Pos));
+}
+
 /// erfc(|x| + lo) / 2 = Phi(-t) for t = sqrt(2) (|x| + lo), in double: e^-a^2
 /// with a = |x| + lo in double, times M(t); 0 past t = TailEnd.
 Value *erfcHalfTail(VB &V, Value *X, Value *ALo) {
@@ -889,6 +976,18 @@ Value *VectorMath::gelu(IRBuilder<> &B, Value *X, bool Derivative) {
   assert(Avx512 && "gelu's float build needs AVX-512's lookups");
   return Derivative ? callFloat(B, "gelu_grad", X, nullptr, emitGeluGrad)
                     : callFloat(B, "gelu", X, nullptr, emitGelu);
+}
+
+Value *VectorMath::xSigmoidCubic(IRBuilder<> &B, Value *X, double K1,
+                                 double K3, bool Derivative) {
+  // One function per (k1, k3), named by their bits.
+  std::string Name =
+      formatv("x_sigmoid_cubic{0}.{1:x}.{2:x}", Derivative ? "_grad" : "",
+              llvm::bit_cast<uint64_t>(K1), llvm::bit_cast<uint64_t>(K3));
+  return callFloat(B, Name, X, nullptr, [&](VB &V, Value *X, Value *) {
+    return Derivative ? emitXSigmoidCubicGrad(V, X, K1, K3)
+                      : emitXSigmoidCubic(V, X, K1, K3);
+  });
 }
 
 Value *VectorMath::siluGrad(IRBuilder<> &B, Value *X, Value *AbsLo) {
