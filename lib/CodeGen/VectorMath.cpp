@@ -199,7 +199,10 @@ std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
   Value *A = V.B.CreateFNeg(V.abs(X));
   // A NaN x passes, through n and p to what is built on them (passedNaN).
   A = V.sel(V.lt(A, V.k(-104)), V.k(-104), A);
-  auto [N, R] = reduceLn2(V, A, ALo ? V.B.CreateFNeg(ALo) : nullptr);
+  // reduceLn2's lo check without its upper bound: -|x| <= 0.
+  Value *Lo =
+      ALo ? V.sel(V.gt(A, V.k(-104)), V.B.CreateFNeg(ALo), V.k(0)) : nullptr;
+  auto [N, R] = reduceLn2Core(V, A, Lo);
   return {N, expm1Reduced(V, R, true)};
 }
 
@@ -794,7 +797,9 @@ float cubicLimit(double K1, double K3) {
 CubicParts cubicParts(VB &V, Value *X, double K1, double K3) {
   CubicParts C;
   float L = cubicLimit(K1, K3);
-  C.Xc = V.clamp(X, -L, L); // NaN -> L (callers keep x's NaN)
+  // Clamped so that a NaN x passes (VB::passedNaN).
+  C.Xc = V.sel(V.gt(X, V.k(L)), V.k(L), X);
+  C.Xc = V.sel(V.lt(C.Xc, V.k(-L)), V.k(-L), C.Xc);
   C.X2 = V.mul(C.Xc, C.Xc);
   C.X2l = V.fma(C.Xc, C.Xc, V.B.CreateFNeg(C.X2));
   auto [Vh, Vl] = timesX(V, C.Xc, quadraticPair(V, C, K1, K3, false));
@@ -825,7 +830,7 @@ Value *emitXSigmoidCubicGrad(VB &V, Value *X, double K1, double K3) {
   Value *BN = V.mul(C.Big, N);
   Value *Neg =
       V.fma(C.Small, BN, V.mul(C.Small, V.fma(C.Big, N, V.B.CreateFNeg(BN))));
-  return V.restoreNaN(X, V.sel(C.Neg, Neg, Pos));
+  return V.passedNaN(X, V.sel(C.Neg, Neg, Pos));
 }
 
 /// erfc(|x| + lo) / 2 = Phi(-t) for t = sqrt(2) (|x| + lo), in double: e^-a^2

@@ -75,8 +75,9 @@ public:
   /// siluGrad's form.
   llvm::Value *xSigmoidCubic(llvm::IRBuilder<> &B, llvm::Value *X, double K1,
                              double K3, bool Derivative);
-  /// xSigmoidCubic's largest error in ULPs away from the derivative's root.
-  static constexpr double XSigmoidCubicMaxUlp = 3;
+  /// xSigmoidCubic's largest error in ULPs away from the derivative's root
+  /// (gelu_tanh over all floats: 2.408 forward, 3.531 derivative).
+  static constexpr double XSigmoidCubicMaxUlp = 3.6;
 
 private:
   llvm::Function *get(Op O, bool WithLo, bool Double);
