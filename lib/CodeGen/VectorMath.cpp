@@ -746,65 +746,64 @@ Value *emitGeluGrad(VB &V, Value *X, Value *) {
   return V.sel(V.lt(X, V.k(0)), Neg, Pos);
 }
 
-/// x sigmoid(v) with v = k1 x + k3 x^3 (k1 > 0, k3 >= 0: gelu's tanh form),
-/// what its value and its derivative share: x clamped to [-L, L], past
-/// which |v| >= 104 and sigmoid(v) is 1 or 0 already; v = Vh + Vl as float
-/// pairs (a rounded v would cost up to |v| ULPs of sigmoid(v)); sigmoid
-/// of |v| and of -|v| (sigmoidOfAbs).
+/// x sigmoid(v) with v = k1 x + k3 x^3 (k1 > 0, k3 > 0: gelu's tanh form),
+/// what its value and its derivative share: a = |x| clamped at L, past
+/// which |v| >= 104 and sigmoid(v) is 1 or 0 already, and
+/// k3 a^2 = P + Pl and |v| = a (k1 + k3 a^2) = Vh + Vl as float pairs (a
+/// rounded v would cost up to |v| ULPs of sigmoid(v)); sigmoid of |v| and
+/// of -|v| (sigmoidOfAbs).
 struct CubicParts {
-  Value *Xc, *X2, *X2l, *Neg, *Big, *Small;
+  Value *A, *P, *Pl, *Neg, *Big, *Small;
   ExpNegAbs E;
 };
 
-/// k1 + k3 x^2 (both constants double, as float hi + lo) as Sh + Sl, good
-/// to about 2^-45: the product k3 x^2 with its rounding errors (fma), and
-/// the sum by TwoSum, or by Fast2Sum where the caller knows k1 >= k3 x^2.
-std::pair<Value *, Value *> quadraticPair(VB &V, const CubicParts &C,
-                                          double K1, double K3, bool Fast) {
-  auto Split = [&](double K) {
-    float H = static_cast<float>(K);
-    return std::make_pair(V.k(H), V.k(K - H));
-  };
-  auto [Ah, Al] = Split(K1);
-  auto [Ch, Cl] = Split(K3);
-  Value *P = V.mul(Ch, C.X2);
-  Value *Pl = V.fma(Ch, C.X2, V.B.CreateFNeg(P));
-  Pl = V.fma(Cl, C.X2, V.fma(Ch, C.X2l, Pl));
-  Value *Sh = V.add(Ah, P), *Sl;
-  if (Fast) {
-    Sl = V.add(V.sub(Ah, Sh), P);
-  } else {
-    Value *Bv = V.sub(Sh, Ah);
-    Sl = V.add(V.sub(Ah, V.sub(Sh, Bv)), V.sub(P, Bv));
+/// k1 + (P + Pl) as Sh + Sl: k1 as float hi + lo, P >= 0, and the sum by
+/// Fast2Sum in the order of the larger first (or, where the caller knows
+/// k1 >= P, without that order).
+std::pair<Value *, Value *> plusK1(VB &V, double K1, Value *P, Value *Pl,
+                                   bool K1Larger) {
+  float KH = static_cast<float>(K1);
+  Value *Kh = V.k(KH), *Big = Kh, *Small = P;
+  if (!K1Larger) {
+    Value *KFirst = V.gt(Kh, P); // P is never NaN: one vmaxps, one vminps
+    Big = V.sel(KFirst, Kh, P);
+    Small = V.sel(KFirst, P, Kh);
   }
-  return {Sh, V.add(Sl, V.add(Pl, Al))};
+  Value *Sh = V.add(Big, Small);
+  Value *Sl = V.sub(Small, V.sub(Sh, Big));
+  return {Sh, V.add(Sl, V.add(Pl, V.k(K1 - KH)))};
 }
 
-/// x (Sh + Sl) as Hi + Lo: the product's rounding error by fma.
-std::pair<Value *, Value *> timesX(VB &V, Value *X, std::pair<Value *, Value *> S) {
-  Value *Hi = V.mul(X, S.first);
-  return {Hi, V.fma(X, S.second, V.fma(X, S.first, V.B.CreateFNeg(Hi)))};
+/// a (Sh + Sl) as Hi + Lo: the product's rounding error by fma.
+std::pair<Value *, Value *> timesA(VB &V, Value *A,
+                                   std::pair<Value *, Value *> S) {
+  Value *Hi = V.mul(A, S.first);
+  return {Hi, V.fma(A, S.second, V.fma(A, S.first, V.B.CreateFNeg(Hi)))};
 }
 
 /// The smallest x >= 0 past which k1 x + k3 x^3 >= 104 for certain.
 float cubicLimit(double K1, double K3) {
-  double L = 104 / K1;
-  if (K3 > 0)
-    L = std::min(L, std::cbrt(104 / K3));
+  double L = std::min(104 / K1, std::cbrt(104 / K3));
   return std::nextafter(static_cast<float>(L), INFINITY);
 }
 
 CubicParts cubicParts(VB &V, Value *X, double K1, double K3) {
   CubicParts C;
   float L = cubicLimit(K1, K3);
-  // Clamped so that a NaN x passes (VB::passedNaN).
-  C.Xc = V.sel(V.gt(X, V.k(L)), V.k(L), X);
-  C.Xc = V.sel(V.lt(C.Xc, V.k(-L)), V.k(-L), C.Xc);
-  C.X2 = V.mul(C.Xc, C.Xc);
-  C.X2l = V.fma(C.Xc, C.Xc, V.B.CreateFNeg(C.X2));
-  auto [Vh, Vl] = timesX(V, C.Xc, quadraticPair(V, C, K1, K3, false));
-  C.Neg = V.lt(C.Xc, V.k(0)); // v has x's sign (k1 + k3 x^2 > 0)
-  C.E = expNegAbs(V, Vh, V.sel(C.Neg, V.B.CreateFNeg(Vl), Vl));
+  // |x| clamped so that a NaN x passes (VB::passedNaN).
+  Value *Abs = V.abs(X);
+  C.A = V.sel(V.gt(Abs, V.k(L)), V.k(L), Abs);
+  C.Neg = V.lt(X, V.k(0)); // v has x's sign
+  // a^2 = X2 + X2l exactly; k3 = Kh + Kl; k3 a^2 = P + Pl.
+  Value *X2 = V.mul(C.A, C.A);
+  Value *X2l = V.fma(C.A, C.A, V.B.CreateFNeg(X2));
+  float KH = static_cast<float>(K3);
+  Value *Kh = V.k(KH);
+  C.P = V.mul(Kh, X2);
+  C.Pl = V.fma(V.k(K3 - KH), X2,
+               V.fma(Kh, X2l, V.fma(Kh, X2, V.B.CreateFNeg(C.P))));
+  auto [Vh, Vl] = timesA(V, C.A, plusK1(V, K1, C.P, C.Pl, false));
+  C.E = expNegAbs(V, Vh, Vl);
   std::tie(C.Big, C.Small) = sigmoidOfAbs(V, C.E);
   return C;
 }
@@ -813,20 +812,24 @@ Value *emitXSigmoidCubic(VB &V, Value *X, double K1, double K3) {
   // x sigmoid(v), x clamped below (x < -L: sigmoid(v) = 0, the product -0
   // also for x = -inf), one rounding after sigmoid's.
   CubicParts C = cubicParts(V, X, K1, K3);
-  return V.mul(V.sel(C.Neg, C.Xc, X), V.sel(C.Neg, C.Small, C.Big));
+  return V.mul(V.sel(C.Neg, V.B.CreateFNeg(C.A), X),
+               V.sel(C.Neg, C.Small, C.Big));
 }
 
 Value *emitXSigmoidCubicGrad(VB &V, Value *X, double K1, double K3) {
-  // sigmoid(v) (1 + w sigmoid(-v)) with w = x v'(x) = x (k1 + 3 k3 x^2) as
-  // Wh + Wl. x >= 0: terms of one sign. x < 0: siluGrad's form,
-  // sigmoid(v) sigmoid(-v) ((1 + w) + e^v), e^v = Eh + El the sigmoids'
-  // own: it cancels where w is in (-2, -1), where 1 + Wh is exact
-  // (Sterbenz) and, when 3 k3 <= k1^3, k3 x^2 <= k1 (Fast2Sum serves).
+  // sigmoid(v) (1 + w sigmoid(-v)) with |w| = |x v'(x)| = a (k1 + 3 k3 a^2)
+  // = Wh + Wl (3 k3 a^2 = 3 (P + Pl)). x >= 0: terms of one sign. x < 0:
+  // siluGrad's form, sigmoid(v) sigmoid(-v) ((1 - |w|) + e^v), e^v = Eh +
+  // El the sigmoids' own: it cancels where |w| is in (1, 2), where 1 - Wh
+  // is exact (Sterbenz) and, when 3 k3 <= k1^3, 3 k3 a^2 <= k1 (Fast2Sum
+  // serves without ordering).
   CubicParts C = cubicParts(V, X, K1, K3);
-  auto [Wh, Wl] = timesX(
-      V, C.Xc, quadraticPair(V, C, K1, 3 * K3, 3 * K3 <= K1 * K1 * K1));
+  Value *P3 = V.mul(V.k(3), C.P);
+  Value *P3l = V.fma(V.k(3), C.Pl, V.fma(V.k(3), C.P, V.B.CreateFNeg(P3)));
+  auto [Wh, Wl] =
+      timesA(V, C.A, plusK1(V, K1, P3, P3l, 3 * K3 <= K1 * K1 * K1));
   Value *Pos = V.mul(C.Big, V.fma(Wh, C.Small, V.k(1)));
-  Value *N = V.add(V.add(V.add(V.k(1), Wh), C.E.Eh), V.add(Wl, C.E.El));
+  Value *N = V.add(V.add(V.sub(V.k(1), Wh), C.E.Eh), V.sub(C.E.El, Wl));
   Value *BN = V.mul(C.Big, N);
   Value *Neg =
       V.fma(C.Small, BN, V.mul(C.Small, V.fma(C.Big, N, V.B.CreateFNeg(BN))));
