@@ -241,16 +241,18 @@ std::optional<Cubic> polynomial(ExprRef E, unsigned Depth = 0) {
   }
 }
 
-/// k1 x + k3 x^3 with k1 >= 2^-20 and k3 > 0 (gelu's tanh form): the
-/// argument VectorMath::xSigmoidCubic takes.
+/// k1 x + k3 x^3 with k1 in [2^-20, 2^100] and k3 in [2^-100, 2^100]
+/// (gelu's tanh form; past these, |x| at |u| = 104 or k3 x^2 would leave
+/// float's range): the argument VectorMath::xSigmoidCubic takes.
 struct OddCubic {
   ExprRef U, X; // u, and the variable x it is a cubic in
   double K1, K3;
 };
 std::optional<OddCubic> oddCubic(ExprRef U) {
   auto P = polynomial(U);
-  if (!P || (*P)[0] != 0 || (*P)[2] != 0 || !((*P)[1] >= 0x1p-20) ||
-      !((*P)[3] > 0) || !std::isfinite((*P)[1]) || !std::isfinite((*P)[3]))
+  auto In = [](double K, double Lo, double Hi) { return K >= Lo && K <= Hi; };
+  if (!P || (*P)[0] != 0 || (*P)[2] != 0 || !In((*P)[1], 0x1p-20, 0x1p100) ||
+      !In((*P)[3], 0x1p-100, 0x1p100))
     return std::nullopt;
   for (ExprRef N : postOrder(U))
     if (N->op() == Op::Var)
