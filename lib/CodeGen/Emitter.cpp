@@ -171,10 +171,7 @@ ExprRef siluGradArg(ExprRef N) {
   return nullptr;
 }
 
-/// The coefficients c0 + c1 x + c2 x^2 + c3 x^3 of E, a polynomial in x of
-/// degree at most 3 over constants, +, -, *, negation, division by a
-/// constant and whole powers, at most 8 deep (a DAG that shares nodes is
-/// walked as a tree); else nullopt.
+/// c0 + c1 x + c2 x^2 + c3 x^3 as {c0, c1, c2, c3}.
 using Cubic = std::array<double, 4>;
 /// A C, or nullopt past degree 3.
 std::optional<Cubic> times(const Cubic &A, const Cubic &C) {
@@ -188,6 +185,10 @@ std::optional<Cubic> times(const Cubic &A, const Cubic &C) {
       }
   return R;
 }
+/// The coefficients of E, a polynomial in x of degree at most 3 over
+/// constants, +, -, *, negation, division by a constant and whole powers,
+/// at most 8 deep (a DAG that shares nodes is walked as a tree); else
+/// nullopt.
 std::optional<Cubic> polynomial(ExprRef E, unsigned Depth = 0) {
   if (Depth > 8)
     return std::nullopt;

@@ -768,7 +768,7 @@ std::pair<Value *, Value *> plusK1(VB &V, double K1, Value *P, Value *Pl,
   float KH = static_cast<float>(K1);
   Value *Kh = V.k(KH), *Big = Kh, *Small = P;
   if (!K1Larger) {
-    Value *KFirst = V.gt(Kh, P); // P is never NaN: one vmaxps, one vminps
+    Value *KFirst = V.gt(Kh, P); // a vmaxps and a vminps; a NaN P passes
     Big = V.sel(KFirst, Kh, P);
     Small = V.sel(KFirst, P, Kh);
   }

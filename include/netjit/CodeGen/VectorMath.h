@@ -70,9 +70,9 @@ public:
 
   /// X sigmoid(v) with v = K1 X + K3 X^3 (gelu's tanh form: K1 = 2
   /// sqrt(2/pi), K3 = 0.044715 K1), or with Derivative sigmoid(v) (1 + X
-  /// v'(X) sigmoid(-v)), in float for K1 > 0, K3 >= 0 (cubicCoefficients
-  /// checks): v and X v'(X) as float pairs, the derivative for X < 0 in
-  /// siluGrad's form.
+  /// v'(X) sigmoid(-v)), in float for K1 in [2^-20, 2^100] and K3 in
+  /// [2^-100, 2^100] (the emitter checks): |v| and |X v'(X)| as float pairs,
+  /// the derivative for X < 0 in siluGrad's form.
   llvm::Value *xSigmoidCubic(llvm::IRBuilder<> &B, llvm::Value *X, double K1,
                              double K3, bool Derivative);
   /// xSigmoidCubic's largest error in ULPs away from the derivative's root
