@@ -50,6 +50,10 @@ struct VB {
   Value *copysign(Value *Mag, Value *Sgn) {
     return B.CreateBinaryIntrinsic(Intrinsic::copysign, Mag, Sgn);
   }
+  /// min(X, Hi) and max(X, Lo) that let a NaN X through (one vminps or
+  /// vmaxps each), for what VB::passedNaN relies on.
+  Value *atMost(Value *X, double Hi) { return sel(gt(X, k(Hi)), k(Hi), X); }
+  Value *atLeast(Value *X, double Lo) { return sel(lt(X, k(Lo)), k(Lo), X); }
   /// Clamps to [Lo, Hi]; a NaN comes out as Hi (callers restore NaN last).
   Value *clamp(Value *X, double Lo, double Hi) {
     Value *T = sel(lt(X, k(Hi)), X, k(Hi));
@@ -153,12 +157,12 @@ std::pair<Value *, Value *> reduceLn2Core(VB &V, Value *X, Value *Lo) {
   return {N, R};
 }
 
-/// reduceLn2Core for x that callers clamp to [-104, 89]: past that lo
-/// means nothing (and may be huge next to the clamped x).
-std::pair<Value *, Value *> reduceLn2(VB &V, Value *X, Value *Lo) {
+/// reduceLn2Core of C, x clamped by the caller to [-104, 89]: where the
+/// clamp changed x, lo means nothing (and may be huge next to C).
+std::pair<Value *, Value *> reduceLn2(VB &V, Value *X, Value *C, Value *Lo) {
   if (Lo)
-    Lo = V.sel(V.B.CreateAnd(V.gt(X, V.k(-104)), V.lt(X, V.k(89))), Lo, V.k(0));
-  return reduceLn2Core(V, X, Lo);
+    Lo = V.sel(V.B.CreateFCmpOEQ(C, X), Lo, V.k(0));
+  return reduceLn2Core(V, C, Lo);
 }
 
 /// e^r - 1 on |r| <= ln2/2: r + r^2 Q(r), Q a degree-5 Chebyshev fit of
@@ -184,10 +188,7 @@ Value *expm1Reduced(VB &V, Value *R, bool Estrin) {
 /// e^(x + lo) = 2^n (1 + p), n as float lanes (ldexp's vscalefps takes
 /// them so); past [-104, 89] the result is 0 or inf anyway.
 std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
-  // Clamped so that a NaN x passes (passedNaN).
-  Value *C = V.sel(V.gt(X, V.k(89)), V.k(89), X);
-  C = V.sel(V.lt(C, V.k(-104)), V.k(-104), C);
-  auto [N, R] = reduceLn2(V, C, Lo);
+  auto [N, R] = reduceLn2(V, X, V.atLeast(V.atMost(X, 89), -104), Lo);
   return {N, expm1Reduced(V, R, false)};
 }
 
@@ -198,11 +199,8 @@ std::pair<Value *, Value *> expParts(VB &V, Value *X, Value *Lo) {
 std::pair<Value *, Value *> expNegAbsParts(VB &V, Value *X, Value *ALo) {
   Value *A = V.B.CreateFNeg(V.abs(X));
   // A NaN x passes, through n and p to what is built on them (passedNaN).
-  A = V.sel(V.lt(A, V.k(-104)), V.k(-104), A);
-  // reduceLn2's lo check without its upper bound: -|x| <= 0.
-  Value *Lo =
-      ALo ? V.sel(V.gt(A, V.k(-104)), V.B.CreateFNeg(ALo), V.k(0)) : nullptr;
-  auto [N, R] = reduceLn2Core(V, A, Lo);
+  auto [N, R] = reduceLn2(V, A, V.atLeast(A, -104),
+                          ALo ? V.B.CreateFNeg(ALo) : nullptr);
   return {N, expm1Reduced(V, R, true)};
 }
 
@@ -213,7 +211,7 @@ Value *emitExp(VB &V, Value *X, Value *Lo) {
 
 Value *emitExpm1(VB &V, Value *X, Value *Lo = nullptr) {
   // e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact for n = 0, one rounding else.
-  auto [N, R] = reduceLn2(V, V.clamp(X, -104, 89), Lo);
+  auto [N, R] = reduceLn2(V, X, V.clamp(X, -104, 89), Lo);
   Value *Em1 = expm1Reduced(V, R, false);
   Value *Ni = V.B.CreateFPToSI(N, V.I);
   Value *Nc = V.B.CreateSelect(
@@ -608,10 +606,7 @@ const float NormcdfPiece[9][16] = {
 constexpr int GaussExpScale = 64;
 
 /// t = |x|, or TailEnd past it (a NaN stays NaN).
-Value *tailClamped(VB &V, Value *X) {
-  Value *T = V.abs(X);
-  return V.sel(V.gt(T, V.k(TailEnd)), V.k(TailEnd), T);
-}
+Value *tailClamped(VB &V, Value *X) { return V.atMost(V.abs(X), TailEnd); }
 
 /// e^(-t^2/2) 2^64 in float for t = |x| (AVX-512 build), 0 past TailEnd.
 Value *gaussF(VB &V, Value *X) {
@@ -703,11 +698,6 @@ GeluParts geluParts(VB &V, Value *X) {
   return G;
 }
 
-/// x below FLT_MAX, so that x times a lo part that is 0 is 0 at +inf.
-Value *belowInf(VB &V, Value *X) {
-  return V.sel(V.lt(X, V.k(FLT_MAX)), X, V.k(FLT_MAX));
-}
-
 /// 1 - Phi(-t) = 1 - E M as Rh + Rl: E Mh = P + Pl exactly (fma), and
 /// 1 - P = Rh + (1 - Rh - P) exactly (Fast2Sum, P <= 1/2).
 std::pair<Value *, Value *> oneMinusPhi(VB &V, const GeluParts &G) {
@@ -726,7 +716,8 @@ Value *emitGelu(VB &V, Value *X, Value *) {
   Value *XEl = V.fma(X, G.E, V.B.CreateFNeg(XE));
   Value *Neg = V.fma(XE, G.Mh, V.fma(XEl, G.Mh, V.mul(XE, G.Ml)));
   auto [Rh, Rl] = oneMinusPhi(V, G);
-  Value *Pos = V.fma(X, Rh, V.mul(belowInf(V, X), Rl));
+  // x at most FLT_MAX, so that x times a lo part that is 0 is 0 at +inf.
+  Value *Pos = V.fma(X, Rh, V.mul(V.atMost(X, FLT_MAX), Rl));
   // x Phi(x) has x's sign, also where it rounds to 0 (x < -12.9, x = -0).
   return V.copysign(V.sel(V.lt(X, V.k(0)), Neg, Pos), X);
 }
@@ -745,7 +736,7 @@ Value *emitGeluGrad(VB &V, Value *X, Value *) {
   Value *Ql = V.fma(G.T, Cl, V.fma(G.T, Ch, V.B.CreateFNeg(Q)));
   Value *Neg = V.fma(G.E, V.sub(G.Mh, Q), V.mul(G.E, V.sub(G.Ml, Ql)));
   auto [Rh, Rl] = oneMinusPhi(V, G);
-  Value *Pos = V.add(Rh, V.fma(V.mul(belowInf(V, X), G.E), Ch, Rl));
+  Value *Pos = V.add(Rh, V.fma(V.mul(V.atMost(X, FLT_MAX), G.E), Ch, Rl));
   return V.sel(V.lt(X, V.k(0)), Neg, Pos);
 }
 
@@ -793,9 +784,7 @@ float cubicLimit(double K1, double K3) {
 CubicParts cubicParts(VB &V, Value *X, double K1, double K3) {
   CubicParts C;
   float L = cubicLimit(K1, K3);
-  // |x| clamped so that a NaN x passes (VB::passedNaN).
-  Value *Abs = V.abs(X);
-  C.A = V.sel(V.gt(Abs, V.k(L)), V.k(L), Abs);
+  C.A = V.atMost(V.abs(X), L);
   C.Neg = V.lt(X, V.k(0)); // v has x's sign
   // a^2 = X2 + X2l exactly; k3 = Kh + Kl; k3 a^2 = P + Pl.
   Value *X2 = V.mul(C.A, C.A);
