@@ -344,8 +344,7 @@ public:
     DenseSet<ExprRef> Seen;
     for (size_t K = 0; K < Roots.size(); ++K) {
       for (ExprRef N : postOrder(Roots[K])) {
-        if (mayCancel(N) && !siluGradArg(N) && !floatGelu(N, true) &&
-            !xSigmoidCubicGradArg(N))
+        if (mayCancel(N) && !floatSumUlp(N))
           Work.push_back(N);
         if (N->op() == Op::Div && Seen.insert(N).second)
           ++Divisions[N->operand(1)];
@@ -390,10 +389,7 @@ public:
       break;
     case Op::Add:
     case Op::Sub:
-      R = siluGradArg(N)            ? VectorMath::SiluGradMaxUlp
-          : floatGelu(N, true)     ? VectorMath::GeluMaxUlp
-          : xSigmoidCubicGradArg(N) ? VectorMath::XSigmoidCubicMaxUlp
-                                   : std::max(U(0), U(1)) + 0.5;
+      R = floatSumUlp(N).value_or(std::max(U(0), U(1)) + 0.5);
       break;
     case Op::Pow:
     case Op::Sqrt:
@@ -408,6 +404,19 @@ public:
         R = std::max(R, U(I)); // exact operations
     }
     return Ulp[N] = R;
+  }
+
+  /// The error bound of a cancelling sum that lowerNode computes by one
+  /// float VectorMath call (silu_grad, gelu_grad, x_sigmoid_cubic_grad),
+  /// which therefore needs no double; else nullopt.
+  std::optional<double> floatSumUlp(ExprRef N) {
+    if (siluGradArg(N))
+      return VectorMath::SiluGradMaxUlp;
+    if (floatGelu(N, true))
+      return VectorMath::GeluMaxUlp;
+    if (xSigmoidCubicGradArg(N))
+      return VectorMath::XSigmoidCubicMaxUlp;
+    return std::nullopt;
   }
 
   /// geluArg(N, Derivative) of x itself, where VectorMath has gelu in
