@@ -145,6 +145,66 @@ TEST(Kernel, TailsWriteExactlyNElements) {
   }
 }
 
+TEST(Kernel, LargeArraysWriteTheSameAroundTheCache) {
+  NETJIT_REQUIRE_JIT();
+  auto J = makeJit();
+  ASSERT_TRUE(J);
+  ExprContext Ctx;
+  auto F = llvm::cantFail(deriveActivation(Ctx, "x * sigmoid(x)", {}));
+  Kernels K = compile(*J, F, "stream");
+  // Past StreamMinBytes the kernels store around the cache after a head step
+  // aligning the outputs; outputs that sit unlike modulo 64 bytes take the
+  // plain stores. Either way the values are those of small calls (each
+  // lane computes alone), and nothing outside [0, n) is written.
+  const int64_t N = StreamMinBytes / 8 + 37; // forward: 2 streams; a tail
+  const int64_t Chunk = 1000;                // far below the threshold
+  const int64_t Stride = (N + 64) / 16 * 16; // 64-byte aligned regions
+  auto *Buf = static_cast<float *>(std::aligned_alloc(64, 5 * Stride * 4));
+  ASSERT_TRUE(Buf);
+  std::unique_ptr<float, void (*)(void *)> Own(Buf, std::free);
+  float *X = Buf, *DY = Buf + Stride, *Want = Buf + 2 * Stride;
+  for (int64_t I = 0; I < N; ++I) {
+    X[I] = -9.0f + 18.0f * float(I % 4099) / 4099;
+    DY[I] = 0.5f + float(I % 5);
+  }
+  for (auto [OffY, OffD] : {std::pair(3, 3), std::pair(0, 0),
+                            std::pair(16, 1), std::pair(15, 7)}) {
+    // Offsets in floats from 64-byte boundaries; the guard at -1 lies in
+    // the previous region's slack.
+    float *Y = Buf + 3 * Stride + OffY, *DX = Buf + 4 * Stride + OffD;
+    auto Check = [&](const char *Kernel, float *Out, float *Ref) {
+      for (int64_t I = 0; I < N; ++I)
+        if (Out[I] != Ref[I]) {
+          ADD_FAILURE() << Kernel << ", outputs at +" << OffY << "/+" << OffD
+                        << ": element " << I << " is " << Out[I] << ", not "
+                        << Ref[I];
+          return;
+        }
+      EXPECT_EQ(Out[-1], -7.0f) << Kernel << " wrote before its output";
+      EXPECT_EQ(Out[N], -7.0f) << Kernel << " wrote past n";
+    };
+    auto Poison = [&] {
+      std::fill(Y - 1, Y + N + 1, -7.0f);
+      std::fill(DX - 1, DX + N + 1, -7.0f);
+    };
+    Poison();
+    K.Fwd(X, Y, N, nullptr);
+    for (int64_t I = 0; I < N; I += Chunk)
+      K.Fwd(X + I, Want + I, std::min(Chunk, N - I), nullptr);
+    Check("forward", Y, Want);
+    Poison();
+    K.Fused(X, DY, Y, DX, N, nullptr);
+    Check("fused y", Y, Want);
+    for (int64_t I = 0; I < N; I += Chunk)
+      K.Bwd(X + I, Y + I, DY + I, Want + I, std::min(Chunk, N - I), nullptr);
+    Check("fused dx", DX, Want);
+    Poison();
+    K.Fwd(X, Y, N, nullptr);
+    K.Bwd(X, Y, DY, DX, N, nullptr);
+    Check("backward", DX, Want);
+  }
+}
+
 TEST(Kernel, SpecialValues) {
   NETJIT_REQUIRE_JIT();
   auto J = makeJit();

@@ -880,11 +880,13 @@ GlobalVariable *onesArray(Module &M, unsigned L) {
 /// for (i = 0; i < n; i += L) out[i..] = compute(in[i..]). The computation
 /// is emitted once (compile time grows with its size): it reads and writes
 /// through address phis, which point into the arrays for full steps and, for
-/// the last n % L elements, at stack buffers filled and drained by masked
-/// loads and stores around one more step.
+/// a partial step, at stack buffers filled and drained by masked loads and
+/// stores around one more run of it. The partial steps are the last
+/// (n - p) % L elements and, when streaming, the first p, which align the
+/// outputs for non-temporal stores.
 Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
                ArrayRef<InStream> Ins, ArrayRef<Value *> Outs,
-               ComputeFn Compute, Value **Live) {
+               ComputeFn Compute, Value **Live, bool Stream) {
   LLVMContext &Ctx = B.getContext();
   Type *I64 = B.getInt64Ty(), *Fl = B.getFloatTy(), *Ptr = B.getPtrTy();
   Type *VT = FixedVectorType::get(Fl, L);
@@ -892,14 +894,16 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
     return BasicBlock::Create(Ctx, Name, F);
   };
   BasicBlock *Entry = B.GetInsertBlock();
-  BasicBlock *First = Block("first"), *NoFull = Block("no.full"),
-             *Head = Block("body"), *Next = Block("next"),
-             *Again = Block("again"), *AfterFull = Block("after.full"),
-             *Fill = Block("tail.fill"), *Drain = Block("tail.drain"),
+  BasicBlock *ToHead = Stream ? Block("to.head") : nullptr,
+             *AfterHead = Block("after.head"), *First = Block("first"),
+             *NoFull = Block("no.full"), *Head = Block("body"),
+             *Next = Block("next"), *Again = Block("again"),
+             *AfterFull = Block("after.full"), *Fill = Block("part.fill"),
+             *ToTail = Block("to.tail"), *Drain = Block("part.drain"),
              *Exit = Block("exit");
   Value *Zero = ConstantInt::get(I64, 0);
-  // Tail buffers live in the entry block, so a loop around this one does
-  // not grow the stack.
+  // Partial-step buffers live in the entry block, so a loop around this one
+  // does not grow the stack.
   IRBuilder<> EntryB(&F->getEntryBlock(), F->getEntryBlock().begin());
   auto Buffer = [&] {
     AllocaInst *A = EntryB.CreateAlloca(VT);
@@ -911,83 +915,170 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
     InBuf.push_back(Buffer());
   for (size_t K = 0; K < Outs.size(); ++K)
     OutBuf.push_back(Buffer());
-  Value *NVec = B.CreateAnd(N, ConstantInt::get(I64, ~uint64_t(L - 1)));
-  Value *Rem = B.CreateSub(N, NVec);
-  // Lane j is live in the tail when j < n % L.
+
+  // Streaming: where the loop touches more than a last-level cache holds,
+  // its outputs are gone from the cache before anyone reads them, so they
+  // are written around it (no read for ownership, nothing evicted). That
+  // needs every output aligned to the store width, reached by a head step
+  // of p < L elements when all outputs sit alike modulo it.
+  uint64_t AlignBytes = std::min<uint64_t>(64, 4 * L);
+  Value *UseNT = B.getFalse(), *P = Zero;
+  if (Stream && !Outs.empty()) {
+    uint64_t Footprint = 4 * (Ins.size() + Outs.size());
+    Value *Off = B.CreatePtrToInt(Outs[0], I64);
+    UseNT = B.CreateAnd(
+        B.CreateICmpUGE(N, ConstantInt::get(I64, StreamMinBytes / Footprint)),
+        B.CreateICmpEQ(B.CreateAnd(Off, 3), Zero));
+    Off = B.CreateAnd(Off, AlignBytes - 1);
+    for (Value *O : ArrayRef(Outs).drop_front())
+      UseNT = B.CreateAnd(
+          UseNT, B.CreateICmpEQ(B.CreateAnd(B.CreatePtrToInt(O, I64),
+                                            AlignBytes - 1),
+                                Off));
+    P = B.CreateSelect(UseNT,
+                       B.CreateLShr(B.CreateAnd(B.CreateSub(Zero, Off),
+                                                AlignBytes - 1),
+                                    2),
+                       Zero);
+  }
+  // Full steps run over [p, end).
+  Value *End = B.CreateAdd(
+      P, B.CreateAnd(B.CreateSub(N, P), ConstantInt::get(I64, ~uint64_t(L - 1))));
+  // Lane j is live in a partial step of c elements when j < c.
   SmallVector<Constant *, 64> Iota;
   for (unsigned J = 0; J < L; ++J)
     Iota.push_back(ConstantInt::get(I64, J));
-  Value *Mask =
-      B.CreateICmpSLT(ConstantVector::get(Iota), B.CreateVectorSplat(L, Rem));
-  Value *HasTail = B.CreateICmpSGT(Rem, Zero);
+  auto LanesBelow = [&](Value *C) {
+    return B.CreateICmpSLT(ConstantVector::get(Iota), B.CreateVectorSplat(L, C));
+  };
+  Value *TailMask = LanesBelow(B.CreateSub(N, End));
+  Value *HasTail = B.CreateICmpSGT(N, End);
+  Constant *AllLanes =
+      ConstantInt::getTrue(VectorType::get(B.getInt1Ty(), L, false));
   auto At = [&](Value *Base, Value *Index, Value *IndexMask = nullptr) {
     if (IndexMask)
       Index = B.CreateAnd(Index, IndexMask);
     return B.CreateGEP(Fl, Base, Index);
   };
 
-  // The step's state: index, tail flag, and one address per stream.
+  // A partial step's start, lanes, and whether the full steps follow it.
+  B.SetInsertPoint(Fill);
+  PHINode *PartAt = B.CreatePHI(I64, 3, "part.at");
+  PHINode *PartMask = B.CreatePHI(TailMask->getType(), 3, "part.mask");
+  PHINode *PartIsHead = B.CreatePHI(B.getInt1Ty(), 3, "part.is.head");
+  auto EnterPart = [&](Value *At, Value *M, bool IsHead) {
+    BasicBlock *From = B.GetInsertBlock();
+    PartAt->addIncoming(At, From);
+    PartMask->addIncoming(M, From);
+    PartIsHead->addIncoming(B.getInt1(IsHead), From);
+    B.CreateBr(Fill);
+  };
+
+  // The step's state: index, lanes, partial flags, one address per stream.
   B.SetInsertPoint(Head);
   PHINode *I = B.CreatePHI(I64, 3, "i");
-  PHINode *IsTail = B.CreatePHI(B.getInt1Ty(), 3, "is.tail");
+  PHINode *Mask = B.CreatePHI(TailMask->getType(), 3, "live");
+  PHINode *IsPart = B.CreatePHI(B.getInt1Ty(), 3, "is.part");
+  PHINode *IsHead = B.CreatePHI(B.getInt1Ty(), 3, "is.head");
   SmallVector<PHINode *, 4> InAddr, OutAddr;
   for (size_t K = 0; K < Ins.size(); ++K)
     InAddr.push_back(B.CreatePHI(Ptr, 3, "in"));
   for (size_t K = 0; K < Outs.size(); ++K)
     OutAddr.push_back(B.CreatePHI(Ptr, 3, "out"));
-  auto Enter = [&](Value *Index, bool Tail) {
+  auto Enter = [&](Value *Index, bool Part) {
     BasicBlock *From = B.GetInsertBlock();
     I->addIncoming(Index, From);
-    IsTail->addIncoming(B.getInt1(Tail), From);
+    Mask->addIncoming(Part ? (Value *)PartMask : AllLanes, From);
+    IsPart->addIncoming(B.getInt1(Part), From);
+    IsHead->addIncoming(Part ? (Value *)PartIsHead : B.getFalse(), From);
     for (size_t K = 0; K < Ins.size(); ++K)
       InAddr[K]->addIncoming(
-          Tail ? InBuf[K] : At(Ins[K].Base, Index, Ins[K].IndexMask), From);
+          Part ? InBuf[K] : At(Ins[K].Base, Index, Ins[K].IndexMask), From);
     for (size_t K = 0; K < Outs.size(); ++K)
-      OutAddr[K]->addIncoming(Tail ? OutBuf[K] : At(Outs[K], Index), From);
+      OutAddr[K]->addIncoming(Part ? OutBuf[K] : At(Outs[K], Index), From);
     B.CreateBr(Head);
   };
 
   B.SetInsertPoint(Entry);
-  B.CreateCondBr(B.CreateICmpSGT(NVec, Zero), First, NoFull);
+  if (Stream) {
+    B.CreateCondBr(B.CreateICmpSGT(P, Zero), ToHead, AfterHead);
+    B.SetInsertPoint(ToHead);
+    EnterPart(Zero, LanesBelow(P), true);
+  } else {
+    B.CreateBr(AfterHead);
+  }
+  B.SetInsertPoint(AfterHead);
+  B.CreateCondBr(B.CreateICmpSGT(End, P), First, NoFull);
   B.SetInsertPoint(First);
-  Enter(Zero, false);
+  Enter(P, false);
   B.SetInsertPoint(NoFull);
-  B.CreateCondBr(HasTail, Fill, Exit);
+  B.CreateCondBr(HasTail, ToTail, Exit);
+  B.SetInsertPoint(ToTail);
+  EnterPart(End, TailMask, false);
 
   B.SetInsertPoint(Head);
   if (Live)
-    *Live = B.CreateSelect(IsTail, Mask,
-                           ConstantInt::getTrue(VectorType::get(B.getInt1Ty(), L, false)));
+    *Live = Mask;
   auto Res = Compute(
       [&](unsigned K) { return B.CreateAlignedLoad(VT, InAddr[K], Align(4)); });
   if (!Res)
     return Res.takeError();
-  for (size_t K = 0; K < Outs.size(); ++K)
-    B.CreateAlignedStore((*Res)[K], OutAddr[K], Align(4));
-  B.CreateCondBr(IsTail, Drain, Next);
+  auto Store = [&](bool NT) {
+    for (size_t K = 0; K < Outs.size(); ++K) {
+      StoreInst *S =
+          B.CreateAlignedStore((*Res)[K], OutAddr[K], Align(NT ? AlignBytes : 4));
+      if (NT)
+        S->setMetadata(LLVMContext::MD_nontemporal,
+                       MDNode::get(Ctx, ConstantAsMetadata::get(B.getInt32(1))));
+    }
+  };
+  if (Stream) {
+    BasicBlock *NT = Block("store.nt"), *Plain = Block("store"),
+               *Stored = Block("stored");
+    B.CreateCondBr(B.CreateAnd(UseNT, B.CreateNot(IsPart)), NT, Plain);
+    for (auto [BB, IsNT] : {std::pair(NT, true), std::pair(Plain, false)}) {
+      B.SetInsertPoint(BB);
+      Store(IsNT);
+      B.CreateBr(Stored);
+    }
+    B.SetInsertPoint(Stored);
+  } else {
+    Store(false);
+  }
+  B.CreateCondBr(IsPart, Drain, Next);
 
   B.SetInsertPoint(Next);
   Value *INext = B.CreateAdd(I, ConstantInt::get(I64, L), "i.next", true, true);
-  B.CreateCondBr(B.CreateICmpSLT(INext, NVec), Again, AfterFull);
+  B.CreateCondBr(B.CreateICmpSLT(INext, End), Again, AfterFull);
   B.SetInsertPoint(Again);
   Enter(INext, false);
   B.SetInsertPoint(AfterFull);
-  B.CreateCondBr(HasTail, Fill, Exit);
+  B.CreateCondBr(HasTail, ToTail, Exit);
 
   B.SetInsertPoint(Fill);
   for (size_t K = 0; K < Ins.size(); ++K)
     B.CreateAlignedStore(
-        B.CreateMaskedLoad(VT, At(Ins[K].Base, NVec, Ins[K].IndexMask),
-                           Align(4), Mask, ConstantFP::get(VT, 0)),
+        B.CreateMaskedLoad(VT, At(Ins[K].Base, PartAt, Ins[K].IndexMask),
+                           Align(4), PartMask, ConstantFP::get(VT, 0)),
         InBuf[K], Align(64));
-  Enter(NVec, true);
+  Enter(PartAt, true);
 
   B.SetInsertPoint(Drain);
   for (size_t K = 0; K < Outs.size(); ++K)
     B.CreateMaskedStore(B.CreateAlignedLoad(VT, OutBuf[K], Align(64)),
-                        At(Outs[K], NVec), Align(4), Mask);
-  B.CreateBr(Exit);
+                        At(Outs[K], I), Align(4), Mask);
+  B.CreateCondBr(IsHead, AfterHead, Exit);
   B.SetInsertPoint(Exit);
+  if (Stream) {
+    // Non-temporal stores are weakly ordered: fence them before the caller
+    // hands the outputs on (to another thread, say).
+    BasicBlock *Fence = Block("fence"), *Done = Block("done");
+    B.CreateCondBr(UseNT, Fence, Done);
+    B.SetInsertPoint(Fence);
+    B.CreateFence(AtomicOrdering::SequentiallyConsistent);
+    B.CreateBr(Done);
+    B.SetInsertPoint(Done);
+  }
   return Error::success();
 }
 
@@ -1167,7 +1258,8 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                      if (!Y)
                        return Y.takeError();
                      return SmallVector<Value *, 2>{*Y};
-                   });
+                   },
+                   nullptr, /*Stream=*/true);
     } else if (K == KernelKind::Backward) {
       // backward(x, y, dy, dx, n, p): dx = dy f'(x), from y where stable
       E = emitLoop(B, F, N, L, {{F->getArg(0)}, {F->getArg(1)}, {F->getArg(2)}},
@@ -1178,7 +1270,8 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
                      if (!D)
                        return D.takeError();
                      return SmallVector<Value *, 2>{B.CreateFMul(In(2), *D)};
-                   });
+                   },
+                   nullptr, /*Stream=*/true);
     } else {
       // fused(x, dy, y, dx, n, p): y = f(x), dx = dy f'(x); dy == NULL reads
       // ones (index mask 0), so dx = f'(x) with the same code.
@@ -1195,7 +1288,8 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
               return YD.takeError();
             return SmallVector<Value *, 2>{YD->first,
                                            B.CreateFMul(In(1), YD->second)};
-          });
+          },
+          nullptr, /*Stream=*/true);
     }
     if (E)
       return E;

@@ -73,11 +73,18 @@ using ComputeFn = llvm::function_ref<
 /// B's insertion point in F, which it leaves after the loop. With Live,
 /// *Live is set, before Compute runs, to the body's <L x i1> mask of lanes
 /// holding elements (all but the tail's idle ones, which load 0): what a
-/// reduction that is not a sum must test.
+/// reduction that is not a sum must test. With Stream, a loop touching at
+/// least StreamMinBytes writes its outputs with non-temporal stores (after a
+/// head step that aligns them) and fences them before returning.
 llvm::Error emitLoop(llvm::IRBuilder<> &B, llvm::Function *F, llvm::Value *N,
                      unsigned L, llvm::ArrayRef<InStream> Ins,
                      llvm::ArrayRef<llvm::Value *> Outs, ComputeFn Compute,
-                     llvm::Value **Live = nullptr);
+                     llvm::Value **Live = nullptr, bool Stream = false);
+
+/// Bytes a streaming loop must touch (inputs and outputs) before it writes
+/// around the cache: at least a last-level cache's worth (32 MiB on this
+/// project's test machines; docs/performance.md).
+constexpr uint64_t StreamMinBytes = 32u << 20;
 
 /// Which kernels of an activation NAME to emit (docs/ir.md, "Kernels"):
 ///   void NAME_forward(const float *x, float *y, int64_t n, const float *p)
