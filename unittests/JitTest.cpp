@@ -142,6 +142,15 @@ TEST(Kernel, TailsWriteExactlyNElements) {
         for (auto *Out : {&Y, &DX, &Y2, &DX2})
           EXPECT_EQ((*Out)[I], -7.0f) << C.F << ": wrote past n = " << N;
     }
+    // A negative n writes nothing, before or after the pointers.
+    std::vector<float> X(3 * Step, 0.5f), Out(3 * Step, -7.0f);
+    float *Mid = Out.data() + Step;
+    for (int64_t N : {int64_t(-1), int64_t(-5), -Step - 3}) {
+      K.Fwd(X.data() + Step, Mid, N, nullptr);
+      K.Fused(X.data() + Step, nullptr, Mid, Mid + Step / 2, N, nullptr);
+    }
+    EXPECT_EQ(std::count(Out.begin(), Out.end(), -7.0f), 3 * Step)
+        << C.F << ": a negative n wrote";
   }
 }
 

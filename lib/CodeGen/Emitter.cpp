@@ -902,6 +902,8 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
              *ToTail = Block("to.tail"), *Drain = Block("part.drain"),
              *Exit = Block("exit");
   Value *Zero = ConstantInt::get(I64, 0);
+  // n <= 0 writes nothing (a negative n would otherwise make a tail of it).
+  N = B.CreateBinaryIntrinsic(Intrinsic::smax, N, Zero);
   // Partial-step buffers live in the entry block, so a loop around this one
   // does not grow the stack.
   IRBuilder<> EntryB(&F->getEntryBlock(), F->getEntryBlock().begin());
