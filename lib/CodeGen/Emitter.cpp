@@ -968,9 +968,9 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   PHINode *PartAt = B.CreatePHI(I64, 3, "part.at");
   PHINode *PartMask = B.CreatePHI(TailMask->getType(), 3, "part.mask");
   PHINode *PartIsHead = B.CreatePHI(B.getInt1Ty(), 3, "part.is.head");
-  auto EnterPart = [&](Value *At, Value *M, bool IsHead) {
+  auto EnterPart = [&](Value *Start, Value *M, bool IsHead) {
     BasicBlock *From = B.GetInsertBlock();
-    PartAt->addIncoming(At, From);
+    PartAt->addIncoming(Start, From);
     PartMask->addIncoming(M, From);
     PartIsHead->addIncoming(B.getInt1(IsHead), From);
     B.CreateBr(Fill);
