@@ -950,10 +950,6 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   SmallVector<Constant *, 64> Iota;
   for (unsigned J = 0; J < L; ++J)
     Iota.push_back(ConstantInt::get(I64, J));
-  auto LanesBelow = [&](Value *C) {
-    return B.CreateICmpSLT(ConstantVector::get(Iota), B.CreateVectorSplat(L, C));
-  };
-  Value *TailMask = LanesBelow(B.CreateSub(N, End));
   Value *HasTail = B.CreateICmpSGT(N, End);
   Constant *AllLanes =
       ConstantInt::getTrue(VectorType::get(B.getInt1Ty(), L, false));
@@ -963,25 +959,25 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
     return B.CreateGEP(Fl, Base, Index);
   };
 
-  // A partial step's start, lanes, and whether the full steps follow it.
+  // A partial step's start and element count: the head's [0, p) or the
+  // tail's [end, n).
   B.SetInsertPoint(Fill);
-  PHINode *PartAt = B.CreatePHI(I64, 3, "part.at");
-  PHINode *PartMask = B.CreatePHI(TailMask->getType(), 3, "part.mask");
-  PHINode *PartIsHead = B.CreatePHI(B.getInt1Ty(), 3, "part.is.head");
-  auto EnterPart = [&](Value *Start, Value *M, bool IsHead) {
+  PHINode *PartAt = B.CreatePHI(I64, 2, "part.at");
+  PHINode *PartCount = B.CreatePHI(I64, 2, "part.count");
+  Value *PartMask = B.CreateICmpSLT(ConstantVector::get(Iota),
+                                    B.CreateVectorSplat(L, PartCount));
+  auto EnterPart = [&](Value *Start, Value *Count) {
     BasicBlock *From = B.GetInsertBlock();
     PartAt->addIncoming(Start, From);
-    PartMask->addIncoming(M, From);
-    PartIsHead->addIncoming(B.getInt1(IsHead), From);
+    PartCount->addIncoming(Count, From);
     B.CreateBr(Fill);
   };
 
-  // The step's state: index, lanes, partial flags, one address per stream.
+  // The step's state: index, lanes, partial flag, one address per stream.
   B.SetInsertPoint(Head);
   PHINode *I = B.CreatePHI(I64, 3, "i");
-  PHINode *Mask = B.CreatePHI(TailMask->getType(), 3, "live");
+  PHINode *Mask = B.CreatePHI(PartMask->getType(), 3, "live");
   PHINode *IsPart = B.CreatePHI(B.getInt1Ty(), 3, "is.part");
-  PHINode *IsHead = B.CreatePHI(B.getInt1Ty(), 3, "is.head");
   SmallVector<PHINode *, 4> InAddr, OutAddr;
   for (size_t K = 0; K < Ins.size(); ++K)
     InAddr.push_back(B.CreatePHI(Ptr, 3, "in"));
@@ -992,7 +988,6 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
     I->addIncoming(Index, From);
     Mask->addIncoming(Part ? (Value *)PartMask : AllLanes, From);
     IsPart->addIncoming(B.getInt1(Part), From);
-    IsHead->addIncoming(Part ? (Value *)PartIsHead : B.getFalse(), From);
     for (size_t K = 0; K < Ins.size(); ++K)
       InAddr[K]->addIncoming(
           Part ? InBuf[K] : At(Ins[K].Base, Index, Ins[K].IndexMask), From);
@@ -1005,7 +1000,7 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   if (Stream) {
     B.CreateCondBr(B.CreateICmpSGT(P, Zero), ToHead, AfterHead);
     B.SetInsertPoint(ToHead);
-    EnterPart(Zero, LanesBelow(P), true);
+    EnterPart(Zero, P);
   } else {
     B.CreateBr(AfterHead);
   }
@@ -1016,7 +1011,7 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   B.SetInsertPoint(NoFull);
   B.CreateCondBr(HasTail, ToTail, Exit);
   B.SetInsertPoint(ToTail);
-  EnterPart(End, TailMask, false);
+  EnterPart(End, B.CreateSub(N, End));
 
   B.SetInsertPoint(Head);
   if (Live)
@@ -1069,7 +1064,8 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
   for (size_t K = 0; K < Outs.size(); ++K)
     B.CreateMaskedStore(B.CreateAlignedLoad(VT, OutBuf[K], Align(64)),
                         At(Outs[K], I), Align(4), Mask);
-  B.CreateCondBr(IsHead, AfterHead, Exit);
+  // The head step starts below p, the tail at end >= p.
+  B.CreateCondBr(B.CreateICmpSLT(I, P), AfterHead, Exit);
   B.SetInsertPoint(Exit);
   if (Stream) {
     // Non-temporal stores are weakly ordered: fence them before the caller
