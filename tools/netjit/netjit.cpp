@@ -403,7 +403,8 @@ int main(int argc, char **argv) {
                    "target triple, e.g. aarch64-linux-gnu");
   Expr->add_option("--interleave", EA.Interleave,
                    "native vectors per loop step: 1, 2, 4 or 8 (default: 4 "
-                   "with AVX-512, else 2)")
+                   "with AVX-512, 8 for a forward kernel that calls vector "
+                   "math; 2 otherwise)")
       ->check(CLI::IsMember({1, 2, 4, 8}));
   Expr->add_option("--wrt", EA.Wrt,
                    "differentiate with respect to this parameter instead of x");

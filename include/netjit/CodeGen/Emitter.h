@@ -24,6 +24,8 @@ public:
   ~ActivationCode();
   /// Whether derivative() reads y (the form in y is as accurate as x's).
   bool derivativeFromY() const { return DY != nullptr; }
+  /// Whether f calls a VectorMath function (exp, tanh, normcdf...).
+  bool forwardCallsVectorMath() const;
   /// f(x).
   llvm::Expected<llvm::Value *> forward(llvm::IRBuilder<> &B, VectorMath &VM,
                                         unsigned L, llvm::Value *X,
@@ -100,7 +102,9 @@ constexpr uint64_t StreamMinBytes = 32u << 20;
 enum class KernelKind { Forward, Backward, Fused };
 
 /// Adds the kernels to M, each a loop over Interleave native vectors of
-/// Lanes floats at a time (0: defaultInterleave) with a masked tail.
+/// Lanes floats at a time with a masked tail. Interleave 0 chooses per
+/// kernel: 8 for an AVX-512 forward kernel that calls vector math, else
+/// defaultInterleave.
 llvm::Error emitActivationKernels(llvm::Module &M, const ActivationForms &A,
                                   llvm::StringRef Name, unsigned Lanes,
                                   llvm::ArrayRef<KernelKind> Kinds,
