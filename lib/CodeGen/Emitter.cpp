@@ -8,6 +8,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Intrinsics.h"
 #include <cmath>
 #include <optional>
@@ -917,6 +918,20 @@ Error emitLoop(IRBuilder<> &B, Function *F, Value *N, unsigned L,
     InBuf.push_back(Buffer());
   for (size_t K = 0; K < Outs.size(); ++K)
     OutBuf.push_back(Buffer());
+  // With two or more input streams, their buffers' addresses go to an
+  // empty inline asm, which emits nothing: a buffer whose address escapes
+  // stays in memory, so SROA does not turn the step's loads through the
+  // address phis into phis of loads issued at the end of the step before.
+  // Hoisted so, a fused kernel's dy (read last) lived across the whole body
+  // and was spilled: with 8 vectors per step, out of cache, that ran 2-3x
+  // slower. One stream (a forward kernel's x, read first) gains from being
+  // loaded a step ahead (docs/performance.md).
+  if (InBuf.size() > 1) {
+    FunctionType *EscapeTy = FunctionType::get(B.getVoidTy(), {Ptr}, false);
+    for (Value *Buf : InBuf)
+      EntryB.CreateCall(
+          InlineAsm::get(EscapeTy, "", "r", /*hasSideEffects=*/true), {Buf});
+  }
 
   // Streaming: where the loop touches more than a last-level cache holds,
   // its outputs are gone from the cache before anyone reads them, so they
@@ -1092,8 +1107,8 @@ unsigned defaultInterleave(unsigned Lanes) {
 /// registers: 3-29% faster than 4 for every such catalogue activation, in
 /// cache and out (docs/performance.md). relu's, bound by memory, loses
 /// 5-11% with 8. Backward and fused kernels keep 4: with 8 some gain
-/// (sigmoid, mish) but others spill (silu, softplus, gelu_tanh), and out of
-/// cache their two or three input streams stall.
+/// (fused sigmoid 10-18%, mish 9-17%) and others lose (softplus 2-8%,
+/// gelu_tanh up to 11%), and which is which is not yet read from the code.
 static unsigned kernelInterleave(unsigned Lanes, KernelKind K,
                                  const ActivationCode &Code) {
   if (Lanes >= 16 && K == KernelKind::Forward && Code.forwardCallsVectorMath())
