@@ -2,6 +2,7 @@
 // loops around them.
 #include "netjit/CodeGen/Emitter.h"
 
+#include "netjit/CodeGen/StepCost.h"
 #include "netjit/CodeGen/VectorMath.h"
 #include "netjit/Expr/Simplify.h"
 #include "netjit/Support/Diagnostics.h"
@@ -1101,19 +1102,63 @@ unsigned defaultInterleave(unsigned Lanes) {
   return Lanes >= 16 ? 4 : 2;
 }
 
+/// The cost of one native vector of A's fused step (y = f(x), dx = dy
+/// f'(x)): the step emitted at Lanes lanes into a probe module, and walked
+/// as O3 will leave it (estimateStepCost).
+static StepCost fusedStepCost(LLVMContext &Ctx, const DataLayout &DL,
+                              const ActivationForms &A,
+                              const ActivationCode &Code, unsigned Lanes) {
+  Module Probe("netjit.probe", Ctx);
+  Probe.setDataLayout(DL);
+  Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
+  SmallVector<Type *, 8> Args(2 + A.Params.size(), VT);
+  Args.push_back(PointerType::get(Ctx, 0));
+  Function *F = Function::Create(FunctionType::get(Type::getVoidTy(Ctx), Args,
+                                                   false),
+                                 GlobalValue::ExternalLinkage, "step", Probe);
+  IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
+  VectorMath VM(Probe, Lanes, /*Avx512=*/Lanes == 16);
+  ParamLanes P;
+  for (size_t I = 0; I < A.Params.size(); ++I)
+    P[A.Params[I]] = F->getArg(2 + I);
+  auto YD = Code.fused(B, VM, Lanes, F->getArg(0), P);
+  if (!YD) { // the kernel's own lowering reports it
+    consumeError(YD.takeError());
+    return {};
+  }
+  Value *Out = F->getArg(Args.size() - 1);
+  B.CreateStore(YD->first, Out);
+  B.CreateStore(B.CreateFMul(F->getArg(1), YD->second),
+                B.CreateConstGEP1_64(VT, Out, 1));
+  B.CreateRetVoid();
+
+  return estimateStepCost(*F);
+}
+
+/// Cycles of dependency chain per instruction above which a fused step is
+/// bound by latency, so that 8 vectors per step beat 4. Measured on AVX-512
+/// (docs/performance.md): sigmoid (1.90) and mish (1.68) gain 9-18%;
+/// tanh (1.55) gains 0-4% and, with softplus (1.52), silu (1.45), gelu
+/// (0.77) and gelu_tanh (0.72), loses up to 17% somewhere.
+constexpr double LatencyBoundChain = 1.6;
+
 /// Vectors per step of kernel K when the caller leaves it open. A forward
 /// kernel that calls vector math is bound by its call's dependency chain,
 /// and with one input and one output 8 vectors still fit AVX-512's 32
 /// registers: 3-29% faster than 4 for every such catalogue activation, in
-/// cache and out (docs/performance.md). relu's, bound by memory, loses
-/// 5-11% with 8. Backward and fused kernels keep 4: with 8 some gain
-/// (fused sigmoid 10-18%, mish 9-17%) and others lose (softplus 2-8%,
-/// gelu_tanh up to 11%), and which is which is not yet read from the code.
-static unsigned kernelInterleave(unsigned Lanes, KernelKind K,
+/// cache and out. A fused kernel takes 8 where its step is bound by latency
+/// (LatencyBoundChain); where it is not, 8 vectors spill more than they
+/// hide. relu's kernels, bound by memory, lose 5-11% with 8. Backward
+/// kernels keep 4: with 8, half the catalogue loses (gelu_tanh -15%).
+static unsigned kernelInterleave(Module &M, const ActivationForms &A,
+                                 unsigned Lanes, KernelKind K,
                                  const ActivationCode &Code) {
-  if (Lanes >= 16 && K == KernelKind::Forward && Code.forwardCallsVectorMath())
+  if (Lanes < 16 || K == KernelKind::Backward || !Code.forwardCallsVectorMath())
+    return defaultInterleave(Lanes);
+  if (K == KernelKind::Forward)
     return 8;
-  return defaultInterleave(Lanes);
+  StepCost C = fusedStepCost(M.getContext(), M.getDataLayout(), A, Code, Lanes);
+  return C.chainPerInstruction() > LatencyBoundChain ? 8 : defaultInterleave(Lanes);
 }
 
 Expected<std::vector<float>> packParams(const ActivationForms &A,
@@ -1268,7 +1313,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
     // operation into U independent ones, whose latency chains then overlap
     // (one chain of a polynomial's FMAs is latency-bound).
     unsigned L =
-        Lanes * (Interleave ? Interleave : kernelInterleave(Lanes, K, Code));
+        Lanes * (Interleave ? Interleave : kernelInterleave(M, A, Lanes, K, Code));
     std::unique_ptr<VectorMath> &VMP = VMs[L];
     if (!VMP) // 16 native lanes means x86 with AVX-512F (vectorLanes()).
       VMP = std::make_unique<VectorMath>(M, L, /*Avx512=*/Lanes == 16);
