@@ -1137,7 +1137,7 @@ static StepCost fusedStepCost(LLVMContext &Ctx, const DataLayout &DL,
 
 /// Cycles of dependency chain per instruction above which a fused step is
 /// bound by latency, so that 8 vectors per step beat 4. Measured on AVX-512
-/// (docs/performance.md): sigmoid (1.90) and mish (1.68) gain 9-18%;
+/// (docs/performance.md): sigmoid (1.90) and mish (1.68) gain 5-20%;
 /// tanh (1.55) gains 0-4% and, with softplus (1.52), silu (1.45), gelu
 /// (0.77) and gelu_tanh (0.72), loses up to 17% somewhere.
 constexpr double LatencyBoundChain = 1.6;

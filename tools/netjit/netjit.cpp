@@ -402,9 +402,10 @@ int main(int argc, char **argv) {
   Expr->add_option("--triple", EA.Target.Triple,
                    "target triple, e.g. aarch64-linux-gnu");
   Expr->add_option("--interleave", EA.Interleave,
-                   "native vectors per loop step: 1, 2, 4 or 8 (default: 4 "
-                   "with AVX-512, 8 for a forward kernel that calls vector "
-                   "math; 2 otherwise)")
+                   "native vectors per loop step: 1, 2, 4 or 8 (default "
+                   "with AVX-512: 8 for a forward kernel that calls vector "
+                   "math and a fused one bound by latency, else 4; 2 "
+                   "without)")
       ->check(CLI::IsMember({1, 2, 4, 8}));
   Expr->add_option("--wrt", EA.Wrt,
                    "differentiate with respect to this parameter instead of x");

@@ -103,7 +103,8 @@ enum class KernelKind { Forward, Backward, Fused };
 
 /// Adds the kernels to M, each a loop over Interleave native vectors of
 /// Lanes floats at a time with a masked tail. Interleave 0 chooses per
-/// kernel: 8 for an AVX-512 forward kernel that calls vector math, else
+/// kernel: with AVX-512, 8 for a forward kernel that calls vector math and
+/// for a fused kernel whose step is bound by latency (StepCost), else
 /// defaultInterleave.
 llvm::Error emitActivationKernels(llvm::Module &M, const ActivationForms &A,
                                   llvm::StringRef Name, unsigned Lanes,
