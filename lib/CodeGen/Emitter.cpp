@@ -1113,9 +1113,9 @@ static StepCost fusedStepCost(LLVMContext &Ctx, const DataLayout &DL,
   Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
   SmallVector<Type *, 8> Args(2 + A.Params.size(), VT);
   Args.push_back(PointerType::get(Ctx, 0));
-  Function *F = Function::Create(FunctionType::get(Type::getVoidTy(Ctx), Args,
-                                                   false),
-                                 GlobalValue::ExternalLinkage, "step", Probe);
+  Function *F =
+      Function::Create(FunctionType::get(Type::getVoidTy(Ctx), Args, false),
+                       GlobalValue::ExternalLinkage, "step", Probe);
   IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
   VectorMath VM(Probe, Lanes, /*Avx512=*/Lanes == 16);
   ParamLanes P;
@@ -1158,7 +1158,8 @@ static unsigned kernelInterleave(Module &M, const ActivationForms &A,
   if (K == KernelKind::Forward)
     return 8;
   StepCost C = fusedStepCost(M.getContext(), M.getDataLayout(), A, Code, Lanes);
-  return C.chainPerInstruction() > LatencyBoundChain ? 8 : defaultInterleave(Lanes);
+  return C.chainPerInstruction() > LatencyBoundChain ? 8
+                                                     : defaultInterleave(Lanes);
 }
 
 Expected<std::vector<float>> packParams(const ActivationForms &A,
@@ -1219,9 +1220,8 @@ ActivationCode::ActivationCode(const ActivationForms &A) : A(A) {
 ActivationCode::~ActivationCode() = default;
 
 bool ActivationCode::forwardCallsVectorMath() const {
-  return llvm::any_of(postOrder(Fwd), [](ExprRef N) {
-    return VectorMath::provides(N->op());
-  });
+  return llvm::any_of(postOrder(Fwd),
+                      [](ExprRef N) { return VectorMath::provides(N->op()); });
 }
 
 std::unique_ptr<ExprLowering>
@@ -1312,8 +1312,8 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
     // U native vectors per step: the backend splits each <U*Lanes x float>
     // operation into U independent ones, whose latency chains then overlap
     // (one chain of a polynomial's FMAs is latency-bound).
-    unsigned L =
-        Lanes * (Interleave ? Interleave : kernelInterleave(M, A, Lanes, K, Code));
+    unsigned L = Lanes * (Interleave ? Interleave
+                                     : kernelInterleave(M, A, Lanes, K, Code));
     std::unique_ptr<VectorMath> &VMP = VMs[L];
     if (!VMP) // 16 native lanes means x86 with AVX-512F (vectorLanes()).
       VMP = std::make_unique<VectorMath>(M, L, /*Avx512=*/Lanes == 16);

@@ -120,7 +120,7 @@ public:
   }
 
 private:
-  std::map<std::vector<unsigned>, unsigned> Seen;
+  std::map<std::vector<uintptr_t>, unsigned> Seen;
   DenseMap<const Value *, unsigned> Leaves; // arguments and constants
   std::vector<double> Ready{0};             // by value number
   DenseMap<unsigned, unsigned> Negated;     // fneg a -> a
@@ -153,11 +153,13 @@ private:
       std::sort(Ops.begin(), Ops.end());
     if (Callee && Callee->getIntrinsicID() == Intrinsic::fma && Ops[0] > Ops[1])
       std::swap(Ops[0], Ops[1]);
-    std::vector<unsigned> Key = {
-        I.getOpcode(), Callee ? unsigned(Callee->getIntrinsicID()) : 0};
+    // The operation, its result type (types are unique per context) and
+    // its operands' value numbers.
+    std::vector<uintptr_t> Key = {
+        I.getOpcode(), Callee ? uintptr_t(Callee->getIntrinsicID()) : 0,
+        reinterpret_cast<uintptr_t>(I.getType())};
     if (auto *Cmp = dyn_cast<CmpInst>(&I))
       Key.push_back(Cmp->getPredicate());
-    Key.push_back(unsigned(reinterpret_cast<uintptr_t>(I.getType())));
     Key.insert(Key.end(), Ops.begin(), Ops.end());
     auto [It, New] = Seen.try_emplace(std::move(Key), 0);
     if (!New)
