@@ -1105,11 +1105,9 @@ unsigned defaultInterleave(unsigned Lanes) {
 /// The cost of one native vector of A's fused step (y = f(x), dx = dy
 /// f'(x)): the step emitted at Lanes lanes into a probe module, and walked
 /// as O3 will leave it (estimateStepCost).
-static StepCost fusedStepCost(LLVMContext &Ctx, const DataLayout &DL,
-                              const ActivationForms &A,
+static StepCost fusedStepCost(LLVMContext &Ctx, const ActivationForms &A,
                               const ActivationCode &Code, unsigned Lanes) {
   Module Probe("netjit.probe", Ctx);
-  Probe.setDataLayout(DL);
   Type *VT = FixedVectorType::get(Type::getFloatTy(Ctx), Lanes);
   SmallVector<Type *, 8> Args(2 + A.Params.size(), VT);
   Args.push_back(PointerType::get(Ctx, 0));
@@ -1154,15 +1152,14 @@ constexpr double LatencyBoundMinSize = 30;
 /// (LatencyBoundChain); where it is not, 8 vectors spill more than they
 /// hide. relu's kernels, bound by memory, lose 5-11% with 8. Backward
 /// kernels keep 4: with 8, half the catalogue loses (gelu_tanh -15%).
-static unsigned kernelInterleave(Module &M, const ActivationForms &A,
+static unsigned kernelInterleave(LLVMContext &Ctx, const ActivationForms &A,
                                  unsigned Lanes, KernelKind K,
                                  const ActivationCode &Code) {
   if (Lanes < 16 || K == KernelKind::Backward || !Code.forwardCallsVectorMath())
     return defaultInterleave(Lanes);
   if (K == KernelKind::Forward)
     return 8;
-  StepCost C =
-      fusedStepCost(M.getContext(), M.getDataLayout(), A, Code, Lanes);
+  StepCost C = fusedStepCost(Ctx, A, Code, Lanes);
   return C.Instructions >= LatencyBoundMinSize &&
                  C.chainPerInstruction() > LatencyBoundChain
              ? 8
@@ -1320,7 +1317,7 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
     // operation into U independent ones, whose latency chains then overlap
     // (one chain of a polynomial's FMAs is latency-bound).
     unsigned L = Lanes * (Interleave ? Interleave
-                                     : kernelInterleave(M, A, Lanes, K, Code));
+                                     : kernelInterleave(Ctx, A, Lanes, K, Code));
     std::unique_ptr<VectorMath> &VMP = VMs[L];
     if (!VMP) // 16 native lanes means x86 with AVX-512F (vectorLanes()).
       VMP = std::make_unique<VectorMath>(M, L, /*Avx512=*/Lanes == 16);
