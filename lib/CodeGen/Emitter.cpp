@@ -1316,8 +1316,9 @@ Error emitActivationKernels(Module &M, const ActivationForms &A, StringRef Name,
     // U native vectors per step: the backend splits each <U*Lanes x float>
     // operation into U independent ones, whose latency chains then overlap
     // (one chain of a polynomial's FMAs is latency-bound).
-    unsigned L = Lanes * (Interleave ? Interleave
-                                     : kernelInterleave(Ctx, A, Lanes, K, Code));
+    unsigned L =
+        Lanes *
+        (Interleave ? Interleave : kernelInterleave(Ctx, A, Lanes, K, Code));
     std::unique_ptr<VectorMath> &VMP = VMs[L];
     if (!VMP) // 16 native lanes means x86 with AVX-512F (vectorLanes()).
       VMP = std::make_unique<VectorMath>(M, L, /*Avx512=*/Lanes == 16);
