@@ -272,10 +272,10 @@ Expected<Dataset> DataReader::read(const json &V) {
 
 Expected<Dataset> loadDataset(StringRef DataJson, StringRef SpecFile,
                               StringRef Dir, double ValidationSplit) {
-  json V = json::parse(DataJson.begin(), DataJson.end(), nullptr, false);
-  if (V.is_discarded())
-    return locatedError(ErrorKind::Spec, SpecFile, "/data", "invalid JSON");
-  auto D = DataReader(SpecFile, Dir).read(V);
+  auto V = parseJson(DataJson, ErrorKind::Spec, SpecFile);
+  if (!V)
+    return V.takeError();
+  auto D = DataReader(SpecFile, Dir).read(*V);
   if (!D)
     return D.takeError();
   if (ValidationSplit > 0) {

@@ -4,6 +4,7 @@
 
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
+#include "netjit/Support/Json.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -136,12 +137,15 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
                                   "the file ({1} bytes)",
                                   N, F.size())
                               .str());
-  json Doc = json::parse(F.substr(8, N), nullptr, false);
-  if (Doc.is_discarded() || !Doc.is_object())
+  auto Parsed = parseJson(F.substr(8, N), ErrorKind::Checkpoint, Path, 8);
+  if (!Parsed)
+    return Parsed.takeError();
+  const nlohmann::json &Doc = *Parsed;
+  if (!Doc.is_object())
     return Fail("byte 8", "the header is not a JSON object");
   StringRef Data = F.substr(8 + N);
-  static const json None;
-  const json &Meta = Doc.contains("__metadata__") ? Doc["__metadata__"] : None;
+  static const nlohmann::json None;
+  const nlohmann::json &Meta = Doc.contains("__metadata__") ? Doc["__metadata__"] : None;
   auto MetaString = [&](const char *Key) -> Expected<std::string> {
     if (!Meta.is_object() || !Meta.contains(Key) || !Meta[Key].is_string())
       return Fail(std::string("/__metadata__/") + Key,
@@ -193,15 +197,15 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
     if (!Doc.contains(E.Name))
       return Fail(P, "missing: the spec has this tensor, the checkpoint "
                      "does not (written for another network or optimizer?)");
-    const json &T = Doc[E.Name];
+    const nlohmann::json &T = Doc[E.Name];
     if (!T.is_object() || !T.contains("dtype") || T["dtype"] != "F32")
       return Fail(P + "/dtype", "expected \"F32\"");
-    json Want = {E.Rows, E.Cols};
-    const json Shape = T.value("shape", json());
+    nlohmann::json Want = {E.Rows, E.Cols};
+    const nlohmann::json Shape = T.value("shape", nlohmann::json());
     if (Shape != Want)
       return Fail(P + "/shape", "the checkpoint's " + Shape.dump() +
                                     ", the spec's " + Want.dump());
-    const json O = T.value("data_offsets", json());
+    const nlohmann::json O = T.value("data_offsets", nlohmann::json());
     if (!O.is_array() || O.size() != 2 || !O[0].is_number_unsigned() ||
         !O[1].is_number_unsigned())
       return Fail(P + "/data_offsets", "expected [begin, end]");

@@ -737,91 +737,13 @@ Expected<Spec> SpecReader::read(const json &Doc) {
   return S;
 }
 
-/// JSON pointer bookkeeping for the parse callback, which sees keys and
-/// values but not where they are: a stack of the containers being read.
-struct Frame {
-  bool IsObject;
-  std::set<std::string> Keys;
-  std::string Key;
-  size_t Index = 0;
-};
-
-std::string pointerOf(const std::vector<Frame> &Stack) {
-  std::string P;
-  for (const Frame &F : Stack)
-    P += "/" + (F.IsObject ? escapeToken(F.Key) : std::to_string(F.Index));
-  return P;
-}
-
 } // namespace
 
 Expected<Spec> parseSpec(StringRef Text, StringRef File) {
-  std::vector<Frame> Stack;
-  std::string Duplicate;
-  auto Advance = [&] {
-    if (!Stack.empty() && !Stack.back().IsObject)
-      ++Stack.back().Index;
-  };
-  // Duplicate keys are an error (nlohmann keeps the last silently); the
-  // callback tracks the pointer so the error can say which.
-  json::parser_callback_t Callback = [&](int, json::parse_event_t Ev,
-                                         json &V) {
-    switch (Ev) {
-    case json::parse_event_t::object_start:
-    case json::parse_event_t::array_start:
-      Stack.push_back({Ev == json::parse_event_t::object_start, {}, {}, 0});
-      break;
-    case json::parse_event_t::key: {
-      Frame &F = Stack.back();
-      F.Key = V.get<std::string>();
-      if (!F.Keys.insert(F.Key).second && Duplicate.empty())
-        Duplicate = pointerOf(Stack);
-      break;
-    }
-    case json::parse_event_t::object_end:
-    case json::parse_event_t::array_end:
-      Stack.pop_back();
-      Advance();
-      break;
-    case json::parse_event_t::value:
-      Advance();
-      break;
-    }
-    return true;
-  };
-  json Doc;
-  try {
-    Doc = json::parse(Text.begin(), Text.end(), Callback);
-  } catch (const json::parse_error &E) {
-    // E.byte is 1-based, one past the offending character.
-    size_t Offset = E.byte > 0 ? E.byte - 1 : 0;
-    std::string What = E.what();
-    // "[json.exception.parse_error.101] parse error at line 1, column 2:
-    // syntax error while parsing value - invalid literal; ..."
-    size_t Colon = What.find("syntax error");
-    std::string Message =
-        Colon == std::string::npos ? What : What.substr(Colon);
-    if (Offset >= Text.size())
-      Message = "unexpected end of file: " + Message;
-    return sourceError(ErrorKind::Spec, File, Text,
-                       std::min(Offset, Text.size()), "invalid JSON: " + Message);
-  } catch (const json::exception &E) {
-    // A number past double's range ("number overflow parsing '1e400'"):
-    // nlohmann gives no position, so find the literal it names.
-    std::string What = E.what();
-    size_t Q = What.find('\'');
-    std::string Literal =
-        Q == std::string::npos ? "" : What.substr(Q + 1, What.rfind('\'') - Q - 1);
-    size_t At = Literal.empty() ? 0 : Text.find(Literal);
-    return sourceError(ErrorKind::Spec, File, Text,
-                       At == StringRef::npos ? 0 : At,
-                       "invalid JSON: the number " +
-                           (Literal.empty() ? std::string("here") : Literal) +
-                           " is out of range");
-  }
-  if (!Duplicate.empty())
-    return locatedError(ErrorKind::Spec, File, Duplicate,
-                        "duplicate key (each field may appear once)");
+  auto Parsed = parseJson(Text, ErrorKind::Spec, File);
+  if (!Parsed)
+    return Parsed.takeError();
+  json &Doc = *Parsed;
   if (isKerasModel(Doc)) {
     // Rewritten as a spec; what the reader then refuses is reported at
     // the spec's pointers, marked as such.
@@ -843,15 +765,20 @@ Expected<Spec> parseSpec(StringRef Text, StringRef File) {
 
 Expected<ActivationSpec> parseActivation(StringRef Json, StringRef DeclaredJson,
                                          StringRef Where) {
-  json A = json::parse(Json.begin(), Json.end(), nullptr, false);
-  if (A.is_discarded())
-    return plainError(ErrorKind::Usage, Where + ": '" + Json + "' is not JSON");
+  auto Parsed = parseJson(Json, ErrorKind::Usage, Where);
+  if (!Parsed)
+    return Parsed.takeError();
+  json &A = *Parsed;
   // Read as the activation of a one-layer spec: the same checks, messages
   // and declared names as everywhere else.
   json Doc = {{"input", {{"shape", {1}}}},
               {"layers", {{{"type", "dense"}, {"units", 1}, {"activation", A}}}}};
-  if (!DeclaredJson.empty())
-    Doc["activations"] = json::parse(DeclaredJson.begin(), DeclaredJson.end());
+  if (!DeclaredJson.empty()) {
+    auto Declared = parseJson(DeclaredJson, ErrorKind::Spec, Where);
+    if (!Declared)
+      return Declared.takeError();
+    Doc["activations"] = std::move(*Declared);
+  }
   auto One = parseSpec(Doc.dump(), Where);
   if (!One)
     return One.takeError();

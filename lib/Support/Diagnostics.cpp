@@ -53,7 +53,17 @@ Error sourceError(ErrorKind Kind, StringRef File, StringRef Source,
   size_t LineEnd = Source.find('\n', LineStart);
   StringRef Line = Source.slice(LineStart, LineEnd);
   size_t Col = Offset - LineStart + 1;
-  std::string Snippet = Line.str() + "\n" + std::string(Col - 1, ' ') + "^";
+  // A long line (a Keras file is one) shows 80 characters around the caret.
+  size_t From = 0, Width = Line.size();
+  if (Width > 100) {
+    Width = 80;
+    if (Col > Width / 2)
+      From = std::min(Col - 1 - Width / 2, Line.size() - Width);
+  }
+  std::string Shown = (From ? "..." : "") + Line.substr(From, Width).str() +
+                      (From + Width < Line.size() ? "..." : "");
+  size_t Caret = Col - 1 - From + (From ? 3 : 0);
+  std::string Snippet = Shown + "\n" + std::string(Caret, ' ') + "^";
   return make_error<LocatedError>(Kind, File.str(),
                                   (Twine(LineNo) + ":" + Twine(Col)).str(),
                                   Message.str(), std::move(Snippet));

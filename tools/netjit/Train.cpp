@@ -372,13 +372,10 @@ std::vector<std::string> splitTopLevel(StringRef List) {
 /// NAME, NAME:P=V:P=V, a JSON activation object, or a formula in x, read
 /// as the spec reader reads an activation (with the spec's named ones).
 Expected<ActivationSpec> activationArg(const Spec &S, StringRef Arg) {
+  if (Arg.starts_with("{"))
+    return parseActivation(Arg, S.DeclaredJson, "--activations");
   json A;
-  if (Arg.starts_with("{")) {
-    A = json::parse(Arg.begin(), Arg.end(), nullptr, false);
-    if (A.is_discarded())
-      return plainError(ErrorKind::Usage,
-                        "--activations: '" + Arg + "' is not valid JSON");
-  } else if (Arg.find_first_of("()+-*/^ ") != StringRef::npos) {
+  if (Arg.find_first_of("()+-*/^ ") != StringRef::npos) {
     A = {{"expr", Arg.str()}};
   } else {
     SmallVector<StringRef, 4> Parts;

@@ -1,13 +1,30 @@
 // Json.h - what every JSON reader in netjit (specs, Keras files, data
-// objects) checks the same way. Internal: it exposes nlohmann::json.
+// objects, checkpoint headers) checks the same way. Internal: it exposes
+// nlohmann::json.
 #ifndef NETJIT_SUPPORT_JSON_H
 #define NETJIT_SUPPORT_JSON_H
 
 #include "netjit/Support/Diagnostics.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace netjit {
+
+/// How deep objects and arrays may nest in any JSON netjit reads. A Keras 3
+/// functional model nests about 12 deep; copying, printing and comparing
+/// nlohmann values recurses, so deeper documents are refused while they are
+/// parsed, before anything walks them (docs/reliability.md).
+constexpr unsigned MaxJsonDepth = 64;
+
+/// Text parsed as one JSON document, or a located error of Kind in File:
+/// syntax errors and numbers out of range at line:column (with ByteBase,
+/// the document sits at that byte of a binary file: "byte N"); a duplicate
+/// key (nlohmann would keep the last silently) and nesting past
+/// MaxJsonDepth at their JSON pointer.
+llvm::Expected<nlohmann::json>
+parseJson(llvm::StringRef Text, ErrorKind Kind, llvm::StringRef File,
+          std::optional<size_t> ByteBase = std::nullopt);
 
 /// A JSON pointer's reference token: '~' and '/' escaped (RFC 6901).
 std::string escapeJsonToken(llvm::StringRef Key);
