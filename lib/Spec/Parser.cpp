@@ -258,6 +258,11 @@ Expected<ActivationSpec> SpecReader::named(StringRef Name, StringRef P) {
       return fail(P, "activation '" + Name +
                          "' is defined in terms of itself (" +
                          join(Resolving, " -> ") + " -> " + Name + ")");
+    // Each level is a recursive call, and a spec needs few.
+    if (Resolving.size() == MaxJsonDepth)
+      return fail(P, "activation '" + Resolving.front() +
+                         "' is declared through more than " +
+                         Twine(MaxJsonDepth) + " other names");
     Resolving.push_back(Name.str());
     auto A = activation((*Declared)[Name.str()],
                         "/activations/" + escapeToken(Name));

@@ -60,4 +60,26 @@ Error writeFileAtomically(StringRef Path, StringRef Bytes, bool Sync) {
   return Error::success();
 }
 
+Error checkOutputPath(StringRef Path, StringRef Option) {
+  auto Fail = [&](const Twine &Why) {
+    return locatedError(ErrorKind::IO, Path, "", Option + ": " + Why);
+  };
+  if (Path.empty())
+    return plainError(ErrorKind::Usage, Option + ": the file name is empty");
+  if (sys::fs::is_directory(Path))
+    return Fail("is a directory; give a file name");
+  SmallString<256> Dir(sys::path::parent_path(Path));
+  if (Dir.empty())
+    Dir = ".";
+  if (!sys::fs::exists(Dir))
+    return Fail("cannot write: the directory " + Dir + " does not exist");
+  if (!sys::fs::is_directory(Dir))
+    return Fail("cannot write: " + Dir + " is not a directory");
+  // The temporary file is created in Dir, then renamed over Path.
+  if (::access(Dir.c_str(), W_OK) != 0)
+    return Fail("cannot write in " + Dir + ": " +
+                std::error_code(errno, std::generic_category()).message());
+  return Error::success();
+}
+
 } // namespace netjit

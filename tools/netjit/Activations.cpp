@@ -204,6 +204,8 @@ Error writeMarkdown(const json &List, StringRef Path) {
     return plainError(ErrorKind::Usage,
                       "--markdown: expected FILE.md (its pictures go into "
                       "FILE/), got '" + Path + "'");
+  if (Error E = checkOutputPath(Path, "--markdown"))
+    return E;
   // The pictures go into the directory named as the file without .md.
   SmallString<256> Dir(Path);
   sys::path::replace_extension(Dir, "");

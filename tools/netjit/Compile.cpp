@@ -23,6 +23,16 @@ Error runCompile(const CompileArgs &A) {
     return plainError(ErrorKind::Usage,
                       "--prefix " + A.Prefix +
                           ": expected a C identifier (letters, digits, _)");
+  std::string Header = A.Header;
+  if (Header.empty()) {
+    Header = A.Output;
+    size_t Dot = Header.rfind('.');
+    Header = (Dot == std::string::npos ? Header : Header.substr(0, Dot)) + ".h";
+  }
+  if (Error E = checkOutputPath(A.Output, "-o"))
+    return E;
+  if (Error E = checkOutputPath(Header, "--header"))
+    return E;
   auto S = loadSpec(A.Spec);
   if (!S)
     return S.takeError();
@@ -61,12 +71,6 @@ Error runCompile(const CompileArgs &A) {
   std::string Target = ((*TM)->getTargetTriple().str() + ", " +
                         (*TM)->getTargetCPU())
                            .str();
-  std::string Header = A.Header;
-  if (Header.empty()) {
-    Header = A.Output;
-    size_t Dot = Header.rfind('.');
-    Header = (Dot == std::string::npos ? Header : Header.substr(0, Dot)) + ".h";
-  }
   if (Error E = writeFileAtomically(
           Header, aotHeader(**T, A.Prefix, Target, !A.Weights.empty())))
     return E;

@@ -54,6 +54,8 @@ Error runPlot(const PlotArgs &A) {
   if (!(Hi > Lo) || !std::isfinite(Lo) || !std::isfinite(Hi))
     return plainError(ErrorKind::Usage,
                       "--range: expected LO,HI with LO < HI, finite");
+  if (Error E = checkOutputPath(A.Output, "-o"))
+    return E;
   LineChart C;
   C.Title = "Activations and their derivatives";
   C.XLabel = "x";

@@ -292,11 +292,20 @@ Error plotGradients(StringRef Path, StringRef Title,
   return Error::success();
 }
 
-Error checkDiagnosticsArgs(const TrainArgs &A) {
+/// The checks that come before the first step: a run is not lost to a
+/// flag given wrong or a path that cannot be written at its end.
+Error checkTrainArgs(const TrainArgs &A) {
   if (!A.PlotGradients.empty() && !A.Diagnostics)
     return plainError(ErrorKind::Usage,
                       "--plot-gradients draws what --diagnostics measures: "
                       "give both");
+  for (auto [Path, Option] : {std::pair{&A.Save, "--save"},
+                              {&A.Metrics, "--metrics"},
+                              {&A.PlotBoundary, "--plot-boundary"},
+                              {&A.PlotGradients, "--plot-gradients"}})
+    if (!Path->empty())
+      if (Error E = checkOutputPath(*Path, Option))
+        return E;
   return Error::success();
 }
 
@@ -548,7 +557,7 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
 } // namespace
 
 Error runTrain(const TrainArgs &A) {
-  if (Error E = checkDiagnosticsArgs(A))
+  if (Error E = checkTrainArgs(A))
     return E;
   auto S = loadWithOverrides(A);
   if (!S)
@@ -599,7 +608,9 @@ Error runTrain(const TrainArgs &A) {
 }
 
 Error runCompare(const CompareArgs &C) {
-  if (Error E = checkDiagnosticsArgs(C.Train))
+  if (Error E = checkTrainArgs(C.Train))
+    return E;
+  if (Error E = checkOutputPath(C.Plot, "--plot"))
     return E;
   auto S = loadWithOverrides(C.Train);
   if (!S)
@@ -739,6 +750,9 @@ static Expected<DataSplit> readFeatures(const PredictArgs &A) {
 }
 
 Error runPredict(const PredictArgs &A) {
+  if (!A.Output.empty())
+    if (Error E = checkOutputPath(A.Output, "-o"))
+      return E;
   auto S = loadSpec(A.Spec);
   if (!S)
     return S.takeError();

@@ -15,6 +15,12 @@ namespace netjit {
 llvm::Error writeFileAtomically(llvm::StringRef Path, llvm::StringRef Bytes,
                                 bool Sync = true);
 
+/// An error naming Path and Option (the flag that gave it) unless a later
+/// writeFileAtomically(Path) can succeed: its directory exists and is
+/// writable and Path is not a directory. Creates nothing, so a run checks
+/// where its outputs go before its first step and loses nothing to a typo.
+llvm::Error checkOutputPath(llvm::StringRef Path, llvm::StringRef Option);
+
 } // namespace netjit
 
 #endif
