@@ -47,6 +47,72 @@ std::vector<Entry> entries(const TrainGraph &T, float *Arena) {
 
 std::string exact(double V) { return formatv("{0}", format("%.17g", V)).str(); }
 
+json orNull(double V) { return std::isnan(V) ? json(nullptr) : json(V); }
+
+/// TrainState as the metadata's "progress" (safetensors metadata values
+/// are strings: this is JSON in one). Doubles round-trip exactly.
+std::string progressJson(const TrainState &S) {
+  json History = json::array();
+  for (const EpochMetrics &M : S.History) {
+    json Layers = json::array();
+    for (const LayerEpochStats &L : M.Layers)
+      Layers.push_back({L.Layer, L.Units, orNull(L.WeightGrad),
+                        orNull(L.InputGrad), orNull(L.Saturated),
+                        orNull(L.Dead)});
+    History.push_back({M.Epoch, orNull(M.Loss), orNull(M.Accuracy),
+                       orNull(M.ValLoss), orNull(M.ValAccuracy), M.Seconds,
+                       M.SamplesPerSecond, M.SkippedBatches, Layers});
+  }
+  return json({{"epoch", S.Epoch},
+               {"step", S.Step},
+               {"loss", S.Loss},
+               {"correct", S.Correct},
+               {"seen", S.Seen},
+               {"skipped", S.Skipped},
+               {"seconds", S.Seconds},
+               {"diagnostics", S.Diagnostics},
+               {"history", History}})
+      .dump();
+}
+
+/// The inverse of progressJson; false if Text is not what it writes.
+bool parseProgress(StringRef Text, TrainState &S) {
+  auto Parsed = parseJson(Text, ErrorKind::Checkpoint, "progress");
+  if (!Parsed) {
+    consumeError(Parsed.takeError());
+    return false;
+  }
+  const nlohmann::json &J = *Parsed;
+  auto Num = [](const nlohmann::json &V) { return V.is_null() ? NAN : V.get<double>(); };
+  try {
+    S.Epoch = J.at("epoch").get<int>();
+    S.Step = J.at("step").get<int64_t>();
+    S.Loss = J.at("loss").get<double>();
+    S.Correct = J.at("correct").get<double>();
+    S.Seen = J.at("seen").get<int64_t>();
+    S.Skipped = J.at("skipped").get<int64_t>();
+    S.Seconds = J.at("seconds").get<double>();
+    S.Diagnostics = J.at("diagnostics").get<std::vector<double>>();
+    for (const nlohmann::json &H : J.at("history")) {
+      EpochMetrics M;
+      M.Epoch = H.at(0).get<int>();
+      M.Loss = Num(H.at(1)), M.Accuracy = Num(H.at(2));
+      M.ValLoss = Num(H.at(3)), M.ValAccuracy = Num(H.at(4));
+      M.Seconds = H.at(5).get<double>();
+      M.SamplesPerSecond = H.at(6).get<double>();
+      M.SkippedBatches = H.at(7).get<int64_t>();
+      for (const nlohmann::json &L : H.at(8))
+        M.Layers.push_back({L.at(0).get<std::string>(), L.at(1).get<int64_t>(),
+                            Num(L.at(2)), Num(L.at(3)), Num(L.at(4)),
+                            Num(L.at(5))});
+      S.History.push_back(std::move(M));
+    }
+  } catch (const nlohmann::json::exception &) {
+    return false;
+  }
+  return S.Epoch >= 1 && S.Step >= 0 && S.Seen >= 0;
+}
+
 } // namespace
 
 std::string specHash(const NetworkGraph &G, bool Training) {
@@ -68,7 +134,10 @@ std::string specHash(const NetworkGraph &G, bool Training) {
   return formatv("{0:x-16}", H).str();
 }
 
-Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch) {
+Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch,
+                     const TrainState *Progress) {
+  if (Progress)
+    Epoch = Progress->Epoch - 1;
   const TrainGraph &T = M.graph();
   std::vector<Entry> Es = entries(T, M.arena());
   std::string Data;
@@ -93,6 +162,8 @@ Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch) {
                {"beta_1_power", exact(H.Beta1Power)},
                {"beta_2_power", exact(H.Beta2Power)},
                {"crc32", formatv("{0:x-8}", uint32_t(Crc)).str()}};
+  if (Progress)
+    Meta["progress"] = progressJson(*Progress);
   json Doc = {{"__metadata__", Meta}};
   Doc.update(Header);
   std::string Text = Doc.dump();
@@ -182,6 +253,15 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
   Info.Epoch = Epoch;
   Info.Step = Step;
   Info.Seed = Seed;
+  if (Meta.contains("progress")) {
+    TrainState P;
+    if (!Meta["progress"].is_string() ||
+        !parseProgress(Meta["progress"].get<std::string>(), P) ||
+        P.Epoch != int(Epoch) + 1)
+      return Fail("/__metadata__/progress",
+                  "not the progress a netjit run writes");
+    Info.Progress = std::move(P);
+  }
   uLong Have = crc32(0, reinterpret_cast<const Bytef *>(Data.data()), Data.size());
   if (Have != Crc)
     return Fail("byte " + Twine(8 + N),

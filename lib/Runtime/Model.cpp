@@ -160,6 +160,12 @@ void CompiledModel::resetDiagnostics() {
     std::fill(S.begin(), S.end(), 0.0);
 }
 
+void CompiledModel::setDiagnosticCounters(const std::vector<double> &C) {
+  resetDiagnostics();
+  if (C.size() + 4 == StatsBuf[0].size())
+    std::copy(C.begin(), C.end(), StatsBuf[0].begin() + 4);
+}
+
 Expected<StepStats> CompiledModel::trainStep(const float *X, const void *Labels,
                                      int64_t Batch) {
   if (Pool && Batch >= 2 * MinRowsPerThread)

@@ -152,8 +152,10 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
   std::vector<float> X(Batch * F);
   std::vector<char> Y(Batch * L->rowBytes());
   TrainResult Res;
+  Res.History = O.Start.History;
   auto Start = Clock::now();
-  for (int E = O.FirstEpoch; E <= O.Epochs; ++E) {
+  for (int E = O.Start.Epoch; E <= O.Epochs; ++E) {
+    bool Resumed = E == O.Start.Epoch;
     if (O.Shuffle) {
       // A fresh Fisher-Yates order from (seed, epoch): resuming at an
       // epoch reproduces it.
@@ -164,9 +166,24 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     }
     auto EpochStart = Clock::now();
     M.resetDiagnostics();
-    double Loss = 0, Correct = 0;
-    int64_t Seen = 0, Skipped = 0;
-    for (int64_t S = 0; S < Steps; ++S) {
+    double Loss = 0, Correct = 0, Before = 0;
+    int64_t Seen = 0, Skipped = 0, First = 0;
+    if (Resumed) {
+      const TrainState &St = O.Start;
+      Loss = St.Loss, Correct = St.Correct, Before = St.Seconds;
+      Seen = St.Seen, Skipped = St.Skipped, First = St.Step;
+      M.setDiagnosticCounters(St.Diagnostics);
+    }
+    auto Elapsed = [&] { return Before + since(EpochStart); };
+    for (int64_t S = First; S < Steps; ++S) {
+      if (O.ShouldStop && O.ShouldStop()) {
+        Res.Stopped = true;
+        Res.State = {E,    S,       Loss,      Correct,
+                     Seen, Skipped, Elapsed(), M.diagnosticCounters(),
+                     Res.History};
+        Res.Seconds = since(Start);
+        return Res;
+      }
       int64_t R0 = S * Batch, B = std::min(Batch, T.Rows - R0);
       const float *XB;
       const void *YB;
@@ -209,7 +226,7 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
       Seen += B;
       if (O.OnStep)
         O.OnStep({E, O.Epochs, S + 1, Steps, Loss / Seen, Correct / Seen,
-                  since(EpochStart)});
+                  Elapsed()});
     }
     EpochMetrics Mx;
     Mx.Epoch = E;
@@ -217,7 +234,7 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     Mx.Accuracy = Seen ? Correct / Seen : NAN;
     Mx.SkippedBatches = Skipped;
     Mx.Layers = layerEpochStats(M, Steps - Skipped, T.Rows);
-    Mx.Seconds = since(EpochStart);
+    Mx.Seconds = Elapsed();
     Mx.SamplesPerSecond = Seen / Mx.Seconds;
     if (!Seen)
       return plainError(ErrorKind::Training,
@@ -242,6 +259,8 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     std::tie(Res.TestLoss, Res.TestAccuracy) = *V;
   }
   Res.Seconds = since(Start);
+  Res.State.Epoch = O.Epochs + 1;
+  Res.State.History = Res.History;
   return Res;
 }
 

@@ -6,12 +6,50 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
+#include <atomic>
 #include <fcntl.h>
 #include <unistd.h>
 
 using namespace llvm;
 
 namespace netjit {
+
+namespace {
+
+/// The temporary files being written, for removeTemporaryFiles() to unlink
+/// from a signal handler: fixed slots of pointers, set and cleared with
+/// atomics (no allocation, no lock), each to a name that outlives its slot.
+std::atomic<const char *> InFlight[16];
+
+/// Holds one slot while its file may exist; a write with no free slot
+/// still works, it is only not removed on a second interrupt.
+class Registered {
+public:
+  explicit Registered(const char *Name) {
+    for (auto &S : InFlight) {
+      const char *Empty = nullptr;
+      if (S.compare_exchange_strong(Empty, Name)) {
+        Slot = &S;
+        return;
+      }
+    }
+  }
+  ~Registered() {
+    if (Slot)
+      Slot->store(nullptr);
+  }
+
+private:
+  std::atomic<const char *> *Slot = nullptr;
+};
+
+} // namespace
+
+void removeTemporaryFiles() {
+  for (auto &S : InFlight)
+    if (const char *Name = S.load())
+      ::unlink(Name);
+}
 
 Error writeFileAtomically(StringRef Path, StringRef Bytes, bool Sync) {
   auto Fail = [&](const Twine &What, std::error_code EC) {
@@ -20,6 +58,7 @@ Error writeFileAtomically(StringRef Path, StringRef Bytes, bool Sync) {
   };
   SmallString<256> Tmp(Path);
   Tmp += ".tmp" + std::to_string(sys::Process::getProcessId());
+  Registered Held(Tmp.c_str());
   int FD;
   if (std::error_code EC = sys::fs::openFileForWrite(Tmp, FD))
     return Fail("cannot write", EC);

@@ -108,6 +108,16 @@ llvm::Error addActivationCurves(LineChart &C, const std::string &Label,
                                 const std::string &Color, int Points = 601);
 extern const char *SaturationLabel;
 
+/// From now on SIGINT and SIGTERM ask a run to stop: interruptSignal()
+/// turns non-zero and training stops after its step, saves and reports; a
+/// second signal exits at once (status 128 + signal) leaving no temporary
+/// file. train and compare catch them; other commands die as usual.
+void catchInterrupts();
+/// The first signal caught, 0 if none: main exits with 128 + it.
+int interruptSignal();
+/// The command line as given, each word shell-quoted: the resume hint.
+extern std::vector<std::string> CommandLine;
+
 /// `netjit activations`: the catalogue as text, JSON, or (MarkdownPath)
 /// the generated docs/activations.md with a picture per entry.
 llvm::Error runActivations(bool Json, const std::string &MarkdownPath);

@@ -319,10 +319,11 @@ Error writeMetrics(StringRef Path, const json &Meta,
     Text = "activation,epoch,loss,accuracy,val_loss,val_accuracy,seconds,"
            "samples_per_second,test_loss,test_accuracy";
     // Diagnostics: LAYER:FIGURE columns (every run has the same layers).
-    const EpochMetrics &First = Runs.front().second.History.front();
-    for (const LayerEpochStats &L : First.Layers)
-      for (auto &[K, V] : layerFigures(L))
-        Text += "," + L.Layer + ":" + K;
+    // (an interrupted first run may have none)
+    if (!Runs.front().second.History.empty())
+      for (const LayerEpochStats &L : Runs.front().second.History.front().Layers)
+        for (auto &[K, V] : layerFigures(L))
+          Text += "," + L.Layer + ":" + K;
     Text += "\n";
     for (auto &[Name, R] : Runs)
       for (const EpochMetrics &M : R.History) {
@@ -531,32 +532,86 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
     auto Info = readCheckpoint(**M, A.Resume, true);
     if (!Info)
       return Info.takeError();
-    // The run continues as it was: its seed orders the data.
+    // The run continues as it was: its seed orders the data, its progress
+    // (an interrupted run's) says where in the epoch it stopped.
     O.Seed = Info->Seed;
-    O.FirstEpoch = Info->Epoch + 1;
+    O.Start.Epoch = Info->Epoch + 1;
+    if (Info->Progress)
+      O.Start = *Info->Progress;
     if (!A.Quiet)
       outs() << formatv("resuming from {0}: {1} epochs and {2} steps done\n",
                         A.Resume, Info->Epoch, Info->Step);
   }
+  O.ShouldStop = [] { return interruptSignal() != 0; };
   Progress P(!A.Quiet);
   O.OnStep = [&](const TrainProgress &TP) { P.step(TP, Batch); };
+  std::vector<EpochMetrics> Done = O.Start.History;
   O.OnEpoch = [&](const EpochMetrics &Mx) -> Error {
     P.clear();
     if (PrintEpochs && !A.Quiet)
       printEpoch(Mx, Epochs);
+    Done.push_back(Mx);
     bool Save = !A.Save.empty() &&
                 (Mx.Epoch == Epochs || (A.SaveEvery && Mx.Epoch % A.SaveEvery == 0));
-    return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch) : Error::success();
+    TrainState Next;
+    Next.Epoch = Mx.Epoch + 1;
+    Next.History = Done;
+    return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch, &Next) : Error::success();
   };
   auto R = train(**M, D, O);
   if (!R)
     return R.takeError();
+  P.clear();
+  if (R->Stopped && !A.Save.empty())
+    if (Error E = saveCheckpoint(**M, A.Save, 0, &R->State))
+      return E;
   return Trained{std::move(*R), std::move(*M)};
+}
+
+/// The one line an interrupted run ends with: where it stopped, what it
+/// saved, and (train) the command that resumes it.
+void reportStop(const TrainArgs &A, const TrainState &S, StringRef What,
+                bool Resumable) {
+  std::string Line =
+      formatv("netjit: interrupted{0} in epoch {1} after {2} steps: ", What,
+              S.Epoch, S.Step)
+          .str();
+  std::vector<std::string> Saved;
+  if (!A.Save.empty())
+    Saved.push_back("the checkpoint " + A.Save);
+  if (!A.Metrics.empty())
+    Saved.push_back("the metrics of the epochs done in " + A.Metrics);
+  Line += Saved.empty() ? "nothing saved (no --save or --metrics)"
+                        : "saved " + join(Saved, " and ");
+  if (Resumable && !A.Save.empty()) {
+    // The same command, resuming from the checkpoint just written.
+    std::vector<std::string> Args;
+    for (size_t I = 0; I < CommandLine.size(); ++I) {
+      StringRef W = CommandLine[I];
+      if (W == "--resume") {
+        ++I;
+        continue;
+      }
+      if (!W.starts_with("--resume=") && !W.starts_with("'--resume="))
+        Args.push_back(W.str());
+    }
+    Line += "; resume with: " + join(Args, " ") + " --resume " + A.Save;
+  }
+  errs() << Line << "\n";
+}
+
+/// What a metrics file says of the run besides its epochs.
+json runMeta(const Spec &S, const Dataset &D) {
+  return {{"spec", S.File},
+          {"data", D.Name},
+          {"batch_size", S.Training.BatchSize},
+          {"seed", S.Training.Seed}};
 }
 
 } // namespace
 
 Error runTrain(const TrainArgs &A) {
+  catchInterrupts();
   if (Error E = checkTrainArgs(A))
     return E;
   auto S = loadWithOverrides(A);
@@ -574,13 +629,18 @@ Error runTrain(const TrainArgs &A) {
                       Name, D->Name, D->Train.Rows, D->Validation.Rows,
                       D->Test.Rows, S->Training.BatchSize, S->Training.Epochs,
                       ReadS);
-  json Meta = {{"spec", S->File}, {"data", D->Name},
-               {"batch_size", S->Training.BatchSize},
-               {"seed", S->Training.Seed}};
+  json Meta = runMeta(*S, *D);
   auto T = trainOne(*S, *D, A, true);
   if (!T)
     return T.takeError();
   const TrainResult *R = &T->Result;
+  if (R->Stopped) {
+    if (!A.Metrics.empty())
+      if (Error E = writeMetrics(A.Metrics, Meta, {{"spec", *R}}))
+        return E;
+    reportStop(A, R->State, "", true);
+    return Error::success();
+  }
   if (!std::isnan(R->TestLoss))
     outs() << formatv("test: loss {0:F4}  accuracy {1:F4}  ({2} samples)\n",
                       R->TestLoss, R->TestAccuracy, D->Test.Rows);
@@ -608,6 +668,7 @@ Error runTrain(const TrainArgs &A) {
 }
 
 Error runCompare(const CompareArgs &C) {
+  catchInterrupts();
   if (Error E = checkTrainArgs(C.Train))
     return E;
   if (Error E = checkOutputPath(C.Plot, "--plot"))
@@ -656,6 +717,18 @@ Error runCompare(const CompareArgs &C) {
     auto T = trainOne(std::move(One), *D, C.Train, true);
     if (!T) // which run failed
       return prefixError(T.takeError(), Label + ": ");
+    if (T->Result.Stopped) {
+      // The finished runs, and this one's epochs done.
+      Runs.push_back({Label, std::move(T->Result)});
+      if (!C.Train.Metrics.empty())
+        if (Error E = writeMetrics(C.Train.Metrics, runMeta(*S, *D), Runs))
+          return E;
+      reportStop(C.Train, Runs.back().second.State,
+                 " (" + Label + ", run " + std::to_string(Runs.size()) +
+                     " of " + std::to_string(Acts.size()) + ")",
+                 false);
+      return Error::success();
+    }
     if (!C.Train.PlotBoundary.empty()) {
       auto P = boundaryPanel(*T->M, *D, Label);
       if (!P)
@@ -713,13 +786,9 @@ Error runCompare(const CompareArgs &C) {
       return E;
     outs() << "boundary plot: " << C.Train.PlotBoundary << "\n";
   }
-  if (!C.Train.Metrics.empty()) {
-    json Meta = {{"spec", S->File}, {"data", D->Name},
-                 {"batch_size", S->Training.BatchSize},
-                 {"seed", S->Training.Seed}};
-    if (Error E = writeMetrics(C.Train.Metrics, Meta, Runs))
+  if (!C.Train.Metrics.empty())
+    if (Error E = writeMetrics(C.Train.Metrics, runMeta(*S, *D), Runs))
       return E;
-  }
   return Error::success();
 }
 

@@ -5,6 +5,9 @@
 #define NETJIT_RUNTIME_CHECKPOINT_H
 
 #include "netjit/Runtime/Model.h"
+#include "netjit/Runtime/Trainer.h"
+
+#include <optional>
 
 namespace netjit {
 
@@ -15,6 +18,9 @@ struct CheckpointInfo {
   uint64_t Seed = 0; // the run's seed (weights, data order, dropout)
   std::string NetworkHash;  // specHash(G, false) of the writer
   std::string TrainingHash; // specHash(G, true)
+  /// Where to resume (written by a run that tracks it, as `netjit train`
+  /// does): mid-epoch after an interrupt, with the epochs' metrics so far.
+  std::optional<TrainState> Progress;
 };
 
 /// A hash of what the weights mean: the layers with their activations and
@@ -26,7 +32,9 @@ std::string specHash(const NetworkGraph &G, bool Training);
 /// Every parameter as "NAME" and every optimizer slot as "NAME/SLOT" (F32,
 /// the parameter's shape), with Epoch (epochs completed), the header's
 /// counters, the hashes and a CRC-32 of the data in the metadata.
-llvm::Error saveCheckpoint(CompiledModel &M, llvm::StringRef Path, int Epoch);
+/// With Progress, also where the run stands (its Epoch - 1 epochs are done).
+llvm::Error saveCheckpoint(CompiledModel &M, llvm::StringRef Path, int Epoch,
+                           const TrainState *Progress = nullptr);
 
 /// Reads Path into M's parameters and optimizer state and returns where
 /// training stood. Nothing is changed unless the whole file checks out: the

@@ -88,6 +88,9 @@ public:
   /// threads; empty unless compiled with diagnostics.
   std::vector<double> diagnosticCounters() const;
   void resetDiagnostics();
+  /// Counters as diagnosticCounters() gave them (a resumed epoch's); an
+  /// empty or wrongly sized C resets them.
+  void setDiagnosticCounters(const std::vector<double> &C);
 
   const NetworkGraph &network() const { return *G; }
   const TrainGraph &graph() const { return *T; }

@@ -55,11 +55,24 @@ struct TrainProgress {
   double Seconds;        // since the epoch began
 };
 
+/// Where a run stands between two steps: what a stopped run resumes from
+/// (a checkpoint's "progress"). The data order comes from (seed, epoch)
+/// and dropout from the model's step count, so continuing at Epoch, Step
+/// gives the weights an uninterrupted run would have.
+struct TrainState {
+  int Epoch = 1;     // the epoch in progress (from 1); those before are done
+  int64_t Step = 0;  // its steps done
+  double Loss = 0, Correct = 0; // its sums so far (loss with the penalty)
+  int64_t Seen = 0, Skipped = 0;
+  double Seconds = 0;
+  std::vector<double> Diagnostics;  // its counters so far, if measured
+  std::vector<EpochMetrics> History; // the epochs done (may be empty)
+};
+
 struct TrainOptions {
   int Epochs = 5;
-  /// Epochs before this one are done (a resumed run): the data order and
-  /// everything else continue as if the run had not stopped.
-  int FirstEpoch = 1;
+  /// Where to begin: a resumed run continues as if it had not stopped.
+  TrainState Start;
   uint64_t Seed = 0;
   /// A new order of the training rows every epoch (Keras' fit does).
   bool Shuffle = true;
@@ -68,10 +81,17 @@ struct TrainOptions {
   std::function<void(const TrainProgress &)> OnStep;
   /// After every epoch (a checkpoint); an error stops training.
   std::function<llvm::Error(const EpochMetrics &)> OnEpoch;
+  /// Polled before every step: true ends training there (Stopped).
+  std::function<bool()> ShouldStop;
 };
 
 struct TrainResult {
+  /// Start's history, then this run's epochs.
   std::vector<EpochMetrics> History;
+  /// ShouldStop ended the run before its last epoch; State is where, for
+  /// a checkpoint to resume from (no test evaluation was made).
+  bool Stopped = false;
+  TrainState State;
   double TestLoss = NAN, TestAccuracy = NAN;
   double Seconds = 0; // training, evaluation included
 };

@@ -15,6 +15,11 @@ namespace netjit {
 llvm::Error writeFileAtomically(llvm::StringRef Path, llvm::StringRef Bytes,
                                 bool Sync = true);
 
+/// Unlinks the temporary files writeFileAtomically is writing now, and
+/// nothing else. Async-signal-safe: what a handler calls before _exit, so
+/// an exit at once leaves no litter (the targets keep their old contents).
+void removeTemporaryFiles();
+
 /// An error naming Path and Option (the flag that gave it) unless a later
 /// writeFileAtomically(Path) can succeed: its directory exists and is
 /// writable and Path is not a directory. Creates nothing, so a run checks
