@@ -6,6 +6,7 @@
 #include "netjit/netjit.h"
 
 #include "llvm/Support/FileSystem.h"
+#include <atomic>
 #include <cmath>
 #include <thread>
 
@@ -242,6 +243,75 @@ TEST(ApiTest, ResourceLimitsAreTheHosts) {
   EXPECT_EQ(N.status().message(),
             "small.json: /training/batch_size: a batch of 20 needs 2360 "
             "floats of activations, more than the limit of 500");
+}
+
+} // namespace
+
+namespace {
+
+const char *FitSpec = R"({"input": {"shape": [2]},
+  "layers": [{"type": "dense", "units": 32, "activation": "tanh"},
+             {"type": "dropout", "rate": 0.1},
+             {"type": "dense", "units": 1, "activation": "sigmoid"}],
+  "loss": "binary_crossentropy",
+  "optimizer": {"type": "adam", "learning_rate": 0.01},
+  "training": {"batch_size": 4, "epochs": 4, "seed": 5},
+  "data": {"dataset": "circle", "samples": 2000, "seed": 1}})";
+
+std::vector<float> kernel(netjit::Model &M) {
+  std::vector<float> W(64);
+  EXPECT_TRUE(M.getParameter("dense_0/kernel", W.data(), W.size()).ok());
+  return W;
+}
+
+/// requestStop() from another thread ends fit after a step; the next fit,
+/// here in another Model after save() and load(), continues from that step
+/// and ends with the weights of a fit never stopped.
+TEST(ApiTest, AStoppedFitLosesNothing) {
+  if (!netjit::test::jitUnavailable().empty())
+    GTEST_SKIP() << netjit::test::jitUnavailable();
+  netjit::Compiler C(noCache());
+  auto Full = C.compileJson(FitSpec), A = C.compileJson(FitSpec),
+       B = C.compileJson(FitSpec);
+  ASSERT_TRUE(Full.ok() && A.ok() && B.ok()) << Full.status().message();
+  auto Whole = Full->fit();
+  ASSERT_TRUE(Whole.ok()) << Whole.status().message();
+  ASSERT_EQ(Whole->size(), 4u);
+
+  // Stopped from the host's thread once the first epoch is reported: in the
+  // second epoch (or, on a slow host, at its start).
+  std::atomic<bool> FirstEpoch{false};
+  netjit::Result<std::vector<netjit::EpochReport>> Part =
+      netjit::Status(1, "not run");
+  std::thread T([&] {
+    Part = A->fit(0, [&](const netjit::EpochReport &R) {
+      if (R.Epoch == 1)
+        FirstEpoch = true;
+    });
+  });
+  while (!FirstEpoch)
+    std::this_thread::yield();
+  A->requestStop();
+  T.join();
+  ASSERT_TRUE(Part.ok()) << Part.status().message();
+  ASSERT_FALSE(Part->empty());
+  EXPECT_TRUE(Part->back().Stopped);
+  EXPECT_LT(Part->back().Epoch, 4);
+  EXPECT_NE(kernel(*A), kernel(*Full));
+
+  llvm::SmallString<128> Path;
+  llvm::sys::fs::createTemporaryFile("stopped", "st", Path);
+  ASSERT_TRUE(A->save(std::string(Path)).ok());
+  ASSERT_TRUE(B->load(std::string(Path)).ok());
+  llvm::sys::fs::remove(Path);
+  auto Rest = B->fit();
+  ASSERT_TRUE(Rest.ok()) << Rest.status().message();
+  ASSERT_FALSE(Rest->empty());
+  EXPECT_FALSE(Rest->back().Stopped);
+  EXPECT_EQ(Rest->back().Epoch, 4);
+  EXPECT_EQ(Rest->back().Loss, Whole->back().Loss);
+  EXPECT_EQ(Rest->back().TestAccuracy, Whole->back().TestAccuracy);
+  EXPECT_EQ(kernel(*B), kernel(*Full));
 }
 
 } // namespace

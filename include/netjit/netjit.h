@@ -107,6 +107,9 @@ struct EpochReport {
   double TestLoss, TestAccuracy; // NaN until the last epoch (when tested)
   double Seconds;
   std::vector<LayerReport> Layers; // with CompilerOptions::Diagnostics
+  /// The last report of a fit that requestStop() ended: the figures of the
+  /// epoch so far (Epoch is the one it stopped in).
+  bool Stopped = false;
 };
 
 /// A compiled network with its weights and optimizer state. Move-only.
@@ -153,6 +156,14 @@ public:
   Result<std::vector<EpochReport>>
   fit(int Epochs = 0, std::function<void(const EpochReport &)> Progress = {},
       const std::string &DataJson = "");
+
+  /// Asks a fit() running on another thread to stop after its current
+  /// step; it returns the epochs done and a last report with Stopped set.
+  /// Nothing is lost: the next fit() continues from that step to its
+  /// Epochs, as does one after save() and load() (the checkpoint records
+  /// where; so does `netjit train --save`'s, whose next fit goes on after
+  /// its last epoch). Lock-free, so a signal handler may call it too.
+  void requestStop();
 
   std::vector<ParameterInfo> parameters() const;
   /// Copies a parameter out or in (Count must be its size).

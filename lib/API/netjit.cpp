@@ -2,6 +2,9 @@
 // Status at this boundary and nowhere else.
 #include "netjit/netjit.h"
 
+#include <atomic>
+#include <optional>
+
 #include "netjit/Data/Dataset.h"
 #include "netjit/Runtime/Checkpoint.h"
 #include "netjit/Runtime/Model.h"
@@ -10,8 +13,10 @@
 
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 using namespace llvm;
 
@@ -23,6 +28,9 @@ struct Model::Impl {
   uint64_t Seed = 0;
   /// Training steps and their samples since the diagnostics' last reset.
   int64_t Steps = 0, Samples = 0;
+  std::atomic<bool> StopRequested{false};
+  /// Where a stopped fit (or a checkpoint of one) left off.
+  std::optional<TrainState> Resume;
 };
 
 struct ModelAccess {
@@ -211,6 +219,9 @@ Model::fit(int Epochs, std::function<void(const EpochReport &)> Progress,
   TrainOptions O;
   O.Epochs = Epochs ? Epochs : P->Epochs;
   O.Seed = P->Seed;
+  if (P->Resume)
+    O.Start = *P->Resume;
+  O.ShouldStop = [&] { return P->StopRequested.load(); };
   std::vector<EpochReport> Reports;
   O.OnEpoch = [&](const EpochMetrics &E) -> Error {
     Reports.push_back({E.Epoch, O.Epochs, E.Loss, E.Accuracy, NAN, NAN,
@@ -222,6 +233,20 @@ Model::fit(int Epochs, std::function<void(const EpochReport &)> Progress,
   auto R = train(*P->M, *D, O);
   if (!R)
     return toStatus(R.takeError());
+  P->Resume.reset();
+  if (R->Stopped) {
+    P->StopRequested = false;
+    const TrainState &St = R->State;
+    P->Resume = St;
+    EpochReport Last = {St.Epoch, O.Epochs,
+                        St.Seen ? St.Loss / St.Seen : NAN,
+                        St.Seen ? St.Correct / St.Seen : NAN,
+                        NAN, NAN, St.Seconds, {}, true};
+    Reports.push_back(Last);
+    if (Progress)
+      Progress(Reports.back());
+    return Reports;
+  }
   if (!Reports.empty()) {
     Reports.back().TestLoss = R->TestLoss;
     Reports.back().TestAccuracy = R->TestAccuracy;
@@ -278,10 +303,16 @@ Status Model::setParameter(const std::string &Name, const float *In,
   return Status();
 }
 
+void Model::requestStop() {
+  if (P)
+    P->StopRequested = true;
+}
+
 Status Model::save(const std::string &Path, int Epoch) {
   if (!P || !P->M)
     return noModel();
-  if (Error E = saveCheckpoint(*P->M, Path, Epoch))
+  if (Error E = saveCheckpoint(*P->M, Path, Epoch,
+                               P->Resume ? &*P->Resume : nullptr))
     return toStatus(std::move(E));
   return Status();
 }
@@ -292,6 +323,9 @@ Status Model::load(const std::string &Path) {
   auto Info = loadCheckpoint(*P->M, Path);
   if (!Info)
     return toStatus(Info.takeError());
+  // A checkpoint of a run that tracked its progress (a stopped fit's,
+  // `netjit train --save`'s) says where the next fit continues.
+  P->Resume = Info->Progress;
   return Status();
 }
 
