@@ -241,7 +241,7 @@ Model::fit(int Epochs, std::function<void(const EpochReport &)> Progress,
     EpochReport Last = {St.Epoch, O.Epochs,
                         St.Seen ? St.Loss / St.Seen : NAN,
                         St.Seen ? St.Correct / St.Seen : NAN,
-                        NAN, NAN, St.Seconds, {}, true};
+                        NAN, NAN, NAN, {}, true};
     Reports.push_back(Last);
     if (Progress)
       Progress(Reports.back());

@@ -3,6 +3,7 @@
 #include "netjit/Graph/NetworkGraph.h"
 
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Memory.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -10,15 +11,6 @@
 using namespace llvm;
 
 namespace netjit {
-
-/// 1 GiB, 16 MiB, 400 bytes.
-static std::string bytesText(int64_t Bytes) {
-  if (Bytes >= (int64_t(1) << 30) && Bytes % (int64_t(1) << 30) == 0)
-    return std::to_string(Bytes >> 30) + " GiB";
-  if (Bytes >= (1 << 20) && Bytes % (1 << 20) == 0)
-    return std::to_string(Bytes >> 20) + " MiB";
-  return std::to_string(Bytes) + " bytes";
-}
 
 std::string formatShape(ArrayRef<int64_t> Shape) {
   std::string S = "[";

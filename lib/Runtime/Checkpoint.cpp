@@ -60,8 +60,8 @@ std::string progressJson(const TrainState &S) {
                         orNull(L.InputGrad), orNull(L.Saturated),
                         orNull(L.Dead)});
     History.push_back({M.Epoch, orNull(M.Loss), orNull(M.Accuracy),
-                       orNull(M.ValLoss), orNull(M.ValAccuracy), M.Seconds,
-                       M.SamplesPerSecond, M.SkippedBatches, Layers});
+                       orNull(M.ValLoss), orNull(M.ValAccuracy),
+                       M.SkippedBatches, Layers});
   }
   return json({{"epoch", S.Epoch},
                {"step", S.Step},
@@ -69,7 +69,6 @@ std::string progressJson(const TrainState &S) {
                {"correct", S.Correct},
                {"seen", S.Seen},
                {"skipped", S.Skipped},
-               {"seconds", S.Seconds},
                {"diagnostics", S.Diagnostics},
                {"history", History}})
       .dump();
@@ -91,17 +90,15 @@ bool parseProgress(StringRef Text, TrainState &S) {
     S.Correct = J.at("correct").get<double>();
     S.Seen = J.at("seen").get<int64_t>();
     S.Skipped = J.at("skipped").get<int64_t>();
-    S.Seconds = J.at("seconds").get<double>();
     S.Diagnostics = J.at("diagnostics").get<std::vector<double>>();
     for (const nlohmann::json &H : J.at("history")) {
       EpochMetrics M;
       M.Epoch = H.at(0).get<int>();
       M.Loss = Num(H.at(1)), M.Accuracy = Num(H.at(2));
       M.ValLoss = Num(H.at(3)), M.ValAccuracy = Num(H.at(4));
-      M.Seconds = H.at(5).get<double>();
-      M.SamplesPerSecond = H.at(6).get<double>();
-      M.SkippedBatches = H.at(7).get<int64_t>();
-      for (const nlohmann::json &L : H.at(8))
+      M.Seconds = M.SamplesPerSecond = NAN; // not kept
+      M.SkippedBatches = H.at(5).get<int64_t>();
+      for (const nlohmann::json &L : H.at(6))
         M.Layers.push_back({L.at(0).get<std::string>(), L.at(1).get<int64_t>(),
                             Num(L.at(2)), Num(L.at(3)), Num(L.at(4)),
                             Num(L.at(5))});

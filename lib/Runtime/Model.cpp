@@ -3,12 +3,14 @@
 #include "netjit/Runtime/Model.h"
 
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Memory.h"
 #include "netjit/Transforms/Passes.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 using namespace llvm;
 
@@ -40,6 +42,44 @@ static float *allocateFloats(int64_t N) {
 
 CompiledModel::~CompiledModel() = default;
 
+/// The arena and the threads' workspaces against what the machine has
+/// left, before compiling or allocating either: an error names the largest
+/// layer (its weights, gradients and optimizer state) or, when a batch's
+/// activations are the most, the batch size.
+static Error checkMemory(const NetworkGraph &G, const TrainGraph &T,
+                         unsigned Threads) {
+  uint64_t Total = uint64_t(T.arenaFloats()) * 4 +
+                   uint64_t(Threads - 1) * T.workFloats() * 4;
+  std::string Short = memoryShortfall(Total);
+  if (Short.empty())
+    return Error::success();
+  // Per float of a parameter: itself, its gradient, the optimizer's slots.
+  uint64_t PerFloat = 4 * (2 + T.numSlots());
+  std::map<std::string, uint64_t> Layers; // pointer -> bytes
+  uint64_t Params = 0;
+  for (const ParamInfo &P : G.params()) {
+    Layers[P.Pointer] += P.size() * PerFloat;
+    Params += P.size() * PerFloat;
+  }
+  auto Largest = std::max_element(
+      Layers.begin(), Layers.end(),
+      [](auto &A, auto &B) { return A.second < B.second; });
+  uint64_t Activations = Total > Params ? Total - Params : 0;
+  std::string Pointer = "/training/batch_size", What;
+  if (Largest != Layers.end() && Largest->second >= Activations) {
+    Pointer = Largest->first;
+    What = "the largest layer's weights, gradients and optimizer state " +
+           bytesText(Largest->second) + ", all layers' " + bytesText(Params);
+  } else {
+    What = "a batch of " + std::to_string(T.maxBatch()) + "'s activations" +
+           (Threads > 1 ? " (on " + std::to_string(Threads) + " threads)" : "") +
+           " " + bytesText(Activations) + ", the weights' " + bytesText(Params);
+  }
+  return locatedError(ErrorKind::Spec, G.spec().File, Pointer,
+                      "training needs " + bytesText(Total) + " (" + What +
+                          "), " + Short);
+}
+
 Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<NetworkGraph> G,
                                                 const CompileOptions &Opts) {
   std::unique_ptr<CompiledModel> M(new CompiledModel);
@@ -49,14 +89,16 @@ Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<
     return T.takeError();
   if (Opts.Fuse)
     runPasses(**T);
-  auto J = Jit::create(Opts.Jit);
-  if (!J)
-    return J.takeError();
   unsigned Threads = Opts.Threads ? Opts.Threads
                                   : std::max(1u, std::thread::hardware_concurrency());
   // A thread needs MinRowsPerThread rows of the largest batch.
   Threads = std::max<int64_t>(
       1, std::min<int64_t>(Threads, Batch / MinRowsPerThread));
+  if (Error E = checkMemory(*G, **T, Threads))
+    return E;
+  auto J = Jit::create(Opts.Jit);
+  if (!J)
+    return J.takeError();
   auto PM = buildProgramModule(**T, Opts.Prefix, (*J)->targetMachine(), Threads);
   if (!PM)
     return PM.takeError();

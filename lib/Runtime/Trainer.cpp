@@ -166,21 +166,20 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     }
     auto EpochStart = Clock::now();
     M.resetDiagnostics();
-    double Loss = 0, Correct = 0, Before = 0;
+    double Loss = 0, Correct = 0;
     int64_t Seen = 0, Skipped = 0, First = 0;
     if (Resumed) {
       const TrainState &St = O.Start;
-      Loss = St.Loss, Correct = St.Correct, Before = St.Seconds;
+      Loss = St.Loss, Correct = St.Correct;
       Seen = St.Seen, Skipped = St.Skipped, First = St.Step;
       M.setDiagnosticCounters(St.Diagnostics);
     }
-    auto Elapsed = [&] { return Before + since(EpochStart); };
+    int64_t SeenBefore = Seen;
     for (int64_t S = First; S < Steps; ++S) {
       if (O.ShouldStop && O.ShouldStop()) {
         Res.Stopped = true;
-        Res.State = {E,    S,       Loss,      Correct,
-                     Seen, Skipped, Elapsed(), M.diagnosticCounters(),
-                     Res.History};
+        Res.State = {E,       S,   Loss, Correct, Seen, Skipped,
+                     M.diagnosticCounters(), Res.History};
         Res.Seconds = since(Start);
         return Res;
       }
@@ -226,7 +225,7 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
       Seen += B;
       if (O.OnStep)
         O.OnStep({E, O.Epochs, S + 1, Steps, Loss / Seen, Correct / Seen,
-                  Elapsed()});
+                  since(EpochStart)});
     }
     EpochMetrics Mx;
     Mx.Epoch = E;
@@ -234,8 +233,8 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     Mx.Accuracy = Seen ? Correct / Seen : NAN;
     Mx.SkippedBatches = Skipped;
     Mx.Layers = layerEpochStats(M, Steps - Skipped, T.Rows);
-    Mx.Seconds = Elapsed();
-    Mx.SamplesPerSecond = Seen / Mx.Seconds;
+    Mx.Seconds = since(EpochStart);
+    Mx.SamplesPerSecond = (Seen - SeenBefore) / Mx.Seconds;
     if (!Seen)
       return plainError(ErrorKind::Training,
                         formatv("epoch {0}: every batch had a non-finite loss "

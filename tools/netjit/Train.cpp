@@ -166,8 +166,8 @@ json historyJson(const TrainResult &R) {
     json E = {{"epoch", M.Epoch},
               {"loss", M.Loss},
               {"accuracy", M.Accuracy},
-              {"seconds", M.Seconds},
-              {"samples_per_second", M.SamplesPerSecond},
+              {"seconds", orNull(M.Seconds)},
+              {"samples_per_second", orNull(M.SamplesPerSecond)},
               {"skipped_batches", M.SkippedBatches}};
     if (!std::isnan(M.ValLoss)) {
       E["val_loss"] = M.ValLoss;

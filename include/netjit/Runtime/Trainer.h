@@ -64,9 +64,12 @@ struct TrainState {
   int64_t Step = 0;  // its steps done
   double Loss = 0, Correct = 0; // its sums so far (loss with the penalty)
   int64_t Seen = 0, Skipped = 0;
-  double Seconds = 0;
   std::vector<double> Diagnostics;  // its counters so far, if measured
-  std::vector<EpochMetrics> History; // the epochs done (may be empty)
+  /// The epochs done (may be empty). No timings: a checkpoint holds only
+  /// what a deterministic run repeats, so two such runs write the same
+  /// bytes; restored epochs have NaN seconds, and a resumed epoch's count
+  /// this process's part only.
+  std::vector<EpochMetrics> History;
 };
 
 struct TrainOptions {
