@@ -4,6 +4,7 @@
 // numbers; errors name the row (the file's line) and column (1-based).
 #include "netjit/Data/Dataset.h"
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Memory.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -44,6 +45,12 @@ Expected<DataSplit> readCsv(StringRef Path, StringRef LabelColumn) {
   if (!Buf)
     return locatedError(ErrorKind::IO, Path, "",
                         "cannot read: " + Buf.getError().message());
+  // At most a float per two bytes ("0,"), and a line index.
+  uint64_t Size = (*Buf)->getBufferSize();
+  if (std::string Short = memoryShortfall(Size * 3); !Short.empty())
+    return locatedError(ErrorKind::Data, Path, "",
+                        "a " + bytesText(Size) + " file may need " +
+                            bytesText(Size * 3) + " to read, " + Short);
   return parseCsv((*Buf)->getBuffer(), Path, LabelColumn);
 }
 

@@ -4,6 +4,7 @@
 // Fashion-MNIST use.
 #include "netjit/Data/Dataset.h"
 #include "netjit/Support/Diagnostics.h"
+#include "netjit/Support/Memory.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -31,8 +32,19 @@ Expected<std::vector<uint8_t>> gunzip(StringRef File, StringRef In) {
   Z.avail_in = In.size();
   int R = Z_OK;
   while (R != Z_STREAM_END) {
-    if (Z.total_out == Out.size())
+    if (Z.total_out == Out.size()) {
+      // A small file may inflate without end (a gzip bomb): stop at what
+      // the machine can hold, with the floats it would become.
+      std::string Short = memoryShortfall(Out.size() * 2 * 5);
+      if (!Short.empty()) {
+        uint64_t At = Z.total_in;
+        inflateEnd(&Z);
+        return dataError(File, At,
+                         "decompresses to more than " + bytesText(Out.size()) +
+                             ", which as floats is " + Short);
+      }
       Out.resize(Out.size() * 2);
+    }
     Z.next_out = Out.data() + Z.total_out;
     Z.avail_out = Out.size() - Z.total_out;
     R = inflate(&Z, Z_NO_FLUSH);
@@ -125,6 +137,11 @@ Expected<IdxArray> parseIdx(StringRef Raw, StringRef Path) {
                        "the dimensions hold more than 2^34 values" + In);
     A.Dims.push_back(N);
   }
+  // Each byte becomes a float for training.
+  if (std::string Short = memoryShortfall(Count * 4); !Short.empty())
+    return dataError(Path, 4,
+                     "the dimensions hold " + Twine(Count) + " values, " +
+                         bytesText(Count * 4) + " as floats, " + Short + In);
   if (D.size() - Header < Count)
     return dataError(Path, D.size(),
                      formatv("the file is truncated: the dimensions give {0} "
