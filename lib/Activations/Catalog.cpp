@@ -82,11 +82,24 @@ Expected<ActivationForms> deriveActivation(ExprContext &Ctx, StringRef Formula,
   A.RawDerivative = *D;
   A.Derivative = simplify(Ctx, *D);
   A.DerivativeY = rewriteInOutput(Ctx, A.Forward, A.Derivative);
+  // What every later walk (printer, y-rewrite, code generation) may see.
+  if (Error E = checkLimits(A.Forward, "the simplified formula"))
+    return E;
+  if (Error E = checkLimits(A.Derivative, "the simplified derivative"))
+    return E;
+  if (A.DerivativeY)
+    if (Error E = checkLimits(A.DerivativeY, "")) {
+      consumeError(std::move(E));
+      A.DerivativeY = nullptr; // too big in y: the form in x serves
+    }
   for (const std::string &P : A.Params) {
     auto DP = differentiate(Ctx, A.Forward, P);
     if (!DP)
       return DP.takeError();
     A.ParamDerivatives[P] = simplify(Ctx, *DP);
+    if (Error E = checkLimits(A.ParamDerivatives[P],
+                              "the derivative in " + P))
+      return E;
   }
   return A;
 }

@@ -1,6 +1,8 @@
 // Canonical.cpp - flattening and rebuilding of sums and products.
 #include "netjit/Expr/Canonical.h"
 
+#include "llvm/ADT/DenseMap.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -203,15 +205,17 @@ ExprRef buildCanonicalSum(ExprContext &C, ExprRef N) {
     std::vector<const Term *> Members;
   };
   std::vector<Group> Groups;
+  // Hash-consed: equal terms are the same node. A map, not a search: a sum
+  // of n terms is n nested Adds, each simplified, and a linear search made
+  // a 2000-term sum take ten seconds.
+  llvm::DenseMap<ExprRef, size_t> GroupOf;
   for (const Term &T : Ts) {
-    auto It = std::find_if(Groups.begin(), Groups.end(),
-                           [&](const Group &G) { return G.Rest == T.Rest; });
-    if (It == Groups.end()) {
+    auto [It, New] = GroupOf.try_emplace(T.Rest, Groups.size());
+    if (New)
       Groups.push_back({T.Rest, 0, {}});
-      It = Groups.end() - 1;
-    }
-    It->Coef += T.Coef;
-    It->Members.push_back(&T);
+    Group &G = Groups[It->second];
+    G.Coef += T.Coef;
+    G.Members.push_back(&T);
   }
 
   // Each surviving term as (positive?, magnitude node). A lone term keeps its

@@ -337,7 +337,11 @@ ExprRef Simplifier::rewriteOnce(ExprRef N) {
     if (R.DistributeOnly && !O.Distribute)
       continue;
     ExprRef New = R.Apply(*this, N);
-    if (New && New != N) {
+    // No rewrite takes a node past MaxDepth (collecting a balanced sum of
+    // thousands of terms would make a chain as long): every later walk,
+    // recursive ones included, then sees at most twice the parser's bound.
+    if (New && New != N &&
+        (New->depth() <= MaxDepth || New->depth() <= N->depth())) {
       --Budget;
       return New;
     }
