@@ -204,8 +204,6 @@ Error writeMarkdown(const json &List, StringRef Path) {
     return plainError(ErrorKind::Usage,
                       "--markdown: expected FILE.md (its pictures go into "
                       "FILE/), got '" + Path + "'");
-  if (Error E = checkOutputPath(Path, "--markdown"))
-    return E;
   // The pictures go into the directory named as the file without .md.
   SmallString<256> Dir(Path);
   sys::path::replace_extension(Dir, "");
@@ -234,6 +232,10 @@ Error writeMarkdown(const json &List, StringRef Path) {
 } // namespace
 
 Error runActivations(bool Json, const std::string &MarkdownPath) {
+  // Before the catalogue is measured, which takes seconds.
+  if (!MarkdownPath.empty())
+    if (Error E = checkOutputPath(MarkdownPath, "--markdown"))
+      return E;
   auto List = catalogueJson();
   if (!List)
     return List.takeError();

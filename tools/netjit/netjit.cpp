@@ -17,6 +17,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -369,6 +370,9 @@ std::vector<std::string> CommandLine;
 }
 
 int main(int argc, char **argv) {
+  // Past `ulimit -f` a write fails with EFBIG, reported and cleaned up like
+  // a full disk, instead of the signal killing netjit halfway.
+  std::signal(SIGXFSZ, SIG_IGN);
   for (int I = 0; I < argc; ++I) {
     std::string A = argv[I];
     bool Plain = !A.empty() && A.find_first_not_of(
@@ -532,7 +536,9 @@ int main(int argc, char **argv) {
                 "no progress and no per-epoch lines: only the results");
     C->add_option("--save", T.Save,
                   "write a checkpoint (safetensors: weights and optimizer "
-                  "state) after the last epoch");
+                  "state) after the last epoch, and where the run stopped on "
+                  "Ctrl-C or SIGTERM (exit 130/143; --resume continues it). "
+                  "Every output path is checked before the first step");
     C->add_option("--save-every", T.SaveEvery,
                   "with --save: also after every N epochs")
         ->check(CLI::Range(1, 1 << 20));
