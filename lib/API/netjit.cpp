@@ -2,9 +2,6 @@
 // Status at this boundary and nowhere else.
 #include "netjit/netjit.h"
 
-#include <atomic>
-#include <optional>
-
 #include "netjit/Data/Dataset.h"
 #include "netjit/Runtime/Checkpoint.h"
 #include "netjit/Runtime/Model.h"
@@ -223,7 +220,7 @@ Model::fit(int Epochs, std::function<void(const EpochReport &)> Progress,
     O.Start = *P->Resume;
   O.ShouldStop = [&] { return P->StopRequested.load(); };
   std::vector<EpochReport> Reports;
-  O.OnEpoch = [&](const EpochMetrics &E) -> Error {
+  O.OnEpoch = [&](const EpochMetrics &E, const TrainState &) -> Error {
     Reports.push_back({E.Epoch, O.Epochs, E.Loss, E.Accuracy, NAN, NAN,
                        E.Seconds, layerReports(E.Layers)});
     if (Progress && E.Epoch < O.Epochs)

@@ -47,7 +47,6 @@ std::vector<Entry> entries(const TrainGraph &T, float *Arena) {
 
 std::string exact(double V) { return formatv("{0}", format("%.17g", V)).str(); }
 
-json orNull(double V) { return std::isnan(V) ? json(nullptr) : json(V); }
 
 /// TrainState as the metadata's "progress" (safetensors metadata values
 /// are strings: this is JSON in one). Doubles round-trip exactly.

@@ -247,9 +247,13 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
       std::tie(Mx.ValLoss, Mx.ValAccuracy) = *V;
     }
     Res.History.push_back(Mx);
-    if (O.OnEpoch)
-      if (Error Err = O.OnEpoch(Mx))
+    if (O.OnEpoch) {
+      TrainState Next;
+      Next.Epoch = E + 1;
+      Next.History = Res.History;
+      if (Error Err = O.OnEpoch(Mx, Next))
         return Err;
+    }
   }
   if (D.Test.Rows) {
     auto V = evaluateSplit(M, D.Test);

@@ -6,6 +6,7 @@
 #include "netjit/Activations/Catalog.h"
 #include "netjit/JIT/Jit.h"
 #include "netjit/Plot/Svg.h"
+#include "netjit/Runtime/Checkpoint.h"
 
 #include "llvm/Support/Error.h"
 #include <map>
@@ -70,6 +71,16 @@ struct CompareArgs {
 };
 llvm::Error runCompare(const CompareArgs &A);
 
+/// The spec compiled for Threads (0 = all cores), its weights left for the
+/// caller to initialize or read.
+llvm::Expected<std::unique_ptr<CompiledModel>>
+compileSpec(Spec S, unsigned Threads, bool Diagnostics = false);
+/// A checkpoint for this network (Training: and this loss and optimizer,
+/// whose state it holds) read into M, else an error saying what differs.
+llvm::Expected<CheckpointInfo> readCheckpoint(CompiledModel &M,
+                                              llvm::StringRef Path,
+                                              bool Training);
+
 struct PredictArgs {
   std::string Spec;
   std::string Weights; // a checkpoint
@@ -115,8 +126,10 @@ extern const char *SaturationLabel;
 void catchInterrupts();
 /// The first signal caught, 0 if none: main exits with 128 + it.
 int interruptSignal();
-/// The command line as given, each word shell-quoted: the resume hint.
-extern std::vector<std::string> CommandLine;
+/// Keeps the command line, each word shell-quoted, for the resume hint.
+void recordCommandLine(int Argc, char **Argv);
+/// It, without its --resume: what resumes a run with --resume FILE.
+std::string resumeCommand(llvm::StringRef File);
 
 /// `netjit activations`: the catalogue as text, JSON, or (MarkdownPath)
 /// the generated docs/activations.md with a picture per entry.

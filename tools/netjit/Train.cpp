@@ -7,13 +7,13 @@
 #include "netjit/Runtime/Checkpoint.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
+#include "netjit/Support/Json.h"
 #include "netjit/Runtime/Trainer.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatAdapters.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include <chrono>
@@ -148,9 +148,6 @@ void printEpoch(const EpochMetrics &M, int Epochs) {
                     M.SamplesPerSecond, Skipped);
   outs().flush();
 }
-
-/// A figure, or null where there is nothing to measure.
-json orNull(double V) { return std::isnan(V) ? json(nullptr) : json(V); }
 
 /// The diagnostics' figures, by name, as the metrics files write them.
 std::vector<std::pair<const char *, double>> layerFigures(const LayerEpochStats &L) {
@@ -427,38 +424,6 @@ struct Run {
   TrainResult Result;
 };
 
-/// The spec compiled, its weights initialized from the seed or read from
-/// a checkpoint.
-Expected<std::unique_ptr<CompiledModel>> compileSpec(Spec S, unsigned Threads,
-                                                     bool Diagnostics = false) {
-  auto G = NetworkGraph::build(std::move(S));
-  if (!G)
-    return G.takeError();
-  CompileOptions CO;
-  CO.Threads = Threads;
-  CO.Diagnostics = Diagnostics;
-  return CompiledModel::compile(std::move(*G), CO);
-}
-
-/// A checkpoint for this network (Training: and this loss and optimizer,
-/// whose state it holds), else an error saying what differs.
-Expected<CheckpointInfo> readCheckpoint(CompiledModel &M, StringRef Path,
-                                        bool Training) {
-  auto Info = loadCheckpoint(M, Path);
-  if (!Info)
-    return Info.takeError();
-  std::string Have = Training ? Info->TrainingHash : Info->NetworkHash;
-  std::string Want = specHash(M.network(), Training);
-  if (Have != Want)
-    return locatedError(
-        ErrorKind::Checkpoint, Path,
-        Training ? "/__metadata__/training_hash" : "/__metadata__/network_hash",
-        formatv("written for another {0} (hash {1}; this spec's is {2})",
-                Training ? "network, loss or optimizer" : "network", Have, Want)
-            .str());
-  return Info;
-}
-
 struct Trained {
   TrainResult Result;
   std::unique_ptr<CompiledModel> M;
@@ -545,17 +510,12 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
   O.ShouldStop = [] { return interruptSignal() != 0; };
   Progress P(!A.Quiet);
   O.OnStep = [&](const TrainProgress &TP) { P.step(TP, Batch); };
-  std::vector<EpochMetrics> Done = O.Start.History;
-  O.OnEpoch = [&](const EpochMetrics &Mx) -> Error {
+  O.OnEpoch = [&](const EpochMetrics &Mx, const TrainState &Next) -> Error {
     P.clear();
     if (PrintEpochs && !A.Quiet)
       printEpoch(Mx, Epochs);
-    Done.push_back(Mx);
     bool Save = !A.Save.empty() &&
                 (Mx.Epoch == Epochs || (A.SaveEvery && Mx.Epoch % A.SaveEvery == 0));
-    TrainState Next;
-    Next.Epoch = Mx.Epoch + 1;
-    Next.History = Done;
     return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch, &Next) : Error::success();
   };
   auto R = train(**M, D, O);
@@ -584,18 +544,7 @@ void reportStop(const TrainArgs &A, const TrainState &S, StringRef What,
   Line += Saved.empty() ? "nothing saved (no --save or --metrics)"
                         : "saved " + join(Saved, " and ");
   if (Resumable && !A.Save.empty()) {
-    // The same command, resuming from the checkpoint just written.
-    std::vector<std::string> Args;
-    for (size_t I = 0; I < CommandLine.size(); ++I) {
-      StringRef W = CommandLine[I];
-      if (W == "--resume") {
-        ++I;
-        continue;
-      }
-      if (!W.starts_with("--resume=") && !W.starts_with("'--resume="))
-        Args.push_back(W.str());
-    }
-    Line += "; resume with: " + join(Args, " ") + " --resume " + A.Save;
+    Line += "; resume with: " + resumeCommand(A.Save);
   }
   errs() << Line << "\n";
 }
@@ -792,94 +741,32 @@ Error runCompare(const CompareArgs &C) {
   return Error::success();
 }
 
-} // namespace netjit
-
-namespace netjit {
-
-/// Rows of features from IDX images (bytes scaled to [0, 1], as training
-/// reads them) or CSV.
-static Expected<DataSplit> readFeatures(const PredictArgs &A) {
-  auto Head = MemoryBuffer::getFileSlice(A.Input, 4, 0);
-  if (!Head)
-    return locatedError(ErrorKind::IO, A.Input, "",
-                        "cannot read: " + Head.getError().message());
-  StringRef H = (*Head)->getBuffer();
-  if (H.empty())
-    return locatedError(ErrorKind::Data, A.Input, "", "the file is empty");
-  bool Gz = H.size() >= 2 && uint8_t(H[0]) == 0x1f && uint8_t(H[1]) == 0x8b;
-  bool Idx = H.size() == 4 && H[0] == 0 && H[1] == 0;
-  if (!Gz && !Idx)
-    return readCsv(A.Input, A.LabelColumn);
-  auto I = readIdx(A.Input);
-  if (!I)
-    return I.takeError();
-  DataSplit D = imageRows(*I);
-  D.Labels.assign(D.Rows, 0.0f);
-  return D;
+Expected<std::unique_ptr<CompiledModel>> compileSpec(Spec S, unsigned Threads,
+                                                     bool Diagnostics) {
+  auto G = NetworkGraph::build(std::move(S));
+  if (!G)
+    return G.takeError();
+  CompileOptions CO;
+  CO.Threads = Threads;
+  CO.Diagnostics = Diagnostics;
+  return CompiledModel::compile(std::move(*G), CO);
 }
 
-Error runPredict(const PredictArgs &A) {
-  if (!A.Output.empty())
-    if (Error E = checkOutputPath(A.Output, "-o"))
-      return E;
-  auto S = loadSpec(A.Spec);
-  if (!S)
-    return S.takeError();
-  auto M = compileSpec(std::move(*S), 0);
-  if (!M)
-    return M.takeError();
-  if (auto Info = readCheckpoint(**M, A.Weights, false); !Info)
+Expected<CheckpointInfo> readCheckpoint(CompiledModel &M, StringRef Path,
+                                        bool Training) {
+  auto Info = loadCheckpoint(M, Path);
+  if (!Info)
     return Info.takeError();
-  auto D = readFeatures(A);
-  if (!D)
-    return D.takeError();
-  const NetworkGraph &G = (*M)->network();
-  if (D->Features != G.inputSize())
-    return locatedError(ErrorKind::Data, A.Input, "",
-                        formatv("{0} features per row; the network takes {1}",
-                                D->Features, G.inputSize())
-                            .str());
-  int64_t Out = G.outputSize();
-  std::vector<float> P(D->Rows * Out);
-  for (int64_t R = 0; R < D->Rows; R += (*M)->maxBatch()) {
-    int64_t B = std::min((*M)->maxBatch(), D->Rows - R);
-    if (Error E = (*M)->predict(&D->X[R * D->Features], &P[R * Out], B))
-      return E;
-  }
-  // A class per row: the largest output, or output > 0.5 for one sigmoid.
-  auto ClassOf = [&](int64_t R) -> int64_t {
-    const float *Row = &P[R * Out];
-    if (Out == 1)
-      return Row[0] > 0.5f;
-    return std::max_element(Row, Row + Out) - Row;
-  };
-  std::string Text;
-  raw_string_ostream OS(Text);
-  if (A.Json) {
-    json Rows = json::array();
-    for (int64_t R = 0; R < D->Rows; ++R)
-      Rows.push_back({{"row", R},
-                      {"class", ClassOf(R)},
-                      {"outputs", std::vector<float>(&P[R * Out], &P[R * Out] + Out)}});
-    OS << json({{"predictions", Rows}}).dump(1) << "\n";
-  } else {
-    OS << "row,class";
-    for (int64_t K = 0; K < Out; ++K)
-      OS << ",output_" << K;
-    OS << "\n";
-    for (int64_t R = 0; R < D->Rows; ++R) {
-      OS << R << "," << ClassOf(R);
-      for (int64_t K = 0; K < Out; ++K)
-        OS << "," << format("%.6g", P[R * Out + K]);
-      OS << "\n";
-    }
-  }
-  OS.flush();
-  if (A.Output.empty()) {
-    outs() << Text;
-    return Error::success();
-  }
-  return writeFileAtomically(A.Output, Text);
+  std::string Have = Training ? Info->TrainingHash : Info->NetworkHash;
+  std::string Want = specHash(M.network(), Training);
+  if (Have != Want)
+    return locatedError(
+        ErrorKind::Checkpoint, Path,
+        Training ? "/__metadata__/training_hash" : "/__metadata__/network_hash",
+        formatv("written for another {0} (hash {1}; this spec's is {2})",
+                Training ? "network, loss or optimizer" : "network", Have, Want)
+            .str());
+  return Info;
 }
 
 } // namespace netjit

@@ -365,28 +365,11 @@ llvm::Error runAccuracy(const AccuracyArgs &A) {
 
 } // namespace
 
-namespace netjit {
-std::vector<std::string> CommandLine;
-}
-
 int main(int argc, char **argv) {
+  recordCommandLine(argc, argv);
   // Past `ulimit -f` a write fails with EFBIG, reported and cleaned up like
   // a full disk, instead of the signal killing netjit halfway.
   std::signal(SIGXFSZ, SIG_IGN);
-  for (int I = 0; I < argc; ++I) {
-    std::string A = argv[I];
-    bool Plain = !A.empty() && A.find_first_not_of(
-                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
-                                   "OPQRSTUVWXYZ0123456789-_=./:,+@%") ==
-                                   std::string::npos;
-    if (!Plain) { // single quotes, each ' as '\''
-      std::string Q = "'";
-      for (char C : A)
-        Q += C == '\'' ? std::string("'\\''") : std::string(1, C);
-      A = Q + "'";
-    }
-    CommandLine.push_back(A);
-  }
   CLI::App App{"netjit: compiles neural-network training from a JSON spec.\n"
                "Activations are formulas: differentiated exactly, simplified,\n"
                "fused and JIT-compiled with LLVM.",

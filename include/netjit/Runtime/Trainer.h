@@ -82,8 +82,10 @@ struct TrainOptions {
   NanPolicy OnNonFinite = NanPolicy::Stop;
   /// After every step (cheap: the CLI throttles its own output).
   std::function<void(const TrainProgress &)> OnStep;
-  /// After every epoch (a checkpoint); an error stops training.
-  std::function<llvm::Error(const EpochMetrics &)> OnEpoch;
+  /// After every epoch, with where a run resuming after it would start
+  /// (what a checkpoint records); an error stops training.
+  std::function<llvm::Error(const EpochMetrics &, const TrainState &Next)>
+      OnEpoch;
   /// Polled before every step: true ends training there (Stopped).
   std::function<bool()> ShouldStop;
 };

@@ -6,10 +6,16 @@
 
 #include "netjit/Support/Diagnostics.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 namespace netjit {
+
+/// A figure, or null where there is nothing to measure (NaN).
+inline nlohmann::ordered_json orNull(double V) {
+  return std::isnan(V) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(V);
+}
 
 /// How deep objects and arrays may nest in any JSON netjit reads. A Keras 3
 /// functional model nests about 12 deep; copying, printing and comparing
