@@ -262,8 +262,6 @@ Expected<TrainResult> train(CompiledModel &M, const Dataset &D, const TrainOptio
     std::tie(Res.TestLoss, Res.TestAccuracy) = *V;
   }
   Res.Seconds = since(Start);
-  Res.State.Epoch = O.Epochs + 1;
-  Res.State.History = Res.History;
   return Res;
 }
 
