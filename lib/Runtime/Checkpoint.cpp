@@ -48,11 +48,9 @@ std::vector<Entry> entries(const TrainGraph &T, float *Arena) {
 std::string exact(double V) { return formatv("{0}", format("%.17g", V)).str(); }
 
 
-/// TrainState as the metadata's "progress" (safetensors metadata values
-/// are strings: this is JSON in one). Doubles round-trip exactly.
-std::string progressJson(const TrainState &S) {
+json historyJson(ArrayRef<EpochMetrics> Hs) {
   json History = json::array();
-  for (const EpochMetrics &M : S.History) {
+  for (const EpochMetrics &M : Hs) {
     json Layers = json::array();
     for (const LayerEpochStats &L : M.Layers)
       Layers.push_back({L.Layer, L.Units, orNull(L.WeightGrad),
@@ -62,6 +60,33 @@ std::string progressJson(const TrainState &S) {
                        orNull(M.ValLoss), orNull(M.ValAccuracy),
                        M.SkippedBatches, Layers});
   }
+  return History;
+}
+
+double num(const nlohmann::json &V) { return V.is_null() ? NAN : V.get<double>(); }
+
+/// The inverse of historyJson; throws nlohmann's exceptions.
+std::vector<EpochMetrics> parseHistory(const nlohmann::json &J) {
+  std::vector<EpochMetrics> Out;
+  for (const nlohmann::json &H : J) {
+    EpochMetrics M;
+    M.Epoch = H.at(0).get<int>();
+    M.Loss = num(H.at(1)), M.Accuracy = num(H.at(2));
+    M.ValLoss = num(H.at(3)), M.ValAccuracy = num(H.at(4));
+    M.Seconds = M.SamplesPerSecond = NAN; // not kept
+    M.SkippedBatches = H.at(5).get<int64_t>();
+    for (const nlohmann::json &L : H.at(6))
+      M.Layers.push_back({L.at(0).get<std::string>(), L.at(1).get<int64_t>(),
+                          num(L.at(2)), num(L.at(3)), num(L.at(4)),
+                          num(L.at(5))});
+    Out.push_back(std::move(M));
+  }
+  return Out;
+}
+
+/// TrainState as the metadata's "progress" (safetensors metadata values
+/// are strings: this is JSON in one). Doubles round-trip exactly.
+std::string progressJson(const TrainState &S) {
   return json({{"epoch", S.Epoch},
                {"step", S.Step},
                {"loss", S.Loss},
@@ -69,19 +94,23 @@ std::string progressJson(const TrainState &S) {
                {"seen", S.Seen},
                {"skipped", S.Skipped},
                {"diagnostics", S.Diagnostics},
-               {"history", History}})
+               {"history", historyJson(S.History)}})
       .dump();
+}
+
+/// Text parsed as JSON, or null (the caller names the field).
+nlohmann::json jsonOrNull(StringRef Text, StringRef Field) {
+  auto Parsed = parseJson(Text, ErrorKind::Checkpoint, Field);
+  if (!Parsed) {
+    consumeError(Parsed.takeError());
+    return nullptr;
+  }
+  return std::move(*Parsed);
 }
 
 /// The inverse of progressJson; false if Text is not what it writes.
 bool parseProgress(StringRef Text, TrainState &S) {
-  auto Parsed = parseJson(Text, ErrorKind::Checkpoint, "progress");
-  if (!Parsed) {
-    consumeError(Parsed.takeError());
-    return false;
-  }
-  const nlohmann::json &J = *Parsed;
-  auto Num = [](const nlohmann::json &V) { return V.is_null() ? NAN : V.get<double>(); };
+  nlohmann::json J = jsonOrNull(Text, "progress");
   try {
     S.Epoch = J.at("epoch").get<int>();
     S.Step = J.at("step").get<int64_t>();
@@ -90,23 +119,39 @@ bool parseProgress(StringRef Text, TrainState &S) {
     S.Seen = J.at("seen").get<int64_t>();
     S.Skipped = J.at("skipped").get<int64_t>();
     S.Diagnostics = J.at("diagnostics").get<std::vector<double>>();
-    for (const nlohmann::json &H : J.at("history")) {
-      EpochMetrics M;
-      M.Epoch = H.at(0).get<int>();
-      M.Loss = Num(H.at(1)), M.Accuracy = Num(H.at(2));
-      M.ValLoss = Num(H.at(3)), M.ValAccuracy = Num(H.at(4));
-      M.Seconds = M.SamplesPerSecond = NAN; // not kept
-      M.SkippedBatches = H.at(5).get<int64_t>();
-      for (const nlohmann::json &L : H.at(6))
-        M.Layers.push_back({L.at(0).get<std::string>(), L.at(1).get<int64_t>(),
-                            Num(L.at(2)), Num(L.at(3)), Num(L.at(4)),
-                            Num(L.at(5))});
-      S.History.push_back(std::move(M));
-    }
+    S.History = parseHistory(J.at("history"));
   } catch (const nlohmann::json::exception &) {
     return false;
   }
   return S.Epoch >= 1 && S.Step >= 0 && S.Seen >= 0;
+}
+
+/// The runs finished before this checkpoint's as "finished_runs".
+std::string finishedJson(ArrayRef<FinishedRun> Runs) {
+  json Out = json::array();
+  for (const FinishedRun &R : Runs)
+    Out.push_back({{"label", R.Label},
+                   {"history", historyJson(R.History)},
+                   {"test_loss", orNull(R.TestLoss)},
+                   {"test_accuracy", orNull(R.TestAccuracy)},
+                   {"boundary", R.Boundary}});
+  return Out.dump();
+}
+
+bool parseFinished(StringRef Text, std::vector<FinishedRun> &Runs) {
+  nlohmann::json J = jsonOrNull(Text, "finished_runs");
+  if (!J.is_array())
+    return false;
+  try {
+    for (const nlohmann::json &R : J)
+      Runs.push_back({R.at("label").get<std::string>(),
+                      parseHistory(R.at("history")), num(R.at("test_loss")),
+                      num(R.at("test_accuracy")),
+                      R.at("boundary").get<std::vector<double>>()});
+  } catch (const nlohmann::json::exception &) {
+    return false;
+  }
+  return true;
 }
 
 } // namespace
@@ -131,7 +176,8 @@ std::string specHash(const NetworkGraph &G, bool Training) {
 }
 
 Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch,
-                     const TrainState *Progress) {
+                     const TrainState *Progress,
+                     ArrayRef<FinishedRun> Before) {
   if (Progress)
     Epoch = Progress->Epoch - 1;
   const TrainGraph &T = M.graph();
@@ -160,6 +206,8 @@ Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch,
                {"crc32", formatv("{0:x-8}", uint32_t(Crc)).str()}};
   if (Progress)
     Meta["progress"] = progressJson(*Progress);
+  if (!Before.empty())
+    Meta["finished_runs"] = finishedJson(Before);
   json Doc = {{"__metadata__", Meta}};
   Doc.update(Header);
   std::string Text = Doc.dump();
@@ -174,22 +222,17 @@ Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch,
   return writeFileAtomically(Path, Out);
 }
 
-Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, StringRef Path) {
-  return loadCheckpoint(M.graph(), M.arena(), Path);
-}
+namespace {
 
-Expected<CheckpointInfo> loadCheckpoint(const TrainGraph &T, float *Arena,
-                                        StringRef Path) {
-  auto Buf = MemoryBuffer::getFile(Path, /*IsText=*/false,
-                                   /*RequiresNullTerminator=*/false);
-  if (!Buf)
-    return locatedError(ErrorKind::IO, Path, "",
-                        "cannot read: " + Buf.getError().message());
-  return parseCheckpoint(T, Arena, (*Buf)->getBuffer(), Path);
-}
+/// A checkpoint's header, checked: its metadata and the CRC of its data.
+struct Header {
+  CheckpointInfo Info;
+  nlohmann::json Doc;
+  StringRef Data;
+  double Beta1Power, Beta2Power;
+};
 
-Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
-                                         StringRef F, StringRef Path) {
+Expected<Header> parseHeader(StringRef F, StringRef Path) {
   auto Fail = [&](const Twine &Where, const Twine &Message) {
     return locatedError(ErrorKind::Checkpoint, Path, Where.str(), Message);
   };
@@ -207,7 +250,9 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
   auto Parsed = parseJson(F.substr(8, N), ErrorKind::Checkpoint, Path, 8);
   if (!Parsed)
     return Parsed.takeError();
-  const nlohmann::json &Doc = *Parsed;
+  Header Hd;
+  Hd.Doc = std::move(*Parsed);
+  const nlohmann::json &Doc = Hd.Doc;
   if (!Doc.is_object())
     return Fail("byte 8", "the header is not a JSON object");
   StringRef Data = F.substr(8 + N);
@@ -225,7 +270,7 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
   if (*Fmt != Format)
     return Fail("/__metadata__/format",
                 "'" + *Fmt + "', this netjit reads " + Format);
-  CheckpointInfo Info;
+  CheckpointInfo &Info = Hd.Info;
   std::string Fields[8];
   const char *Keys[] = {"network_hash", "epoch", "step", "seed",
                         "beta_1_power", "beta_2_power", "crc32",
@@ -258,6 +303,11 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
                   "not the progress a netjit run writes");
     Info.Progress = std::move(P);
   }
+  if (Meta.contains("finished_runs") &&
+      (!Meta["finished_runs"].is_string() ||
+       !parseFinished(Meta["finished_runs"].get<std::string>(), Info.Before)))
+    return Fail("/__metadata__/finished_runs",
+                "not the finished runs a netjit compare writes");
   uLong Have = crc32(0, reinterpret_cast<const Bytef *>(Data.data()), Data.size());
   if (Have != Crc)
     return Fail("byte " + Twine(8 + N),
@@ -265,6 +315,55 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
                         "(the file is damaged or truncated)",
                         uint32_t(Have), uint32_t(Crc))
                     .str());
+  Hd.Data = Data;
+  Hd.Beta1Power = B1;
+  Hd.Beta2Power = B2;
+  return Hd;
+}
+
+Expected<std::unique_ptr<MemoryBuffer>> readBytes(StringRef Path) {
+  auto Buf = MemoryBuffer::getFile(Path, /*IsText=*/false,
+                                   /*RequiresNullTerminator=*/false);
+  if (!Buf)
+    return locatedError(ErrorKind::IO, Path, "",
+                        "cannot read: " + Buf.getError().message());
+  return std::move(*Buf);
+}
+
+} // namespace
+
+Expected<CheckpointInfo> readCheckpointInfo(StringRef Path) {
+  auto Buf = readBytes(Path);
+  if (!Buf)
+    return Buf.takeError();
+  auto H = parseHeader((*Buf)->getBuffer(), Path);
+  if (!H)
+    return H.takeError();
+  return std::move(H->Info);
+}
+
+Expected<CheckpointInfo> loadCheckpoint(CompiledModel &M, StringRef Path) {
+  return loadCheckpoint(M.graph(), M.arena(), Path);
+}
+
+Expected<CheckpointInfo> loadCheckpoint(const TrainGraph &T, float *Arena,
+                                        StringRef Path) {
+  auto Buf = readBytes(Path);
+  if (!Buf)
+    return Buf.takeError();
+  return parseCheckpoint(T, Arena, (*Buf)->getBuffer(), Path);
+}
+
+Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
+                                         StringRef F, StringRef Path) {
+  auto Fail = [&](const Twine &Where, const Twine &Message) {
+    return locatedError(ErrorKind::Checkpoint, Path, Where.str(), Message);
+  };
+  auto Hd = parseHeader(F, Path);
+  if (!Hd)
+    return Hd.takeError();
+  const nlohmann::json &Doc = Hd->Doc;
+  StringRef Data = Hd->Data;
   // Every tensor first, then copy: a bad one leaves the model untouched.
   std::vector<Entry> Es = entries(T, Arena);
   std::vector<std::pair<const Entry *, StringRef>> Copies;
@@ -297,11 +396,11 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
   for (auto &[E, Bytes] : Copies)
     std::memcpy(E->Data, Bytes.data(), Bytes.size());
   ArenaHeader &H = *reinterpret_cast<ArenaHeader *>(Arena);
-  H.Step = Step;
-  H.Seed = Seed;
-  H.Beta1Power = B1;
-  H.Beta2Power = B2;
-  return Info;
+  H.Step = Hd->Info.Step;
+  H.Seed = Hd->Info.Seed;
+  H.Beta1Power = Hd->Beta1Power;
+  H.Beta2Power = Hd->Beta2Power;
+  return std::move(Hd->Info);
 }
 
 } // namespace netjit

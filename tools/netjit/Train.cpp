@@ -429,17 +429,15 @@ struct Trained {
   std::unique_ptr<CompiledModel> M;
 };
 
-/// What M predicts over the square around D's points: the probability of
-/// class 1 (one sigmoid output, or the second of two), with the test
-/// points (else the training points) on top.
-Expected<BoundaryPanel> boundaryPanel(CompiledModel &M, const Dataset &D,
+/// The square around D's points, with the test points (else the training
+/// points) on top: a decision-boundary panel without its values.
+Expected<BoundaryPanel> boundaryFrame(const Dataset &D, int64_t Outputs,
                                       std::string Title) {
-  int64_t Out = M.network().outputSize();
-  if (D.Train.Features != 2 || Out > 2)
+  if (D.Train.Features != 2 || Outputs > 2)
     return plainError(ErrorKind::Usage,
                       "--plot-boundary draws 2-D data with two classes; this "
                       "data has " + Twine(D.Train.Features) +
-                          " features and the network " + Twine(Out) +
+                          " features and the network " + Twine(Outputs) +
                           " outputs");
   BoundaryPanel P;
   P.Title = std::move(Title);
@@ -456,21 +454,6 @@ Expected<BoundaryPanel> boundaryPanel(CompiledModel &M, const Dataset &D,
   double Half = std::max(Hi[0] - Lo[0], Hi[1] - Lo[1]) * 0.55 + 1e-9;
   P.X0 = C[0] - Half, P.X1 = C[0] + Half, P.Y0 = C[1] - Half, P.Y1 = C[1] + Half;
   P.Cells = 80;
-  std::vector<float> Grid;
-  for (int R = 0; R < P.Cells; ++R)
-    for (int K = 0; K < P.Cells; ++K) {
-      Grid.push_back(P.X0 + (K + 0.5) / P.Cells * (P.X1 - P.X0));
-      Grid.push_back(P.Y1 - (R + 0.5) / P.Cells * (P.Y1 - P.Y0));
-    }
-  int64_t N = P.Cells * P.Cells;
-  std::vector<float> Y(N * Out);
-  for (int64_t R = 0; R < N; R += M.maxBatch()) {
-    int64_t B = std::min(M.maxBatch(), N - R);
-    if (Error E = M.predict(&Grid[2 * R], &Y[R * Out], B))
-      return E;
-  }
-  for (int64_t I = 0; I < N; ++I)
-    P.Value.push_back(Y[I * Out + Out - 1]);
   for (int64_t R = 0; R < Pts.Rows; ++R) {
     P.PX.push_back(Pts.X[2 * R]);
     P.PY.push_back(Pts.X[2 * R + 1]);
@@ -479,8 +462,37 @@ Expected<BoundaryPanel> boundaryPanel(CompiledModel &M, const Dataset &D,
   return P;
 }
 
+/// What M predicts over the frame's cells: the probability of class 1
+/// (one sigmoid output, or the second of two).
+Expected<BoundaryPanel> boundaryPanel(CompiledModel &M, const Dataset &D,
+                                      std::string Title) {
+  int64_t Out = M.network().outputSize();
+  auto P = boundaryFrame(D, Out, std::move(Title));
+  if (!P)
+    return P.takeError();
+  std::vector<float> Grid;
+  for (int R = 0; R < P->Cells; ++R)
+    for (int K = 0; K < P->Cells; ++K) {
+      Grid.push_back(P->X0 + (K + 0.5) / P->Cells * (P->X1 - P->X0));
+      Grid.push_back(P->Y1 - (R + 0.5) / P->Cells * (P->Y1 - P->Y0));
+    }
+  int64_t N = P->Cells * P->Cells;
+  std::vector<float> Y(N * Out);
+  for (int64_t R = 0; R < N; R += M.maxBatch()) {
+    int64_t B = std::min(M.maxBatch(), N - R);
+    if (Error E = M.predict(&Grid[2 * R], &Y[R * Out], B))
+      return E;
+  }
+  for (int64_t I = 0; I < N; ++I)
+    P->Value.push_back(Y[I * Out + Out - 1]);
+  return P;
+}
+
+/// S trained on D, resuming from the checkpoint Resume if given; its
+/// checkpoints hold Before, the runs finished before it (compare's).
 Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
-                           bool PrintEpochs) {
+                           StringRef Resume,
+                           ArrayRef<FinishedRun> Before = {}) {
   int Epochs = S.Training.Epochs;
   uint64_t Seed = S.Training.Seed;
   int64_t Batch = S.Training.BatchSize;
@@ -493,8 +505,8 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
   O.Seed = Seed;
   O.OnNonFinite = A.NanPolicy == "skip-batch" ? NanPolicy::SkipBatch
                                               : NanPolicy::Stop;
-  if (!A.Resume.empty()) {
-    auto Info = readCheckpoint(**M, A.Resume, true);
+  if (!Resume.empty()) {
+    auto Info = readCheckpoint(**M, Resume, true);
     if (!Info)
       return Info.takeError();
     // The run continues as it was: its seed orders the data, its progress
@@ -505,33 +517,33 @@ Expected<Trained> trainOne(Spec S, const Dataset &D, const TrainArgs &A,
       O.Start = *Info->Progress;
     if (!A.Quiet)
       outs() << formatv("resuming from {0}: {1} epochs and {2} steps done\n",
-                        A.Resume, Info->Epoch, Info->Step);
+                        Resume, Info->Epoch, Info->Step);
   }
   O.ShouldStop = [] { return interruptSignal() != 0; };
   Progress P(!A.Quiet);
   O.OnStep = [&](const TrainProgress &TP) { P.step(TP, Batch); };
   O.OnEpoch = [&](const EpochMetrics &Mx, const TrainState &Next) -> Error {
     P.clear();
-    if (PrintEpochs && !A.Quiet)
+    if (!A.Quiet)
       printEpoch(Mx, Epochs);
     bool Save = !A.Save.empty() &&
                 (Mx.Epoch == Epochs || (A.SaveEvery && Mx.Epoch % A.SaveEvery == 0));
-    return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch, &Next) : Error::success();
+    return Save ? saveCheckpoint(**M, A.Save, Mx.Epoch, &Next, Before)
+                : Error::success();
   };
   auto R = train(**M, D, O);
   if (!R)
     return R.takeError();
   P.clear();
   if (R->Stopped && !A.Save.empty())
-    if (Error E = saveCheckpoint(**M, A.Save, 0, &R->State))
+    if (Error E = saveCheckpoint(**M, A.Save, 0, &R->State, Before))
       return E;
   return Trained{std::move(*R), std::move(*M)};
 }
 
 /// The one line an interrupted run ends with: where it stopped, what it
-/// saved, and (train) the command that resumes it.
-void reportStop(const TrainArgs &A, const TrainState &S, StringRef What,
-                bool Resumable) {
+/// saved, and the command that resumes it.
+void reportStop(const TrainArgs &A, const TrainState &S, StringRef What) {
   std::string Line =
       formatv("netjit: interrupted{0} in epoch {1} after {2} steps: ", What,
               S.Epoch, S.Step)
@@ -543,9 +555,8 @@ void reportStop(const TrainArgs &A, const TrainState &S, StringRef What,
     Saved.push_back("the metrics of the epochs done in " + A.Metrics);
   Line += Saved.empty() ? "nothing saved (no --save or --metrics)"
                         : "saved " + join(Saved, " and ");
-  if (Resumable && !A.Save.empty()) {
+  if (!A.Save.empty())
     Line += "; resume with: " + resumeCommand(A.Save);
-  }
   errs() << Line << "\n";
 }
 
@@ -579,7 +590,7 @@ Error runTrain(const TrainArgs &A) {
                       D->Test.Rows, S->Training.BatchSize, S->Training.Epochs,
                       ReadS);
   json Meta = runMeta(*S, *D);
-  auto T = trainOne(*S, *D, A, true);
+  auto T = trainOne(*S, *D, A, A.Resume);
   if (!T)
     return T.takeError();
   const TrainResult *R = &T->Result;
@@ -587,7 +598,7 @@ Error runTrain(const TrainArgs &A) {
     if (!A.Metrics.empty())
       if (Error E = writeMetrics(A.Metrics, Meta, {{"spec", *R}}))
         return E;
-    reportStop(A, R->State, "", true);
+    reportStop(A, R->State, "");
     return Error::success();
   }
   if (!std::isnan(R->TestLoss))
@@ -655,15 +666,76 @@ Error runCompare(const CompareArgs &C) {
                       Acts.size(), S->Name, D->Name, D->Train.Rows,
                       S->Training.BatchSize, S->Training.Epochs,
                       S->Training.Seed);
+  std::vector<std::string> Labels;
+  for (const ActivationSpec &Act : Acts)
+    Labels.push_back(Act.describe());
+  // What the checkpoints keep of the runs done; resuming restores them.
+  std::vector<FinishedRun> Finished;
+  const std::string &Resume = C.Train.Resume;
+  if (!Resume.empty()) {
+    auto Info = readCheckpointInfo(Resume);
+    if (!Info)
+      return Info.takeError();
+    Finished = std::move(Info->Before);
+    std::vector<std::string> Done;
+    for (const FinishedRun &F : Finished)
+      Done.push_back(F.Label);
+    // The finished runs begin the list and the checkpoint holds the next.
+    bool Same = Done.size() < Labels.size() &&
+                std::equal(Done.begin(), Done.end(), Labels.begin());
+    if (Same) {
+      Spec Next = *S;
+      replaceHidden(Next, Acts[Done.size()]);
+      auto G = NetworkGraph::build(std::move(Next));
+      if (!G)
+        return G.takeError();
+      Same = specHash(**G, true) == Info->TrainingHash;
+    }
+    if (!Same)
+      return locatedError(
+          ErrorKind::Checkpoint, Resume, "/__metadata__",
+          formatv("written by another comparison: it finished [{0}] and "
+                  "holds the next run, which is not {1} on this spec; "
+                  "resume with the spec, options and --activations it "
+                  "was written with",
+                  join(Done, ", "),
+                  Done.size() < Labels.size() ? Labels[Done.size()]
+                                              : std::string("in the list"))
+              .str());
+  }
   std::vector<std::pair<std::string, TrainResult>> Runs;
   std::vector<BoundaryPanel> Panels;
-  for (const ActivationSpec &Act : Acts) {
+  for (const FinishedRun &F : Finished) {
+    if (!C.Train.Quiet)
+      outs() << "== " << F.Label << ": finished before, restored from "
+             << Resume << "\n";
+    TrainResult R;
+    R.History = F.History;
+    R.TestLoss = F.TestLoss;
+    R.TestAccuracy = F.TestAccuracy;
+    Runs.push_back({F.Label, std::move(R)});
+    if (!C.Train.PlotBoundary.empty()) {
+      auto P = boundaryFrame(*D, 1, F.Label);
+      if (!P)
+        return P.takeError();
+      if (F.Boundary.size() != size_t(P->Cells * P->Cells))
+        return locatedError(ErrorKind::Checkpoint, Resume,
+                            "/__metadata__/finished_runs",
+                            "it keeps no decision boundary of " + F.Label +
+                                " (that comparison had no --plot-boundary)");
+      P->Value = F.Boundary;
+      Panels.push_back(std::move(*P));
+    }
+  }
+  size_t Resumed = Resume.empty() ? Acts.size() : Finished.size();
+  for (size_t I = Finished.size(); I < Acts.size(); ++I) {
     Spec One = *S;
-    replaceHidden(One, Act);
-    std::string Label = Act.describe();
+    replaceHidden(One, Acts[I]);
+    const std::string &Label = Labels[I];
     if (!C.Train.Quiet)
       outs() << "== " << Label << "\n";
-    auto T = trainOne(std::move(One), *D, C.Train, true);
+    auto T = trainOne(std::move(One), *D, C.Train,
+                      I == Resumed ? StringRef(Resume) : "", Finished);
     if (!T) // which run failed
       return prefixError(T.takeError(), Label + ": ");
     if (T->Result.Stopped) {
@@ -673,17 +745,20 @@ Error runCompare(const CompareArgs &C) {
         if (Error E = writeMetrics(C.Train.Metrics, runMeta(*S, *D), Runs))
           return E;
       reportStop(C.Train, Runs.back().second.State,
-                 " (" + Label + ", run " + std::to_string(Runs.size()) +
-                     " of " + std::to_string(Acts.size()) + ")",
-                 false);
+                 formatv(" ({0}, run {1} of {2})", Label, I + 1, Acts.size())
+                     .str());
       return Error::success();
     }
+    FinishedRun F{Label, T->Result.History, T->Result.TestLoss,
+                  T->Result.TestAccuracy, {}};
     if (!C.Train.PlotBoundary.empty()) {
       auto P = boundaryPanel(*T->M, *D, Label);
       if (!P)
         return P.takeError();
+      F.Boundary = P->Value;
       Panels.push_back(std::move(*P));
     }
+    Finished.push_back(std::move(F));
     Runs.push_back({Label, std::move(T->Result)});
   }
   // The table.

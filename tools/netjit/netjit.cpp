@@ -558,7 +558,8 @@ int main(int argc, char **argv) {
         ->type_name("FILE.svg");
     C->add_option("--resume", T.Resume,
                   "continue from a checkpoint of the same spec: the final "
-                  "weights equal an uninterrupted run's (same threads)");
+                  "weights equal an uninterrupted run's (same threads); "
+                  "compare also restores the runs it had finished");
   };
   TrainArgs TA;
   CLI::App *TrainCmd = App.add_subcommand(
