@@ -13,12 +13,11 @@ static bool isInteger(double V) {
 }
 
 void ProductForm::addFactor(ExprRef Base, double Exp) {
-  for (auto &F : Factors)
-    if (F.first == Base) {
-      F.second += Exp;
-      return;
-    }
-  Factors.push_back({Base, Exp});
+  auto [It, New] = Position.try_emplace(Base, Factors.size());
+  if (New)
+    Factors.push_back({Base, Exp});
+  else
+    Factors[It->second].second += Exp;
 }
 
 bool ProductForm::flatten(ExprRef E, double Exp) {

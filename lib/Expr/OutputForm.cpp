@@ -118,16 +118,19 @@ struct Walker {
   Facts Fs;
   llvm::DenseMap<ExprRef, ExprRef> Memo;
 
-  ExprRef walk(ExprRef E) {
+  /// Inner: E is a factor of a product walked above it, which looked for
+  /// known subproducts among all its factors (E's included); looking again
+  /// at each prefix of a long a * b * c ... would cost cubic time.
+  ExprRef walk(ExprRef E, bool Inner = false) {
     auto It = Memo.find(E);
     if (It != Memo.end())
       return It->second;
-    ExprRef R = walkUncached(E);
+    ExprRef R = walkUncached(E, Inner);
     Memo[E] = R;
     return R;
   }
 
-  ExprRef walkUncached(ExprRef E) {
+  ExprRef walkUncached(ExprRef E, bool Inner) {
     if (const Fact *F = lookup(Fs, E))
       return F->Rhs;
     if (!E->hasX() || E->numOperands() == 0)
@@ -156,13 +159,15 @@ struct Walker {
                      B.walk(E->operand(2)));
     }
     default:
-      if (ExprRef R = replaceSubproduct(C, E, Fs))
-        return walk(R);
+      if (!Inner)
+        if (ExprRef R = replaceSubproduct(C, E, Fs))
+          return walk(R);
       break;
     }
+    bool Product = E->op() == Op::Mul || E->op() == Op::Div;
     std::vector<ExprRef> Ops;
     for (ExprRef O : E->operands())
-      Ops.push_back(walk(O));
+      Ops.push_back(walk(O, Product && (O->op() == Op::Mul || O->op() == Op::Div)));
     return C.make(E->op(), Ops);
   }
 };

@@ -26,20 +26,28 @@ struct Rule {
 
 class Simplifier {
 public:
-  Simplifier(ExprContext &C, const SimplifyOptions &O) : C(C), O(O) {}
+  Simplifier(ExprContext &C, const SimplifyOptions &O)
+      : C(C), O(O), NodesBefore(C.size()) {}
   ExprRef run(ExprRef E);
   ExprContext &C;
   const SimplifyOptions &O;
 
 private:
   ExprRef visit(ExprRef E);
+  ExprRef visitTerms(ExprRef E);
   ExprRef rewriteOnce(ExprRef N);
   DenseMap<ExprRef, ExprRef> Memo;
   unsigned Budget = 1000000; // rule applications; guards against cycles
+  size_t NodesBefore;        // C's, for O.MaxNewNodes
 };
 
 ExprRef K(Simplifier &S, double V) { return S.C.constant(V); }
 bool isSum(ExprRef E) { return E->op() == Op::Add || E->op() == Op::Sub; }
+bool isProduct(ExprRef E) { return E->op() == Op::Mul || E->op() == Op::Div; }
+/// A and B flatten into one canonical form (both sums or both products).
+bool sameFamily(ExprRef A, ExprRef B) {
+  return (isSum(A) && isSum(B)) || (isProduct(A) && isProduct(B));
+}
 
 // ---- The rules. Each returns the rewritten node, or nullptr. ----
 
@@ -331,6 +339,8 @@ const Rule Rules[] = {
 };
 
 ExprRef Simplifier::rewriteOnce(ExprRef N) {
+  if (C.size() - NodesBefore > O.MaxNewNodes)
+    Budget = 0;
   if (Budget == 0)
     return nullptr;
   for (const Rule &R : Rules) {
@@ -361,7 +371,7 @@ ExprRef Simplifier::visit(ExprRef E) {
     // operands, so loop until no rule fires here.
     std::vector<ExprRef> Ops;
     for (ExprRef A : N->operands())
-      Ops.push_back(visit(A));
+      Ops.push_back(sameFamily(N, A) ? visitTerms(A) : visit(A));
     N = C.make(N->op(), Ops);
     if (N->numOperands() == 0)
       break;
@@ -378,6 +388,17 @@ ExprRef Simplifier::visit(ExprRef E) {
   Memo[E] = N;
   Memo[N] = N;
   return N;
+}
+
+/// A sum inside a sum (a product inside a product) keeps its shape, only
+/// its terms simplified: the outermost one then collects the whole chain
+/// once. (Canonicalizing each prefix of a + b + c + ... would cost time
+/// quadratic in its length.)
+ExprRef Simplifier::visitTerms(ExprRef E) {
+  std::vector<ExprRef> Ops;
+  for (ExprRef A : E->operands())
+    Ops.push_back(sameFamily(E, A) ? visitTerms(A) : visit(A));
+  return C.make(E->op(), Ops);
 }
 
 ExprRef Simplifier::run(ExprRef E) {

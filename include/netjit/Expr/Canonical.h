@@ -5,6 +5,7 @@
 
 #include "netjit/Expr/Expr.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@ namespace netjit {
 struct ProductForm {
   double NumC = 1, DenC = 1;
   std::vector<std::pair<ExprRef, double>> Factors;
+  llvm::DenseMap<ExprRef, unsigned> Position; // of each base in Factors
 
   /// Multiplies E^Exp into the form. Fails (returns false) on constants that
   /// cannot be folded exactly enough to keep (a zero or non-finite divisor).

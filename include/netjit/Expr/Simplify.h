@@ -16,6 +16,11 @@ struct SimplifyOptions {
   bool Distribute = false;
   /// Whole-expression passes before giving up on a fixed point.
   unsigned MaxRounds = 32;
+  /// Nodes the rewrites may create before they stop (the result is then
+  /// exact but not a fixed point; the callers' size limits judge it): a
+  /// product of a thousand factors has a derivative whose canonical form
+  /// holds half a million, and building it would take minutes.
+  size_t MaxNewNodes = 4 * MaxNodes;
 };
 
 /// One rewrite of the table, for documentation and --emit listings.
