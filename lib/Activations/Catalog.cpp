@@ -101,6 +101,15 @@ Expected<ActivationForms> deriveActivation(ExprContext &Ctx, StringRef Formula,
                               "the derivative in " + P))
       return E;
   }
+  // And what code generation lowers: the float-stable rewrites grow each
+  // call they replace by a few levels.
+  std::vector<ExprRef> Lowered = {A.Forward, A.Derivative};
+  for (auto &[P, D] : A.ParamDerivatives)
+    Lowered.push_back(D);
+  for (ExprRef F : Lowered)
+    if (Error E = checkLimits(stabilizeForFloat(Ctx, F),
+                              "the float-stable form of the formula"))
+      return E;
   return A;
 }
 

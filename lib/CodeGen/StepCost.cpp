@@ -2,6 +2,7 @@
 
 #include "netjit/CodeGen/StepCost.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/IntrinsicInst.h"
@@ -110,8 +111,12 @@ public:
             Ops.push_back(number(Local, Op));
         const auto *Call = dyn_cast<CallInst>(&I);
         const Function *Callee = Call ? Call->getCalledFunction() : nullptr;
-        if (Callee && !Callee->isDeclaration()) {
+        // (A recursive call, which netjit never emits, counts as one
+        // operation rather than recursing without end.)
+        if (Callee && !Callee->isDeclaration() && !Active.contains(Callee)) {
+          Active.insert(Callee);
           Local[&I] = walk(*Callee, Ops);
+          Active.erase(Callee);
           continue;
         }
         Local[&I] = operation(I, Callee, Ops);
@@ -121,6 +126,7 @@ public:
 
 private:
   std::map<std::vector<uintptr_t>, unsigned> Seen;
+  SmallPtrSet<const Function *, 8> Active; // on the walk's stack
   DenseMap<const Value *, unsigned> Leaves; // arguments and constants
   std::vector<double> Ready{0};             // by value number
   DenseMap<unsigned, unsigned> Negated;     // fneg a -> a
