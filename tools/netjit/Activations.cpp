@@ -14,6 +14,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include <nlohmann/json.hpp>
+#include <CLI/CLI.hpp>
 
 using namespace llvm;
 using json = nlohmann::ordered_json;
@@ -271,6 +272,22 @@ Error runActivations(bool Json, const std::string &MarkdownPath) {
            << "  saturated  " << E["saturated_text"].get<std::string>() << "\n";
   }
   return Error::success();
+}
+
+void registerActivationsCommand(CLI::App &App, CommandTable &Commands) {
+  auto Args = std::make_shared<std::pair<bool, std::string>>(); // --json, --markdown
+  CLI::App *Acts = App.add_subcommand(
+      "activations", "List the activation catalogue with exact derivatives, "
+                     "ranges, slopes and saturation");
+  auto *ActJsonOpt = Acts->add_flag("--json", Args->first, "print JSON");
+  Acts->add_option("--markdown", Args->second,
+                   "write FILE.md (docs/activations.md) and a picture per "
+                   "activation into FILE/ (docs/activations/), keeping what "
+                   "follows the file's end-of-generated-part marker")
+      ->type_name("FILE.md")
+      ->excludes(ActJsonOpt);
+
+  Commands.add(Acts, [Args] { return runActivations(Args->first, Args->second); });
 }
 
 } // namespace netjit

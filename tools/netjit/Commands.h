@@ -1,5 +1,5 @@
-// Commands.h - the subcommands implemented outside netjit.cpp, and their
-// arguments.
+// Commands.h - the subcommands, their arguments, and the registration
+// function of each command group (one per file) that main calls.
 #ifndef NETJIT_TOOLS_COMMANDS_H
 #define NETJIT_TOOLS_COMMANDS_H
 
@@ -9,12 +9,49 @@
 #include "netjit/Runtime/Checkpoint.h"
 
 #include "llvm/Support/Error.h"
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace netjit {
+
+/// The commands registered, each with what it runs once the command line
+/// is parsed.
+class CommandTable {
+public:
+  void add(CLI::App *Sub, std::function<llvm::Error()> Run);
+  /// What the parsed command asks for.
+  llvm::Error run() const;
+
+private:
+  std::vector<std::pair<CLI::App *, std::function<llvm::Error()>>> Runs;
+};
+
+// Each adds its commands to App and Commands (main calls them in the order
+// --help lists the commands).
+void registerExprCommand(CLI::App &App, CommandTable &Commands);     // Expr.cpp
+void registerActivationsCommand(CLI::App &App, CommandTable &Commands);
+void registerAccuracyCommand(CLI::App &App, CommandTable &Commands); // Expr.cpp
+void registerNetworkCommands(CLI::App &App, CommandTable &Commands); // emit, gradcheck
+void registerTrainCommands(CLI::App &App, CommandTable &Commands); // train, compare
+void registerPredictCommand(CLI::App &App, CommandTable &Commands);
+void registerCompileCommand(CLI::App &App, CommandTable &Commands);
+void registerPlotCommand(CLI::App &App, CommandTable &Commands);
+void registerSchemaCommand(CLI::App &App, CommandTable &Commands); // Network.cpp
+
+/// --mcpu, --mattr and --triple into T; For says when they apply
+/// (" for --emit=llvm|opt|asm").
+void addTargetOptions(CLI::App *C, TargetOptions &T, const std::string &For);
+/// A usage error (exit status 2).
+llvm::Error usage(const llvm::Twine &Msg);
+/// "NAME=VALUE" pairs (--param) into values, each a finite number.
+llvm::Expected<ParamValues> parseParams(const std::vector<std::string> &Args);
 
 /// Prints M (prepared for TM) at Stage: llvm as built, opt after O3, asm.
 llvm::Error printCodeStage(llvm::Module &M, llvm::TargetMachine &TM,

@@ -12,6 +12,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
+#include <CLI/CLI.hpp>
 
 using namespace llvm;
 
@@ -78,6 +79,34 @@ Error runCompile(const CompileArgs &A) {
          << "; entry points " << A.Prefix << "_train_step, " << A.Prefix
          << "_predict, ...)\n";
   return Error::success();
+}
+
+void registerCompileCommand(CLI::App &App, CommandTable &Commands) {
+  auto CoAOwn = std::make_shared<CompileArgs>();
+  CompileArgs &CoA = *CoAOwn;
+  CLI::App *CompileCmd = App.add_subcommand(
+      "compile", "Compile a spec's training program ahead of time: an object "
+                 "file and a C header a program links with libc and libm only");
+  CompileCmd->add_option("SPEC", CoA.Spec, "the network spec")->required();
+  CompileCmd->add_option("-o,--output", CoA.Output, "the object file to write")
+      ->required();
+  CompileCmd->add_option("--header", CoA.Header,
+                         "the C header to write (default: the object's name "
+                         "with .h)");
+  CompileCmd->add_option("--prefix", CoA.Prefix,
+                         "the entry points' prefix, a C identifier (default "
+                         "model: model_train_step, ...)");
+  addTargetOptions(CompileCmd, CoA.Target, "");
+  CompileCmd->add_option("--batch", CoA.Batch,
+                         "rows per call at most (default: the spec's batch size)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  CompileCmd->add_option("--threads", CoA.Threads,
+                         "threads update_part sums workspaces of (default 1)")
+      ->check(CLI::Range(1u, 256u));
+  CompileCmd->add_option("--weights", CoA.Weights,
+                         "a checkpoint to build in: PREFIX_init_from_checkpoint");
+
+  Commands.add(CompileCmd, [CoAOwn] { return runCompile(*CoAOwn); });
 }
 
 } // namespace netjit

@@ -10,6 +10,8 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
+#include "netjit/Spec/Spec.h"
+#include <CLI/CLI.hpp>
 
 namespace netjit {
 
@@ -101,6 +103,62 @@ llvm::Error runGradcheck(const GradcheckArgs &A) {
                                     R->worst(), A.Tolerance)
                           .str());
   return llvm::Error::success();
+}
+
+void registerNetworkCommands(CLI::App &App, CommandTable &Commands) {
+  auto EmAOwn = std::make_shared<EmitArgs>();
+  EmitArgs &EmA = *EmAOwn;
+  CLI::App *Emit = App.add_subcommand(
+      "emit", "Print a network spec at one stage of the pipeline "
+              "(docs/ir.md)");
+  Emit->add_option("SPEC", EmA.Spec, "the network spec (JSON)")->required();
+  Emit->add_option("--stage", EmA.Stage,
+                   "graph (layers, shapes, activations and derivatives), "
+                   "train (the training program and arena), fused (after "
+                   "fusion), llvm, opt (after O3), asm")
+      ->check(CLI::IsMember(
+          {"graph", "train", "fused", "llvm", "opt", "asm"}))
+      ->default_str("fused");
+  Emit->add_option("--batch", EmA.Batch,
+                   "rows per call (default: the spec's batch size)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  Emit->add_option("--prefix", EmA.Prefix,
+                   "symbol prefix of the entry points (default netjit)");
+  addTargetOptions(Emit, EmA.Target, " for llvm|opt|asm");
+  Emit->add_flag("--diagnostics", EmA.Diagnostics,
+                 "the training program with train --diagnostics' counters "
+                 "(docs/ir.md)");
+
+  Commands.add(Emit, [EmAOwn] { return runEmit(*EmAOwn); });
+
+  auto GAOwn = std::make_shared<GradcheckArgs>();
+  GradcheckArgs &GA = *GAOwn;
+  CLI::App *Grad = App.add_subcommand(
+      "gradcheck", "Check a spec's compiled float32 gradients against "
+                   "float64 central differences on a random batch");
+  Grad->add_option("SPEC", GA.Spec, "the network spec (JSON)")->required();
+  Grad->add_option("--batch", GA.Batch,
+                   "rows in the batch (default: the spec's, at most 8)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 16));
+  Grad->add_option("--samples", GA.Samples,
+                   "elements checked per parameter (default 64)")
+      ->check(CLI::Range(1u, 1u << 20));
+  Grad->add_option("--seed", GA.Seed, "seed of the random batch (default 1)");
+  Grad->add_option("--tolerance", GA.Tolerance,
+                   "largest relative error accepted (default 1e-3)");
+
+  Commands.add(Grad, [GAOwn] { return runGradcheck(*GAOwn); });
+}
+
+void registerSchemaCommand(CLI::App &App, CommandTable &Commands) {
+  CLI::App *Schema = App.add_subcommand(
+      "schema", "Print the spec's JSON Schema (docs/spec.schema.json), "
+                "generated from netjit's registries");
+
+  Commands.add(Schema, [] {
+    llvm::outs() << specSchema();
+    return llvm::Error::success();
+  });
 }
 
 } // namespace netjit

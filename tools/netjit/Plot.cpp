@@ -13,6 +13,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cmath>
+#include <CLI/CLI.hpp>
 
 using namespace llvm;
 
@@ -112,6 +113,40 @@ Error runPlot(const PlotArgs &A) {
          << " activations, x in [" << formatNumber(Lo) << ", "
          << formatNumber(Hi) << "])\n";
   return Error::success();
+}
+
+void registerPlotCommand(CLI::App &App, CommandTable &Commands) {
+  struct Args {
+    PlotArgs Plot;
+    std::vector<std::string> Params;
+    std::string Range = "-6,6";
+  };
+  auto A = std::make_shared<Args>();
+  CLI::App *PlotCmd = App.add_subcommand(
+      "plot", "Draw activations and their exact derivatives (SVG): f solid, "
+              "f' dashed, saturation (|f'| < 0.01) shaded");
+  PlotCmd->add_option("ACTIVATIONS", A->Plot.Activations,
+                      "catalogue names or formulas in x, comma-separated "
+                      "(relu,gelu,\"x * sigmoid(beta * x)\")")
+      ->required();
+  PlotCmd->add_option("--range", A->Range, "LO,HI of x (default -6,6)");
+  PlotCmd->add_option("--param,-p", A->Params,
+                      "NAME=VALUE: a parameter's value (repeatable)")
+      ->allow_extra_args(false);
+  PlotCmd->add_option("-o,--output", A->Plot.Output,
+                      "the SVG to write (default activations.svg)");
+
+  Commands.add(PlotCmd, [A]() -> Error {
+    auto Values = parseParams(A->Params);
+    if (!Values)
+      return Values.takeError();
+    auto [Lo, Hi] = StringRef(A->Range).split(',');
+    if (Lo.trim().getAsDouble(A->Plot.Range.first) ||
+        Hi.trim().getAsDouble(A->Plot.Range.second))
+      return usage("--range: expected LO,HI, got '" + A->Range + "'");
+    A->Plot.Params = *Values;
+    return runPlot(A->Plot);
+  });
 }
 
 } // namespace netjit

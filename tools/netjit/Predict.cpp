@@ -13,6 +13,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <CLI/CLI.hpp>
 
 using namespace llvm;
 using json = nlohmann::ordered_json;
@@ -103,6 +104,29 @@ Error runPredict(const PredictArgs &A) {
     return Error::success();
   }
   return writeFileAtomically(A.Output, Text);
+}
+
+void registerPredictCommand(CLI::App &App, CommandTable &Commands) {
+  auto PAOwn = std::make_shared<PredictArgs>();
+  PredictArgs &PA = *PAOwn;
+  CLI::App *Predict = App.add_subcommand(
+      "predict", "Predict with a spec and its trained weights: the class and "
+                 "the outputs of every input row");
+  Predict->add_option("SPEC", PA.Spec, "the network spec")->required();
+  Predict->add_option("--weights,-w", PA.Weights,
+                      "a checkpoint written by train --save")
+      ->required();
+  Predict->add_option("--input,-i", PA.Input,
+                      "the samples: IDX images (.gz or raw) or CSV")
+      ->required();
+  Predict->add_option("--label-column", PA.LabelColumn,
+                      "CSV: a column to leave out (a header name or a "
+                      "0-based index)");
+  Predict->add_option("--output,-o", PA.Output,
+                      "write here instead of standard output");
+  Predict->add_flag("--json", PA.Json, "JSON instead of CSV");
+
+  Commands.add(Predict, [PAOwn] { return runPredict(*PAOwn); });
 }
 
 } // namespace netjit

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 using namespace llvm;
 using json = nlohmann::ordered_json;
@@ -368,6 +369,112 @@ Expected<CheckpointInfo> readCheckpoint(CompiledModel &M, StringRef Path,
                 Training ? "network, loss or optimizer" : "network", Have, Want)
             .str());
   return Info;
+}
+
+namespace {
+
+/// The options train and compare share: the overrides, the outputs and
+/// --resume.
+void addTrainOptions(CLI::App *C, TrainArgs &T) {
+  C->add_option("--data", T.Data,
+                "a named data set instead of the spec's: fashion_mnist, "
+                "circle, xor, gauss, spiral");
+  C->add_option("--epochs", T.Epochs, "epochs (default: the spec's)")
+      ->check(CLI::Range(1, 1 << 20));
+  C->add_option("--batch-size", T.BatchSize,
+                "samples per step (default: the spec's)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  C->add_option("--seed", T.Seed,
+                "seed of the initial weights and the data order (default: "
+                "the spec's)");
+  C->add_option("--lr", T.LearningRate,
+                "the optimizer's learning rate (default: the spec's)")
+      ->check(CLI::PositiveNumber);
+  C->add_option("--threads", T.Threads,
+                "threads a step may use (batches of 64 and more split; "
+                "default: all cores). Same seed and threads, same numbers")
+      ->check(CLI::Range(0u, 256u));
+  C->add_option("--metrics", T.Metrics,
+                "write per-epoch metrics to FILE.json, or FILE.csv");
+  C->add_flag("--quiet,-q", T.Quiet,
+              "no progress and no per-epoch lines: only the results");
+  C->add_option("--save", T.Save,
+                "write a checkpoint (safetensors: weights and optimizer "
+                "state) after the last epoch, and where the run stopped on "
+                "Ctrl-C or SIGTERM (exit 130/143; --resume continues it). "
+                "Every output path is checked before the first step");
+  C->add_option("--save-every", T.SaveEvery,
+                "with --save: also after every N epochs")
+      ->check(CLI::Range(1, 1 << 20));
+  C->add_option("--loss", T.Loss,
+                "the loss, by name (a Keras 2 file has none; this "
+                "overrides a spec's)");
+  C->add_option("--optimizer", T.Optimizer,
+                "the optimizer, by name with Keras' defaults (--lr sets "
+                "its learning rate)");
+  C->add_option("--csv", T.Csv,
+                "train on a CSV file instead of the spec's data (relative "
+                "to the working directory)");
+  C->add_option("--label-column", T.LabelColumn,
+                "with --csv: the label column, a header name or a 0-based "
+                "index");
+  C->add_option("--plot-boundary", T.PlotBoundary,
+                "2-D data with two classes: draw the learned decision "
+                "boundary and the test points (SVG; compare: a panel per "
+                "activation)");
+  C->add_option("--nan-policy", T.NanPolicy,
+                "a batch with a non-finite loss or gradient: stop (the "
+                "default: an error naming the epoch, step and tensor) or "
+                "skip-batch (checked before the update, left out)")
+      ->check(CLI::IsMember({"stop", "skip-batch"}));
+  C->add_flag("--diagnostics", T.Diagnostics,
+              "measure per layer and epoch, inside the compiled step: the "
+              "gradient norms of the weights and of the layer's input, the "
+              "saturated (|f'(z)| < 0.01) and dead (f'(z) = 0 for every "
+              "sample) units; a table at the end, and in --metrics");
+  C->add_option("--plot-gradients", T.PlotGradients,
+                "with --diagnostics: draw the weight gradient norm per "
+                "layer (SVG; train: across epochs, compare: across layers "
+                "per activation)")
+      ->type_name("FILE.svg");
+  C->add_option("--resume", T.Resume,
+                "continue from a checkpoint of the same spec: the final "
+                "weights equal an uninterrupted run's (same threads); "
+                "compare also restores the runs it had finished");
+}
+
+} // namespace
+
+void registerTrainCommands(CLI::App &App, CommandTable &Commands) {
+  auto TAOwn = std::make_shared<TrainArgs>();
+  TrainArgs &TA = *TAOwn;
+  CLI::App *TrainCmd = App.add_subcommand(
+      "train", "Train a spec on its data: progress, per-epoch metrics, test "
+               "loss and accuracy");
+  TrainCmd->add_option("SPEC", TA.Spec,
+                       "the network spec (default: the bundled "
+                       "Fashion-MNIST MLP, examples/fashion_mlp.json)");
+  addTrainOptions(TrainCmd, TA);
+
+  auto CAOwn = std::make_shared<CompareArgs>();
+  CompareArgs &CA = *CAOwn;
+  CLI::App *Compare = App.add_subcommand(
+      "compare", "Train a spec once per activation (same data order and "
+                 "initial weights) and plot the loss curves");
+  Compare->add_option("SPEC", CA.Train.Spec,
+                      "the network spec (default: the bundled Fashion-MNIST "
+                      "MLP)");
+  Compare->add_option("--activations,-a", CA.Activations,
+                      "the hidden layers' activations, comma-separated: "
+                      "names (relu), names with parameters "
+                      "(leaky_relu:alpha=0.3), formulas in x, or JSON")
+      ->required();
+  Compare->add_option("--plot", CA.Plot,
+                      "the loss plot to write (SVG; default loss.svg)");
+  addTrainOptions(Compare, CA.Train);
+
+  Commands.add(TrainCmd, [TAOwn] { return runTrain(*TAOwn); });
+  Commands.add(Compare, [CAOwn] { return runCompare(*CAOwn); });
 }
 
 } // namespace netjit
