@@ -313,7 +313,7 @@ TEST(Jit, CallsOutsideTheAllowListAreAClearError) {
   ASSERT_TRUE(bool(E));
   EXPECT_EQ(toString(std::move(E)),
             "generated code calls 'expf', which is not in the JIT's runtime "
-            "allow-list (memcpy, memmove, memset)");
+            "allow-list (memcpy, memmove, memset, log, cos)");
 }
 
 TEST(Jit, ObjectCacheHitsOnTheSecondCompile) {

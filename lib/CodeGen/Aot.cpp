@@ -1,7 +1,7 @@
-// Aot.cpp - the initializer in IR and the C header of an ahead-of-time
-// object. The initializer mirrors lib/Runtime/Init.cpp operation for
-// operation (splitmix64, then the same double products, quotients and libm
-// calls), so both give the same floats.
+// Aot.cpp - the initializer in IR (the one implementation: the JIT runs it
+// too, so an AOT object and a Model give the same weights) and the C header
+// of an ahead-of-time object. Its generator is Support/Random.h's splitmix64
+// draw for draw, with the same double products, quotients and libm calls.
 #include "netjit/CodeGen/Aot.h"
 
 #include "netjit/CodeGen/Gemm.h"
@@ -86,6 +86,10 @@ void emitInitFunction(Module &M, const TrainGraph &T, StringRef Prefix) {
       FunctionType::get(B.getVoidTy(), {B.getPtrTy(), B.getInt64Ty()}, false),
       GlobalValue::ExternalLinkage, Prefix + "_init", M);
   F->addFnAttr(Attribute::NoUnwind);
+  // Run once per model: not worth O3's time in every compile (the JIT
+  // builds it too). The arithmetic is IEEE either way: the same floats.
+  F->addFnAttr(Attribute::OptimizeNone);
+  F->addFnAttr(Attribute::NoInline);
   B.SetInsertPoint(BasicBlock::Create(C, "entry", F));
   Value *Arena = F->getArg(0), *Seed = F->getArg(1);
   IRRng R{B, B.CreateAlloca(B.getInt64Ty(), nullptr, "rng"), libm(M, "log"),

@@ -28,6 +28,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/xxhash.h"
 #include "llvm/TargetParser/Host.h"
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -207,19 +208,30 @@ Expected<std::string> emitObject(Module &M, TargetMachine &TM) {
   return emitFile(M, TM, CodeGenFileType::ObjectFile);
 }
 
+/// What generated code may call: the copies and fills code generation may
+/// lower large moves to, and libm's double log and cos, which the
+/// initializer (PREFIX_init) calls for its normal draws.
+static const std::pair<const char *, void *> AllowList[] = {
+    {"memcpy", reinterpret_cast<void *>(&::memcpy)},
+    {"memmove", reinterpret_cast<void *>(&::memmove)},
+    {"memset", reinterpret_cast<void *>(&::memset)},
+    {"log", reinterpret_cast<void *>(static_cast<double (*)(double)>(&::log))},
+    {"cos", reinterpret_cast<void *>(static_cast<double (*)(double)>(&::cos))}};
+
 ArrayRef<const char *> runtimeAllowList() {
-  // Code generation may lower large copies and fills to these.
-  static const char *List[] = {"memcpy", "memmove", "memset"};
-  return List;
+  static const std::vector<const char *> Names = [] {
+    std::vector<const char *> V;
+    for (auto &[Name, Address] : AllowList)
+      V.push_back(Name);
+    return V;
+  }();
+  return Names;
 }
 
 static void *allowedAddress(StringRef Name) {
-  if (Name == "memcpy")
-    return reinterpret_cast<void *>(&::memcpy);
-  if (Name == "memmove")
-    return reinterpret_cast<void *>(&::memmove);
-  if (Name == "memset")
-    return reinterpret_cast<void *>(&::memset);
+  for (auto &[N, Address] : AllowList)
+    if (Name == N)
+      return Address;
   return nullptr;
 }
 

@@ -2,6 +2,8 @@
 // its arena.
 #include "netjit/Runtime/Model.h"
 
+#include "netjit/CodeGen/Aot.h"
+
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Memory.h"
 #include "netjit/Transforms/Passes.h"
@@ -26,6 +28,8 @@ Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
   PM.M->setDataLayout(TM.createDataLayout());
   if (Error E = emitProgram(*PM.M, T, Prefix, vectorLanes(TM), Threads))
     return E;
+  // The initializer too: the JIT runs the code an AOT object links.
+  emitInitFunction(*PM.M, T, Prefix);
   return PM;
 }
 
@@ -110,6 +114,10 @@ Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<
       return Sym.takeError();
     M->Entry[unsigned(EP)] = reinterpret_cast<void *>(*Sym);
   }
+  auto Init = (*J)->lookup(Opts.Prefix + "_init");
+  if (!Init)
+    return Init.takeError();
+  M->Init = reinterpret_cast<void (*)(float *, uint64_t)>(*Init);
   auto NoMemory = [](const char *What, int64_t Floats) {
     return plainError(ErrorKind::Compile, Twine("cannot allocate ") + What +
                                               " (" + Twine(Floats * 4) +
@@ -136,22 +144,7 @@ Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<
   return M;
 }
 
-void CompiledModel::initialize(uint64_t Seed) {
-  std::memset(Arena.get(), 0, T->arenaFloats() * sizeof(float));
-  ArenaHeader &H = header();
-  H.Step = 0;
-  H.Seed = Seed;
-  H.Beta1Power = H.Beta2Power = 1.0;
-  for (size_t P = 0; P < G->params().size(); ++P)
-    initializeParam(G->params()[P], Seed, P, param(P));
-  const OptimizerSpec &O = G->spec().Optimizer;
-  if (O.Kind == OptimizerKind::adagrad) {
-    // Keras starts the accumulators at initial_accumulator_value.
-    float *Acc = Arena.get() + T->slotOffset(0);
-    for (int64_t I = 0; I < T->paramsSpan(); ++I)
-      Acc[I] = O.get("initial_accumulator_value");
-  }
-}
+void CompiledModel::initialize(uint64_t Seed) { Init(Arena.get(), Seed); }
 
 float *CompiledModel::param(int P) {
   return Arena.get() + T->tensor(T->paramTensor(P)).Offset;

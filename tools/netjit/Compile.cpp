@@ -50,7 +50,6 @@ Error runCompile(const CompileArgs &A) {
   auto PM = buildProgramModule(**T, A.Prefix, **TM, A.Threads);
   if (!PM)
     return PM.takeError();
-  emitInitFunction(*PM->M, **T, A.Prefix);
   if (!A.Weights.empty()) {
     std::vector<float> Arena((*T)->arenaFloats());
     auto Info = loadCheckpoint(**T, Arena.data(), A.Weights);

@@ -131,6 +131,7 @@ private:
   };
   std::unique_ptr<float, Free> Arena;
   void *Entry[std::size(AllEntryPoints)] = {};
+  void (*Init)(float *Arena, uint64_t Seed) = nullptr; // PREFIX_init
   template <typename Fn> Fn *entry(EntryPoint EP) const {
     return reinterpret_cast<Fn *>(Entry[unsigned(EP)]);
   }
@@ -140,11 +141,6 @@ private:
   std::vector<float *> WorkPtrs;
   std::vector<std::vector<double>> StatsBuf;
 };
-
-/// Fills a parameter per its initializer from a generator seeded by Seed
-/// and the parameter's index.
-void initializeParam(const ParamInfo &P, uint64_t Seed, unsigned Index,
-                     float *Out);
 
 } // namespace netjit
 
