@@ -33,6 +33,16 @@ Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
   return PM;
 }
 
+Expected<std::unique_ptr<TrainGraph>>
+buildTrainingProgram(const NetworkGraph &G, int64_t MaxBatch, bool Diagnostics,
+                     bool Fuse) {
+  auto T = TrainGraph::build(G, MaxBatch ? MaxBatch : G.spec().Training.BatchSize,
+                             Diagnostics);
+  if (T && Fuse)
+    runPasses(**T);
+  return T;
+}
+
 void CompiledModel::Free::operator()(float *P) const { std::free(P); }
 
 /// Floats rounded up to whole cache lines, zeroed.
@@ -87,12 +97,10 @@ static Error checkMemory(const NetworkGraph &G, const TrainGraph &T,
 Expected<std::unique_ptr<CompiledModel>> CompiledModel::compile(std::unique_ptr<NetworkGraph> G,
                                                 const CompileOptions &Opts) {
   std::unique_ptr<CompiledModel> M(new CompiledModel);
-  int64_t Batch = Opts.MaxBatch ? Opts.MaxBatch : G->spec().Training.BatchSize;
-  auto T = TrainGraph::build(*G, Batch, Opts.Diagnostics);
+  auto T = buildTrainingProgram(*G, Opts.MaxBatch, Opts.Diagnostics, Opts.Fuse);
   if (!T)
     return T.takeError();
-  if (Opts.Fuse)
-    runPasses(**T);
+  int64_t Batch = (*T)->maxBatch();
   unsigned Threads = Opts.Threads ? Opts.Threads
                                   : std::max(1u, std::thread::hardware_concurrency());
   // A thread needs MinRowsPerThread rows of the largest batch.

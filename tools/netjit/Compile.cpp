@@ -7,7 +7,6 @@
 #include "netjit/Runtime/Model.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
-#include "netjit/Transforms/Passes.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -40,10 +39,9 @@ Error runCompile(const CompileArgs &A) {
   auto G = NetworkGraph::build(std::move(*S));
   if (!G)
     return G.takeError();
-  auto T = TrainGraph::build(**G, A.Batch ? A.Batch : (*G)->spec().Training.BatchSize);
+  auto T = buildTrainingProgram(**G, A.Batch);
   if (!T)
     return T.takeError();
-  runPasses(**T);
   auto TM = createTargetMachine(A.Target);
   if (!TM)
     return TM.takeError();

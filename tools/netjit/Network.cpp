@@ -5,7 +5,6 @@
 #include "netjit/Runtime/GradCheck.h"
 #include "netjit/Runtime/Model.h"
 #include "netjit/Support/Diagnostics.h"
-#include "netjit/Transforms/Passes.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -19,7 +18,6 @@ llvm::Error runEmit(const EmitArgs &A) {
   auto S = loadSpec(A.Spec);
   if (!S)
     return S.takeError();
-  int64_t Batch = A.Batch ? A.Batch : S->Training.BatchSize;
   auto G = NetworkGraph::build(std::move(*S));
   if (!G)
     return G.takeError();
@@ -27,15 +25,11 @@ llvm::Error runEmit(const EmitArgs &A) {
     (*G)->print(llvm::outs());
     return llvm::Error::success();
   }
-  auto T = TrainGraph::build(**G, Batch, A.Diagnostics);
+  // "train" is the program before the passes.
+  auto T = buildTrainingProgram(**G, A.Batch, A.Diagnostics, A.Stage != "train");
   if (!T)
     return T.takeError();
-  if (A.Stage == "train") {
-    (*T)->print(llvm::outs());
-    return llvm::Error::success();
-  }
-  runPasses(**T);
-  if (A.Stage == "fused") {
+  if (A.Stage == "train" || A.Stage == "fused") {
     (*T)->print(llvm::outs());
     return llvm::Error::success();
   }

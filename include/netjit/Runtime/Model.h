@@ -45,6 +45,15 @@ llvm::Expected<ProgramModule> buildProgramModule(const TrainGraph &T,
                                                  llvm::TargetMachine &TM,
                                                  unsigned Threads = 1);
 
+/// The pipeline from a network to its module is written once: this builds
+/// G's training program for MaxBatch rows (0 = the spec's batch size) and,
+/// with Fuse, runs the passes (Transforms/Passes.def); buildProgramModule
+/// lowers it. CompiledModel::compile, `netjit emit` and `netjit compile`
+/// (AOT) all go through both.
+llvm::Expected<std::unique_ptr<TrainGraph>>
+buildTrainingProgram(const NetworkGraph &G, int64_t MaxBatch,
+                     bool Diagnostics = false, bool Fuse = true);
+
 class CompiledModel {
 public:
   /// Builds the graphs (fused unless Opts.Fuse is off) and JIT-compiles the
