@@ -97,8 +97,9 @@ void emitInitFunction(Module &M, const TrainGraph &T, StringRef Prefix) {
   Type *Fl = B.getFloatTy();
   B.CreateMemSet(Arena, B.getInt8(0), T.arenaFloats() * 4, Align(64));
   // The header: step 0, the seed, beta powers 1.
-  B.CreateStore(Seed, B.CreateConstInBoundsGEP1_64(B.getInt64Ty(), Arena, 1));
-  for (unsigned Field : {2u, 3u})
+  B.CreateStore(Seed, B.CreateConstInBoundsGEP1_64(B.getInt64Ty(), Arena,
+                                                     HeaderWord::Seed));
+  for (unsigned Field : {HeaderWord::Beta1Power, HeaderWord::Beta2Power})
     B.CreateStore(R.d(1.0),
                   B.CreateConstInBoundsGEP1_64(B.getDoubleTy(), Arena, Field));
   const NetworkGraph &G = T.network();

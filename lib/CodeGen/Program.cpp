@@ -207,7 +207,7 @@ private:
   }
   int64_t cols(int Tensor) { return T.tensor(Tensor).Cols; }
 
-  /// The header's fields.
+  /// The header's fields (HeaderWord).
   Value *header(unsigned Field) {
     return B.CreateConstInBoundsGEP1_64(B.getInt64Ty(), Fr.Arena, Field);
   }
@@ -342,8 +342,8 @@ static Value *mix32(IRBuilder<> &B, Value *H) {
 /// backward pass regenerates the forward pass's mask instead of storing it.
 Value *ProgramEmitter::dropoutKey(const Step &S, Value *Row) {
   Type *I32 = B.getInt32Ty();
-  Value *Step = B.CreateTrunc(B.CreateLoad(B.getInt64Ty(), header(0)), I32);
-  Value *Seed = B.CreateLoad(B.getInt64Ty(), header(1));
+  Value *Step = B.CreateTrunc(B.CreateLoad(B.getInt64Ty(), header(HeaderWord::Step)), I32);
+  Value *Seed = B.CreateLoad(B.getInt64Ty(), header(HeaderWord::Seed));
   Value *Key = B.CreateXor(B.CreateTrunc(Seed, I32),
                            B.CreateTrunc(B.CreateLShr(Seed, 32), I32));
   Key = mix32(B, B.CreateXor(Key, B.getInt32(S.Layer * 0x9E3779B9u)));
@@ -637,8 +637,8 @@ Error ProgramEmitter::lossRow(const Step &S, Value *Row) {
                                    B.CreateFSub(B.CreateLoad(Fl, DL), InvB),
                                    B.CreateLoad(Fl, DL)),
                     DL);
-      addStat(0, B.CreateSelect(Valid, B.CreateFSub(Lse, ZL), f32(NAN)));
-      addStat(1, B.CreateUIToFP(
+      addStat(StatWord::LossSum, B.CreateSelect(Valid, B.CreateFSub(Lse, ZL), f32(NAN)));
+      addStat(StatWord::Correct, B.CreateUIToFP(
                      B.CreateAnd(Valid, B.CreateFCmpOEQ(ZL, MaxS)), Fl));
     } else {
       // Targets t (summing to 1 for a distribution): loss = lse sum(t) -
@@ -651,8 +651,8 @@ Error ProgramEmitter::lossRow(const Step &S, Value *Row) {
                                 B.CreateFMul(load(Tr, J, Mask), InvBv));
         store(V, D, J, Mask);
       });
-      addStat(0, B.CreateFSub(B.CreateFMul(Lse, SumT), TZ));
-      addStat(1, B.CreateUIToFP(
+      addStat(StatWord::LossSum, B.CreateFSub(B.CreateFMul(Lse, SumT), TZ));
+      addStat(StatWord::Correct, B.CreateUIToFP(
                      B.CreateFCmpOEQ(reduceMax(VTAtMax), reduceMax(VTMax)), Fl));
     }
     return Error::success();
@@ -724,8 +724,8 @@ Error ProgramEmitter::lossRow(const Step &S, Value *Row) {
       accumulate(VCorrect, Masked(Cv, Mask));
     store(B.CreateFMul(Gv, GScale), D, J, Mask);
   });
-  addStat(0, B.CreateFMul(reduceAdd(VLoss), f32(1.0 / N)));
-  addStat(1, B.CreateFMul(reduceAdd(VCorrect), f32(1.0 / N)));
+  addStat(StatWord::LossSum, B.CreateFMul(reduceAdd(VLoss), f32(1.0 / N)));
+  addStat(StatWord::Correct, B.CreateFMul(reduceAdd(VCorrect), f32(1.0 / N)));
   return Error::success();
 }
 
@@ -829,13 +829,13 @@ static bool usesBetaPowers(const OptimizerSpec &O) {
 void ProgramEmitter::advance() {
   const OptimizerSpec &O = G.spec().Optimizer;
   Type *Dbl = B.getDoubleTy();
-  Value *StepP = header(0);
+  Value *StepP = header(HeaderWord::Step);
   B.CreateStore(B.CreateAdd(B.CreateLoad(B.getInt64Ty(), StepP), i64(1)),
                 StepP);
   if (!usesBetaPowers(O))
     return;
-  for (auto [Field, Beta] : {std::pair(2, O.get("beta_1")),
-                             std::pair(3, O.get("beta_2"))}) {
+  for (auto [Field, Beta] : {std::pair(HeaderWord::Beta1Power, O.get("beta_1")),
+                             std::pair(HeaderWord::Beta2Power, O.get("beta_2"))}) {
     Value *P = B.CreateConstInBoundsGEP1_64(Dbl, Fr.Arena, Field);
     B.CreateStore(B.CreateFMul(B.CreateLoad(Dbl, P), ConstantFP::get(Dbl, Beta)),
                   P);
@@ -857,7 +857,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
     auto Power = [&](unsigned Field) {
       return B.CreateLoad(Dbl, B.CreateConstInBoundsGEP1_64(Dbl, Fr.Arena, Field));
     };
-    Value *B1 = Power(2), *B2 = Power(3);
+    Value *B1 = Power(HeaderWord::Beta1Power), *B2 = Power(HeaderWord::Beta2Power);
     Value *One = ConstantFP::get(Dbl, 1.0);
     Value *A = B.CreateFDiv(
         B.CreateFMul(ConstantFP::get(Dbl, Lr),
@@ -995,7 +995,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
       CallInst *Sum = B.CreateFAddReduce(
           f32(-0.0), B.CreateLoad(FixedVectorType::get(Fl, L), Penalty));
       Sum->setHasAllowReassoc(true);
-      addStat(2, Sum);
+      addStat(StatWord::Penalty, Sum);
     }
     if (SumSq)
       addStat(SumSqStat, reduceAdd(SumSq, L));

@@ -94,6 +94,20 @@ struct StepStats {
   double Penalty = 0;  // the regularization term, once per batch
   double Reserved = 0;
 };
+/// The fields as generated code addresses them: indices of 8-byte words
+/// in the arena header and in the stats buffer.
+struct HeaderWord {
+  static constexpr unsigned Step = offsetof(ArenaHeader, Step) / 8,
+                            Seed = offsetof(ArenaHeader, Seed) / 8,
+                            Beta1Power = offsetof(ArenaHeader, Beta1Power) / 8,
+                            Beta2Power = offsetof(ArenaHeader, Beta2Power) / 8;
+};
+struct StatWord {
+  static constexpr unsigned LossSum = offsetof(StepStats, LossSum) / 8,
+                            Correct = offsetof(StepStats, Correct) / 8,
+                            Penalty = offsetof(StepStats, Penalty) / 8,
+                            Count = sizeof(StepStats) / 8;
+};
 
 /// What training with diagnostics measures of one layer that has weights
 /// or an element-wise activation: fields of the stats array after the four
@@ -160,7 +174,7 @@ private:
   std::vector<int> ParamTensor;
   std::vector<int64_t> SlotBegin;
   int64_t MaxBatch = 0, ArenaFloats = 0, ParamsBegin = 0, ParamsEnd = 0,
-          GradBegin = 0, StatsDoubles = 4;
+          GradBegin = 0, StatsDoubles = StatWord::Count;
   int Output = -1;
   friend class TrainGraphBuilder;
 };

@@ -126,7 +126,9 @@ private:
   /// Thread I's stats array (T->statsDoubles()): StepStats' four, cleared
   /// per step, then the diagnostics' fields, kept until resetDiagnostics().
   double *stats(unsigned I) { return StatsBuf[I].data(); }
-  static StepStats stepStats(const double *S) { return {S[0], S[1], S[2], S[3]}; }
+  static StepStats stepStats(const double *S) {
+    return {S[StatWord::LossSum], S[StatWord::Correct], S[StatWord::Penalty], 0};
+  }
   using EntryFn = void(float *, const float *, void *, int64_t, double *);
   using PartFn = void(float *, float *, const float *, void *, int64_t,
                       double *, int64_t, int64_t);
