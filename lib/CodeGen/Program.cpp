@@ -542,10 +542,15 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   case StepKind::SigmoidXent:
   case StepKind::PointLoss:
     return lossRow(S, Row);
-  default:
-    return plainError(ErrorKind::Compile,
-                      "no row lowering for " + stepName(S.Kind));
+  case StepKind::MatMul:
+  case StepKind::SumTo:
+  case StepKind::Zero:
+  case StepKind::Update:
+  case StepKind::CountAlive:
+    break; // not row-wise (Steps.def): step() lowers them
   }
+  return plainError(ErrorKind::Compile,
+                    "no row lowering for " + stepName(S.Kind));
 }
 
 Error ProgramEmitter::rowSteps(ArrayRef<Step> Steps, Value *Row0,
@@ -809,7 +814,18 @@ Error ProgramEmitter::step(const Step &S) {
   }
   case StepKind::Update:
     return plainError(ErrorKind::Compile, "the update is not a step of a part");
-  default: {
+  case StepKind::BiasAdd:
+  case StepKind::Act:
+  case StepKind::ActWithGrad:
+  case StepKind::ActGrad:
+  case StepKind::Mul:
+  case StepKind::ColSum:
+  case StepKind::ActParamGrad:
+  case StepKind::Dropout:
+  case StepKind::DropoutGrad:
+  case StepKind::Softmax:
+  case StepKind::LogSoftmax:
+  case StepKind::SumSquares: {
     // A row-wise step no producer took: its own pass over the batch.
     auto F = rowFunction(S);
     if (!F)
@@ -818,6 +834,7 @@ Error ProgramEmitter::step(const Step &S) {
     return Error::success();
   }
   }
+  return plainError(ErrorKind::Compile, "no lowering for " + stepName(S.Kind));
 }
 
 static bool usesBetaPowers(const OptimizerSpec &O) {

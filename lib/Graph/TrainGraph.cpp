@@ -12,30 +12,13 @@ using namespace llvm;
 
 namespace netjit {
 
-StringRef stepName(StepKind K) {
-  switch (K) {
-  case StepKind::MatMul: return "matmul";
-  case StepKind::BiasAdd: return "bias_add";
-  case StepKind::Act: return "act";
-  case StepKind::ActWithGrad: return "act_with_grad";
-  case StepKind::ActGrad: return "act_grad";
-  case StepKind::Mul: return "mul";
-  case StepKind::ColSum: return "colsum";
-  case StepKind::ActParamGrad: return "act_param_grad";
-  case StepKind::SumTo: return "sum";
-  case StepKind::Dropout: return "dropout";
-  case StepKind::DropoutGrad: return "dropout_grad";
-  case StepKind::SoftmaxXent: return "softmax_xent";
-  case StepKind::SigmoidXent: return "sigmoid_xent";
-  case StepKind::PointLoss: return "loss";
-  case StepKind::Softmax: return "softmax";
-  case StepKind::LogSoftmax: return "log_softmax";
-  case StepKind::Zero: return "zero";
-  case StepKind::Update: return "update";
-  case StepKind::SumSquares: return "sum_squares";
-  case StepKind::CountAlive: return "count_alive";
-  }
-  return "?";
+const StepInfo &stepInfo(StepKind K) {
+  static const StepInfo Infos[] = {
+#define NETJIT_STEP(Kind, Spelling, RowWise, Rows, Summary)                    \
+  {Spelling, RowWise, RowsProducer::Rows, Summary},
+#include "netjit/Graph/Steps.def"
+  };
+  return Infos[unsigned(K)];
 }
 
 int TrainGraph::add(TensorInfo T) {

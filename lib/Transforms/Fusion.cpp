@@ -7,39 +7,21 @@ using namespace llvm;
 namespace netjit {
 namespace {
 
-/// Steps that read and write row r of batch tensors only at row r (and
-/// per-column vectors), so they can run block by block.
-bool isRowWise(StepKind K) {
-  switch (K) {
-  case StepKind::BiasAdd:
-  case StepKind::Act:
-  case StepKind::ActWithGrad:
-  case StepKind::ActGrad:
-  case StepKind::Mul:
-  case StepKind::ColSum:
-  case StepKind::ActParamGrad:
-  case StepKind::Dropout:
-  case StepKind::DropoutGrad:
-  case StepKind::Softmax:
-  case StepKind::LogSoftmax:
-  case StepKind::SoftmaxXent:
-  case StepKind::SigmoidXent:
-  case StepKind::PointLoss:
-  case StepKind::SumSquares:
-    return true;
-  default:
-    return false;
-  }
-}
+bool isRowWise(StepKind K) { return stepInfo(K).RowWise; }
 
-/// Producers that finish rows block by block: a GEMM whose rows are the
-/// batch's (not the weight gradient, whose rows are features) and the loss
-/// kernels, which go row by row.
+/// Producers that finish rows block by block (Steps.def): the loss kernels,
+/// which go row by row, and a GEMM whose rows are the batch's (not the
+/// weight gradient, whose rows are features).
 bool producesRows(const TrainGraph &T, const Step &S) {
-  if (S.Kind == StepKind::MatMul)
+  switch (stepInfo(S.Kind).Rows) {
+  case RowsProducer::Never:
+    return false;
+  case RowsProducer::Always:
+    return true;
+  case RowsProducer::BatchGemm:
     return !S.TransA && T.tensor(S.Out).BatchRows;
-  return S.Kind == StepKind::SoftmaxXent || S.Kind == StepKind::SigmoidXent ||
-         S.Kind == StepKind::PointLoss;
+  }
+  return false;
 }
 
 class EpilogueFusion : public Pass {

@@ -30,30 +30,23 @@ struct TensorInfo {
 };
 
 enum class StepKind {
-  MatMul,        // Out = op(A) op(B); op transposes where Trans
-  BiasAdd,       // Out[r][j] += b[j]                      In: Out, b
-  Act,           // Out = f(X)                             In: X
-  ActWithGrad,   // Out = f(X), Out2 = f'(X)               In: X
-  ActGrad,       // Out = dY f'(y) (x's sign may be tested) In: dY, Y, X
-  Mul,           // Out = A * B (a stored f', a mask)      In: A, B
-  ColSum,        // Out[j] += sum over rows of In[r][j]    In: In
-  ActParamGrad,  // Out[j] += sum over rows dY df/dp(X)    In: dY, X
-  SumTo,         // Out[0] += sum of In's columns (shared parameters)
-  Dropout,       // Out = X * mask / (1 - rate), mask from (seed, step, r, j)
-  DropoutGrad,   // Out = dY * mask / (1 - rate), the same mask
-  SoftmaxXent,   // loss from logits: Out = (softmax(Z) - t) / batch; stats
-  SigmoidXent,   // binary cross-entropy from logits; stats
-  PointLoss,     // mse, mae, huber, binary on probabilities: Out = dl/dy
-  Softmax,       // Out = softmax(X) (predict)
-  LogSoftmax,    // Out = log_softmax(X) (predict)
-  Zero,          // In[...] = 0 (accumulated gradients and partial sums)
-  Update,        // the optimizer over every parameter
-  // Diagnostics (TrainGraph::Diagnostics), into fields of the stats array:
-  SumSquares,    // stats[Stat] += batch^2 sum of In^2 (a gradient's rows)
-  CountAlive,    // stats[Stat + j] += 1 where In[j] != 0
+#define NETJIT_STEP(Kind, Spelling, RowWise, Rows, Summary) Kind,
+#include "netjit/Graph/Steps.def"
 };
 
-llvm::StringRef stepName(StepKind K);
+/// Which steps finish the batch's rows block by block (Steps.def).
+enum class RowsProducer { Never, Always, BatchGemm };
+
+/// A step kind's row of Steps.def.
+struct StepInfo {
+  llvm::StringRef Spelling;
+  bool RowWise;
+  RowsProducer Rows;
+  llvm::StringRef Summary;
+};
+const StepInfo &stepInfo(StepKind K);
+
+inline llvm::StringRef stepName(StepKind K) { return stepInfo(K).Spelling; }
 
 struct Step {
   Step(StepKind Kind, std::vector<int> In = {}, int Out = -1)
