@@ -112,45 +112,38 @@ private:
   void layout();
 };
 
-bool TrainGraphBuilder::lossFromLogits() const {
-  const LossSpec &L = S.Loss;
+/// The output layer's activation by name ("linear" without one).
+static StringRef outputActivation(const NetworkGraph &G) {
   const NetLayer &Last = G.layers().back();
-  bool CE = L.Kind == LossKind::sparse_categorical_crossentropy ||
-            L.Kind == LossKind::categorical_crossentropy;
-  if (CE)
-    return true; // checkLoss() holds it to softmax or from_logits
-  if (L.Kind == LossKind::binary_crossentropy)
-    return L.FromLogits ||
-           (Last.Act >= 0 && G.activation(Last.Act).Spec.Name == "sigmoid");
-  return false;
+  return Last.Act >= 0 ? StringRef(G.activation(Last.Act).Spec.Name) : "linear";
+}
+
+bool TrainGraphBuilder::lossFromLogits() const {
+  return lossReadsLogits(S.Loss, outputActivation(G));
 }
 
 Error TrainGraphBuilder::checkLoss() const {
   const LossSpec &L = S.Loss;
   const NetLayer &Last = G.layers().back();
   const NetActivation *A = Last.Act >= 0 ? &G.activation(Last.Act) : nullptr;
-  StringRef Name = A ? StringRef(A->Spec.Name) : "linear";
-  bool CE = L.Kind == LossKind::sparse_categorical_crossentropy ||
-            L.Kind == LossKind::categorical_crossentropy;
-  if (CE && !L.FromLogits && Name != "softmax")
+  StringRef Name = outputActivation(G);
+  // Losses.def: which output a loss from logits needs.
+  StringRef LogitsOf = lossLogitsOf(L.Kind), Also = lossAlsoProbabilities(L.Kind);
+  if (!LogitsOf.empty() && !lossFromLogits() && Name != Also)
     return fail(L.Pointer,
-                lossName(L.Kind) + " needs a softmax output layer, or "
-                                   "\"from_logits\": true with a linear one; "
-                                   "the output activation is '" +
+                lossName(L.Kind) + " needs a " + LogitsOf +
+                    (Also.empty() ? "" : " or " + Also) +
+                    " output layer, or \"from_logits\": true with a linear "
+                    "one; the output activation is '" +
                     Name + "'");
   if (L.FromLogits && A && Name != "linear")
     return fail(L.Pointer, "\"from_logits\": true needs a linear output "
                            "layer; the output activation is '" +
                                Name + "'");
-  if (!CE && A && A->Spec.RowWise)
+  if (LogitsOf != "softmax" && A && A->Spec.RowWise)
     return fail(L.Pointer, "a " + Name + " output trains only with a "
                                          "categorical cross-entropy, not " +
                                lossName(L.Kind));
-  if (L.Kind == LossKind::binary_crossentropy && !lossFromLogits() &&
-      !(A && A->Spec.Name == "hard_sigmoid"))
-    return fail(L.Pointer, "binary_crossentropy needs probabilities: a "
-                           "sigmoid or hard_sigmoid output layer, or "
-                           "\"from_logits\": true with a linear one");
   if (L.Kind == LossKind::sparse_categorical_crossentropy && G.outputSize() < 2)
     return fail(L.Pointer, "sparse_categorical_crossentropy needs at least 2 "
                            "output units");

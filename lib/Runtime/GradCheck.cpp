@@ -80,9 +80,7 @@ Expected<double> referenceLoss(const NetworkGraph &G,
       continue;
     const NetActivation &A = G.activation(L.Act);
     bool Last = I + 1 == Layers.size();
-    if (A.Spec.RowWise ||
-        (Last && Loss.Kind == LossKind::binary_crossentropy &&
-         A.Spec.Name == "sigmoid")) {
+    if (A.Spec.RowWise || (Last && lossReadsLogits(Loss, A.Spec.Name))) {
       Logits = true; // the loss reads the logits
       continue;
     }

@@ -35,7 +35,7 @@ StringRef layerName(LayerKind K) {
 
 StringRef lossName(LossKind K) {
   switch (K) {
-#define NETJIT_LOSS(Name, Sparse, Summary)                                     \
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary)                                     \
   case LossKind::Name:                                                         \
     return #Name;
 #include "netjit/Spec/Losses.def"
@@ -45,12 +45,37 @@ StringRef lossName(LossKind K) {
 
 bool lossTakesSparseLabels(LossKind K) {
   switch (K) {
-#define NETJIT_LOSS(Name, Sparse, Summary)                                     \
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary)                                     \
   case LossKind::Name:                                                         \
     return Sparse;
 #include "netjit/Spec/Losses.def"
   }
   return false;
+}
+
+StringRef lossLogitsOf(LossKind K) {
+  switch (K) {
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary)                     \
+  case LossKind::Name:                                                         \
+    return LogitsOf;
+#include "netjit/Spec/Losses.def"
+  }
+  return "";
+}
+
+StringRef lossAlsoProbabilities(LossKind K) {
+  switch (K) {
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary)                     \
+  case LossKind::Name:                                                         \
+    return Also;
+#include "netjit/Spec/Losses.def"
+  }
+  return "";
+}
+
+bool lossReadsLogits(const LossSpec &L, StringRef OutputActivation) {
+  return L.FromLogits || (!lossLogitsOf(L.Kind).empty() &&
+                          OutputActivation == lossLogitsOf(L.Kind));
 }
 
 StringRef optimizerName(OptimizerKind K) {
@@ -123,7 +148,7 @@ const std::pair<const char *, LayerKind> LayerNames[] = {
 #include "netjit/Spec/Layers.def"
 };
 const std::pair<const char *, LossKind> LossNames[] = {
-#define NETJIT_LOSS(Name, Sparse, Summary) {#Name, LossKind::Name},
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary) {#Name, LossKind::Name},
 #include "netjit/Spec/Losses.def"
 };
 const std::pair<const char *, OptimizerKind> OptimizerNames[] = {

@@ -104,7 +104,7 @@ json layers() {
 
 json loss() {
   std::vector<std::string> Names;
-#define NETJIT_LOSS(Name, Sparse, Summary) Names.push_back(#Name);
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary) Names.push_back(#Name);
 #include "netjit/Spec/Losses.def"
   json Name = enumOf(Names, "a loss");
   return {{"oneOf",

@@ -18,7 +18,7 @@ enum class LayerKind {
 #include "netjit/Spec/Layers.def"
 };
 enum class LossKind {
-#define NETJIT_LOSS(Name, Sparse, Summary) Name,
+#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary) Name,
 #include "netjit/Spec/Losses.def"
 };
 enum class OptimizerKind {
@@ -36,6 +36,10 @@ llvm::StringRef optimizerName(OptimizerKind K);
 llvm::StringRef initName(InitKind K);
 /// Whether K takes one class index per sample (else a target row).
 bool lossTakesSparseLabels(LossKind K);
+/// The output activation whose input K reads as logits ("" if none) and
+/// the one it also accepts as probabilities (Losses.def).
+llvm::StringRef lossLogitsOf(LossKind K);
+llvm::StringRef lossAlsoProbabilities(LossKind K);
 
 /// One parameter of an activation: its initial (or fixed) value and whether
 /// the optimizer trains it.
@@ -83,6 +87,11 @@ struct LossSpec {
   double Delta = 1.0; // huber
   std::string Pointer = "/loss";
 };
+
+/// Whether L reads the logits (the output layer's pre-activation) rather
+/// than its output: "from_logits", or OutputActivation is the one the loss
+/// takes logits of ("" or "linear" for none).
+bool lossReadsLogits(const LossSpec &L, llvm::StringRef OutputActivation);
 
 struct OptimizerSpec {
   OptimizerKind Kind = OptimizerKind::adam;
