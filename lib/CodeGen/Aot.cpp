@@ -142,12 +142,14 @@ void emitInitFunction(Module &M, const TrainGraph &T, StringRef Prefix) {
       B.CreateStore(B.CreateFPTrunc(V, Fl), B.CreateGEP(Fl, Out, K));
     });
   }
-  if (G.spec().Optimizer.Kind == OptimizerKind::adagrad) {
-    // Keras starts the accumulators at initial_accumulator_value.
-    Value *Acc = B.CreateConstInBoundsGEP1_64(Fl, Arena, T.slotOffset(0));
-    float V = G.spec().Optimizer.get("initial_accumulator_value");
-    emitFor(B, B.getInt64(0), B.getInt64(T.paramsSpan()), 1, [&](Value *K) {
-      B.CreateStore(ConstantFP::get(Fl, V), B.CreateGEP(Fl, Acc, K));
+  // Slots that start away from 0 (Adagrad's accumulators, as Keras).
+  for (unsigned K = 0; K < T.numSlots(); ++K) {
+    if (T.slotInit(K) == 0)
+      continue;
+    Value *Slot = B.CreateConstInBoundsGEP1_64(Fl, Arena, T.slotOffset(K));
+    float V = T.slotInit(K);
+    emitFor(B, B.getInt64(0), B.getInt64(T.paramsSpan()), 1, [&](Value *I) {
+      B.CreateStore(ConstantFP::get(Fl, V), B.CreateGEP(Fl, Slot, I));
     });
   }
   B.CreateRetVoid();

@@ -838,7 +838,7 @@ Error ProgramEmitter::step(const Step &S) {
 }
 
 static bool usesBetaPowers(const OptimizerSpec &O) {
-  return O.Kind == OptimizerKind::adam || O.Kind == OptimizerKind::adamw;
+  return optimizerUsesBetaPowers(O.Kind);
 }
 
 /// The header's per-step counters: the step count and Adam's beta powers

@@ -26,40 +26,6 @@ int TrainGraph::add(TensorInfo T) {
   return Tensors.size() - 1;
 }
 
-/// How many state tensors per parameter the optimizer keeps.
-static unsigned slotsOf(const OptimizerSpec &O) {
-  switch (O.Kind) {
-  case OptimizerKind::sgd:
-    return O.get("momentum") > 0 ? 1 : 0;
-  case OptimizerKind::adam:
-  case OptimizerKind::adamw:
-    return 2;
-  case OptimizerKind::rmsprop:
-    return O.get("momentum") > 0 ? 2 : 1;
-  case OptimizerKind::adagrad:
-    return 1;
-  }
-  return 0;
-}
-
-static const char *slotNameOf(OptimizerKind K, unsigned I) {
-  switch (K) {
-  case OptimizerKind::sgd:
-    return "momentum";
-  case OptimizerKind::adam:
-  case OptimizerKind::adamw:
-    return I ? "v" : "m";
-  case OptimizerKind::rmsprop:
-    return I ? "momentum" : "velocity";
-  case OptimizerKind::adagrad:
-    return "accumulator";
-  }
-  return "slot";
-}
-
-const char *TrainGraph::slotName(unsigned K) const {
-  return slotNameOf(G.spec().Optimizer.Kind, K);
-}
 
 class TrainGraphBuilder {
 public:
@@ -477,7 +443,8 @@ Error TrainGraphBuilder::build() {
     GradTensor.push_back(T.add(I));
     Partial.push_back(-1);
   }
-  T.SlotBegin.assign(slotsOf(S.Optimizer), 0);
+  T.Slots = optimizerSlots(S.Optimizer);
+  T.SlotBegin.assign(T.Slots.size(), 0);
   // Gradients summed over rows (biases, activation parameters) start each
   // step at zero; a shared parameter sums per column first.
   for (const NetLayer &L : G.layers()) {

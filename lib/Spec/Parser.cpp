@@ -80,7 +80,7 @@ bool lossReadsLogits(const LossSpec &L, StringRef OutputActivation) {
 
 StringRef optimizerName(OptimizerKind K) {
   switch (K) {
-#define NETJIT_OPTIMIZER(Name, Summary)                                        \
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary)                                        \
   case OptimizerKind::Name:                                                    \
     return #Name;
 #include "netjit/Spec/Optimizers.def"
@@ -101,10 +101,31 @@ StringRef initName(InitKind K) {
 std::vector<std::pair<std::string, double>> optimizerDefaults(OptimizerKind K) {
   std::vector<std::pair<std::string, double>> Out;
   OptimizerKind Current = OptimizerKind::sgd;
-#define NETJIT_OPTIMIZER(Name, Summary) Current = OptimizerKind::Name;
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary) Current = OptimizerKind::Name;
 #define NETJIT_HYPER(Name, Default)                                            \
   if (Current == K)                                                            \
     Out.push_back({#Name, Default});
+#include "netjit/Spec/Optimizers.def"
+  return Out;
+}
+
+bool optimizerUsesBetaPowers(OptimizerKind K) {
+  switch (K) {
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary)                            \
+  case OptimizerKind::Name:                                                    \
+    return BetaPowers;
+#include "netjit/Spec/Optimizers.def"
+  }
+  return false;
+}
+
+std::vector<OptimizerSlot> optimizerSlots(const OptimizerSpec &O) {
+  std::vector<OptimizerSlot> Out;
+  OptimizerKind Current = OptimizerKind::sgd;
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary) Current = OptimizerKind::Name;
+#define NETJIT_SLOT(Name, WhenHyper, InitHyper)                                \
+  if (Current == O.Kind && (StringRef(WhenHyper).empty() || O.get(WhenHyper) > 0)) \
+    Out.push_back({#Name, StringRef(InitHyper).empty() ? 0.0 : O.get(InitHyper)});
 #include "netjit/Spec/Optimizers.def"
   return Out;
 }
@@ -152,7 +173,7 @@ const std::pair<const char *, LossKind> LossNames[] = {
 #include "netjit/Spec/Losses.def"
 };
 const std::pair<const char *, OptimizerKind> OptimizerNames[] = {
-#define NETJIT_OPTIMIZER(Name, Summary) {#Name, OptimizerKind::Name},
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary) {#Name, OptimizerKind::Name},
 #include "netjit/Spec/Optimizers.def"
 };
 const std::pair<const char *, InitKind> InitNames[] = {

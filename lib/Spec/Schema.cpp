@@ -145,7 +145,7 @@ json optimizer() {
                      {"required", {"type"}},
                      {"additionalProperties", false}});
   };
-#define NETJIT_OPTIMIZER(Name, Summary) Add(#Name, OptimizerKind::Name, Summary);
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary) Add(#Name, OptimizerKind::Name, Summary);
 #include "netjit/Spec/Optimizers.def"
   Forms.insert(Forms.begin(), enumOf(Names, "an optimizer with Keras' defaults"));
   return {{"oneOf", Forms}};

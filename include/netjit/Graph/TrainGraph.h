@@ -143,8 +143,10 @@ public:
   /// Where optimizer slot K's copy of the parameter layout starts.
   int64_t slotOffset(unsigned K) const { return SlotBegin[K]; }
   unsigned numSlots() const { return SlotBegin.size(); }
-  /// Slot K's name: "m", "v" (Adam), "momentum", "velocity", "accumulator".
-  const char *slotName(unsigned K) const;
+  /// Slot K's name and starting value (Optimizers.def): "m", "v" (Adam),
+  /// "momentum", "velocity", "accumulator".
+  const std::string &slotName(unsigned K) const { return Slots[K].Name; }
+  double slotInit(unsigned K) const { return Slots[K].Init; }
   int paramTensor(int Param) const { return ParamTensor[Param]; }
   bool sparseLabels() const { return lossTakesSparseLabels(G.spec().Loss.Kind); }
   int inputTensor() const { return 0; }
@@ -166,6 +168,7 @@ private:
   std::vector<TensorInfo> Tensors;
   std::vector<int> ParamTensor;
   std::vector<int64_t> SlotBegin;
+  std::vector<OptimizerSlot> Slots;
   int64_t MaxBatch = 0, ArenaFloats = 0, ParamsBegin = 0, ParamsEnd = 0,
           GradBegin = 0, StatsDoubles = StatWord::Count;
   int Output = -1;

@@ -22,7 +22,7 @@ enum class LossKind {
 #include "netjit/Spec/Losses.def"
 };
 enum class OptimizerKind {
-#define NETJIT_OPTIMIZER(Name, Summary) Name,
+#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary) Name,
 #include "netjit/Spec/Optimizers.def"
 };
 enum class InitKind {
@@ -137,6 +137,16 @@ struct Spec {
   /// loss and optimizer; Keras 2 files have none).
   bool FromKeras = false, KerasCompiled = false;
 };
+
+/// A tensor the optimizer keeps per parameter (Optimizers.def).
+struct OptimizerSlot {
+  std::string Name; // "m", "momentum", ...
+  double Init = 0;  // its starting value
+};
+/// The slots O keeps, in order (those its hyper-parameters switch on).
+std::vector<OptimizerSlot> optimizerSlots(const OptimizerSpec &O);
+/// Whether K's step keeps beta_1^t and beta_2^t (Adam's bias correction).
+bool optimizerUsesBetaPowers(OptimizerKind K);
 
 /// The hyper-parameters of K with their defaults, in Optimizers.def order.
 std::vector<std::pair<std::string, double>> optimizerDefaults(OptimizerKind K);
