@@ -6,6 +6,7 @@
 #include "TestUtil.h"
 
 #include "netjit/Data/Dataset.h"
+#include "netjit/Runtime/Checkpoint.h"
 #include "netjit/Graph/NetworkGraph.h"
 #include "netjit/Runtime/Trainer.h"
 
@@ -85,6 +86,32 @@ TEST(Golden, FashionMlpHundredStepsAreUnchanged) {
       F.WeightSum, F.WeightSquares).str();
   EXPECT_EQ(llvm::formatv("{0:x-16}", F.LossHash).str(), "7633fd98f7096f6e") << Got;
   EXPECT_EQ(llvm::formatv("{0:x-16}", F.WeightHash).str(), "fd7cbff58599e3c8") << Got;
+}
+
+} // namespace
+} // namespace netjit
+
+namespace netjit {
+namespace {
+
+// A checkpoint's identity is a canonical serialization of the graph: it must
+// not move with a printout or the simplifier. These values change only with
+// what the weights mean (then old checkpoints are refused, as they should).
+TEST(Golden, CheckpointIdentityIsStable) {
+  auto S = loadSpec(NETJIT_SOURCE_DIR "/examples/fashion_mlp.json");
+  ASSERT_TRUE(bool(S)) << llvm::toString(S.takeError());
+  auto G = NetworkGraph::build(std::move(*S));
+  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  EXPECT_EQ(specHash(**G, false), "22935de0665b51a8");
+  EXPECT_EQ(specHash(**G, true), "232c963c7d60eac6");
+  // Files written before carry the printout's hash: still read.
+  CheckpointInfo Old;
+  Old.NetworkHash = printoutHash(**G, false);
+  Old.TrainingHash = printoutHash(**G, true);
+  EXPECT_TRUE(hashMatches(Old, **G, false));
+  EXPECT_TRUE(hashMatches(Old, **G, true));
+  Old.TrainingHash = "0123456789abcdef";
+  EXPECT_FALSE(hashMatches(Old, **G, true));
 }
 
 } // namespace

@@ -156,7 +156,53 @@ bool parseFinished(StringRef Text, std::vector<FinishedRun> &Runs) {
 
 } // namespace
 
+static std::string fnv16(StringRef Text) {
+  uint64_t H = 0xcbf29ce484222325ull; // FNV-1a
+  for (unsigned char C : Text)
+    H = (H ^ C) * 0x100000001b3ull;
+  return formatv("{0:x-16}", H).str();
+}
+
 std::string specHash(const NetworkGraph &G, bool Training) {
+  // A canonical serialization of what the weights mean: the layers, their
+  // activations as written (formula and parameters, not the simplifier's
+  // forms) and the parameters' shapes. Printouts and the simplifier may
+  // change without invalidating a checkpoint.
+  const Spec &S = G.spec();
+  json Layers = json::array();
+  for (const NetLayer &L : G.layers()) {
+    json J = {{"kind", layerName(L.Kind)}, {"name", L.Name},
+              {"in", L.In},                {"out", L.Out},
+              {"shape", L.Shape},          {"rate", exact(L.Rate)}};
+    if (L.Act >= 0) {
+      const ActivationSpec &A = G.activation(L.Act).Spec;
+      json Params = json::object();
+      for (auto &[N, P] : A.Params)
+        Params[N] = {exact(P.Value), P.Trainable};
+      J["activation"] = {{"formula", A.Formula}, {"row_wise", A.RowWise},
+                         {"per_unit", A.PerUnit}, {"params", Params}};
+    }
+    Layers.push_back(J);
+  }
+  json Params = json::array();
+  for (const ParamInfo &P : G.params()) {
+    json J = {{"name", P.Name}, {"shape", {P.Rows, P.Cols}}};
+    if (Training)
+      J["regularizer"] = {exact(P.L1), exact(P.L2)};
+    Params.push_back(J);
+  }
+  json Doc = {{"input", S.InputShape}, {"layers", Layers}, {"params", Params}};
+  if (Training) {
+    json Hyper = json::object();
+    for (auto &[K, V] : S.Optimizer.Hyper)
+      Hyper[K] = exact(V);
+    Doc["loss"] = {lossName(S.Loss.Kind), S.Loss.FromLogits, exact(S.Loss.Delta)};
+    Doc["optimizer"] = {optimizerName(S.Optimizer.Kind), Hyper};
+  }
+  return fnv16(Doc.dump());
+}
+
+std::string printoutHash(const NetworkGraph &G, bool Training) {
   std::string Text;
   raw_string_ostream OS(Text);
   G.print(OS);
@@ -169,10 +215,13 @@ std::string specHash(const NetworkGraph &G, bool Training) {
     for (auto &[K, V] : S.Optimizer.Hyper)
       Text += K + "=" + exact(V);
   }
-  uint64_t H = 0xcbf29ce484222325ull; // FNV-1a
-  for (unsigned char C : Text)
-    H = (H ^ C) * 0x100000001b3ull;
-  return formatv("{0:x-16}", H).str();
+  return fnv16(Text);
+}
+
+bool hashMatches(const CheckpointInfo &Info, const NetworkGraph &G,
+                 bool Training) {
+  const std::string &Have = Training ? Info.TrainingHash : Info.NetworkHash;
+  return Have == specHash(G, Training) || Have == printoutHash(G, Training);
 }
 
 Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch,

@@ -147,7 +147,7 @@ Error runCompare(const CompareArgs &C) {
       auto G = NetworkGraph::build(std::move(Next));
       if (!G)
         return G.takeError();
-      Same = specHash(**G, true) == Info->TrainingHash;
+      Same = hashMatches(*Info, **G, true);
     }
     if (!Same)
       return locatedError(

@@ -53,7 +53,7 @@ Error runCompile(const CompileArgs &A) {
     auto Info = loadCheckpoint(**T, Arena.data(), A.Weights);
     if (!Info)
       return Info.takeError();
-    if (Info->TrainingHash != specHash(**G, true))
+    if (!hashMatches(*Info, **G, true))
       return locatedError(ErrorKind::Checkpoint, A.Weights,
                           "/__metadata__/training_hash",
                           "written for another network, loss or optimizer "

@@ -361,7 +361,7 @@ Expected<CheckpointInfo> readCheckpoint(CompiledModel &M, StringRef Path,
     return Info.takeError();
   std::string Have = Training ? Info->TrainingHash : Info->NetworkHash;
   std::string Want = specHash(M.network(), Training);
-  if (Have != Want)
+  if (!hashMatches(*Info, M.network(), Training))
     return locatedError(
         ErrorKind::Checkpoint, Path,
         Training ? "/__metadata__/training_hash" : "/__metadata__/network_hash",

@@ -34,11 +34,19 @@ struct CheckpointInfo {
   std::vector<FinishedRun> Before;
 };
 
-/// A hash of what the weights mean: the layers with their activations and
-/// parameters; with Training, also the loss and the optimizer, what the
-/// optimizer state means (never the name, epochs, batch size or data). 16
-/// hex digits.
+/// A hash of what the weights mean, from a canonical serialization of the
+/// graph: the layers with their activations as written (formula and
+/// parameters) and the parameters' shapes; with Training, also the loss,
+/// the optimizer and the regularizers, what the optimizer state means
+/// (never the name, epochs, batch size, data or initializers). 16 hex digits.
 std::string specHash(const NetworkGraph &G, bool Training);
+/// The hash netjit wrote before: of the graph's printout, which changed
+/// with the simplifier's forms. Still accepted when reading.
+std::string printoutHash(const NetworkGraph &G, bool Training);
+/// Whether Info was written for G (Training: and its loss and optimizer),
+/// under either hash.
+bool hashMatches(const CheckpointInfo &Info, const NetworkGraph &G,
+                 bool Training);
 
 /// Every parameter as "NAME" and every optimizer slot as "NAME/SLOT" (F32,
 /// the parameter's shape), with Epoch (epochs completed), the header's
