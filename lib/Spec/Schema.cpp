@@ -2,7 +2,6 @@
 // (Layers/Losses/Optimizers/Initializers.def, the activation catalogue) so
 // it cannot drift from the reader; docs/spec.schema.json is its output.
 #include "netjit/Activations/Catalog.h"
-#include "netjit/Data/Dataset.h"
 #include "netjit/Spec/Spec.h"
 
 #include <nlohmann/json.hpp>
@@ -151,43 +150,9 @@ json optimizer() {
   return {{"oneOf", Forms}};
 }
 
-json data() {
-  json Split = {
-      {"oneOf",
-       {{{"type", "object"},
-         {"properties", {{"images", {{"type", "string"}}}, {"labels", {{"type", "string"}}}}},
-         {"required", {"images", "labels"}},
-         {"additionalProperties", false}},
-        {{"type", "object"},
-         {"properties",
-          {{"csv", {{"type", "string"}}},
-           {"label_column", {{"oneOf", {{{"type", "string"}}, {{"type", "integer"}, {"minimum", 0}}}}}}}},
-         {"required", {"csv", "label_column"}},
-         {"additionalProperties", false}}}}};
-  return {
-      {"description", "the data set the trainer reads (docs/spec.md)"},
-      {"oneOf",
-       {{{"type", "object"},
-         {"properties", {{"dataset", {{"const", "fashion_mnist"}}}}},
-         {"required", {"dataset"}},
-         {"additionalProperties", false}},
-        {{"type", "object"},
-         {"properties",
-          {{"dataset", {{"enum", syntheticSetNames()}}},
-           {"samples", {{"type", "integer"}, {"minimum", 2}, {"maximum", 1 << 24}}},
-           {"noise", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
-           {"seed", {{"type", "integer"}, {"minimum", 0}}}}},
-         {"required", {"dataset"}},
-         {"additionalProperties", false}},
-        {{"type", "object"},
-         {"properties", {{"train", Split}, {"test", Split}}},
-         {"required", {"train"}},
-         {"additionalProperties", false}}}}};
-}
-
 } // namespace
 
-std::string specSchema() {
+std::string specSchema(llvm::StringRef DataSchema) {
   json S = {
       {"$schema", "https://json-schema.org/draft/2020-12/schema"},
       {"$id", "https://netjit.dev/spec.schema.json"},
@@ -216,7 +181,7 @@ std::string specSchema() {
             {"validation_split", {{"type", "number"}, {"minimum", 0}, {"exclusiveMaximum", 1}}}}},
           {"additionalProperties", false}}},
         {"metrics", {{"type", "array"}, {"items", {{"const", "accuracy"}}}}},
-        {"data", data()}}},
+        {"data", json::parse(DataSchema.str())}}},
       {"required", {"layers"}},
       {"additionalProperties", false},
       {"$defs", {{"activation", activation()}, {"parameter", parameterValue()}}}};

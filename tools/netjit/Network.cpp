@@ -9,6 +9,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
+#include "netjit/Data/Dataset.h"
 #include "netjit/Spec/Spec.h"
 #include <CLI/CLI.hpp>
 
@@ -150,7 +151,7 @@ void registerSchemaCommand(CLI::App &App, CommandTable &Commands) {
                 "generated from netjit's registries");
 
   Commands.add(Schema, [] {
-    llvm::outs() << specSchema();
+    llvm::outs() << specSchema(dataSchema());
     return llvm::Error::success();
   });
 }

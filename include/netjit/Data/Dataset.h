@@ -83,6 +83,9 @@ llvm::Expected<DataSplit> syntheticSet(llvm::StringRef Name, int64_t Rows,
 /// The synthetic set names, for messages.
 std::vector<std::string> syntheticSetNames();
 
+/// The JSON Schema of a spec's "data" object, as JSON text.
+std::string dataSchema();
+
 /// Where dataset-fashion-mnist installs its files ($NETJIT_FASHION_MNIST
 /// overrides it).
 std::string fashionMnistDir();

@@ -164,8 +164,10 @@ llvm::Expected<ActivationSpec> parseActivation(llvm::StringRef Json,
                                                llvm::StringRef Where);
 
 /// The spec's JSON Schema (draft 2020-12), generated from the registries:
-/// what `netjit schema` prints and docs/spec.schema.json holds.
-std::string specSchema();
+/// what `netjit schema` prints and docs/spec.schema.json holds. The "data"
+/// object's schema comes from the data reader (Data/Dataset.h, dataSchema),
+/// which Spec does not depend on.
+std::string specSchema(llvm::StringRef DataSchema);
 
 } // namespace netjit
 
