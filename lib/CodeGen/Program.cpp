@@ -837,10 +837,6 @@ Error ProgramEmitter::step(const Step &S) {
   return plainError(ErrorKind::Compile, "no lowering for " + stepName(S.Kind));
 }
 
-static bool usesBetaPowers(const OptimizerSpec &O) {
-  return optimizerUsesBetaPowers(O.Kind);
-}
-
 /// The header's per-step counters: the step count and Adam's beta powers
 /// (in double), once per step before the update reads them.
 void ProgramEmitter::advance() {
@@ -849,7 +845,7 @@ void ProgramEmitter::advance() {
   Value *StepP = header(HeaderWord::Step);
   B.CreateStore(B.CreateAdd(B.CreateLoad(B.getInt64Ty(), StepP), i64(1)),
                 StepP);
-  if (!usesBetaPowers(O))
+  if (!optimizerUsesBetaPowers(O.Kind))
     return;
   for (auto [Field, Beta] : {std::pair(HeaderWord::Beta1Power, O.get("beta_1")),
                              std::pair(HeaderWord::Beta2Power, O.get("beta_2"))}) {
@@ -870,7 +866,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
   Type *Dbl = B.getDoubleTy();
   double Lr = O.get("learning_rate");
   Value *Alpha = nullptr;
-  if (usesBetaPowers(O)) {
+  if (optimizerUsesBetaPowers(O.Kind)) {
     auto Power = [&](unsigned Field) {
       return B.CreateLoad(Dbl, B.CreateConstInBoundsGEP1_64(Dbl, Fr.Arena, Field));
     };

@@ -92,21 +92,24 @@ Error TrainGraphBuilder::checkLoss() const {
   const LossSpec &L = S.Loss;
   const NetLayer &Last = G.layers().back();
   const NetActivation *A = Last.Act >= 0 ? &G.activation(Last.Act) : nullptr;
+  // An inline formula has no name: "" matches no catalogue entry below.
   StringRef Name = outputActivation(G);
+  std::string Shown = A ? A->Spec.describe() : "linear";
   // Losses.def: which output a loss from logits needs.
   StringRef LogitsOf = lossLogitsOf(L.Kind), Also = lossAlsoProbabilities(L.Kind);
-  if (!LogitsOf.empty() && !lossFromLogits() && Name != Also)
+  if (!LogitsOf.empty() && !lossFromLogits() && (Also.empty() || Name != Also))
     return fail(L.Pointer,
                 lossName(L.Kind) + " needs a " + LogitsOf +
                     (Also.empty() ? "" : " or " + Also) +
                     " output layer, or \"from_logits\": true with a linear "
                     "one; the output activation is '" +
-                    Name + "'");
+                    Shown + "'");
   if (L.FromLogits && A && Name != "linear")
     return fail(L.Pointer, "\"from_logits\": true needs a linear output "
                            "layer; the output activation is '" +
-                               Name + "'");
-  if (LogitsOf != "softmax" && A && A->Spec.RowWise)
+                               Shown + "'");
+  // A row-wise output (softmax) trains only with the loss of its logits.
+  if (A && A->Spec.RowWise && Name != LogitsOf)
     return fail(L.Pointer, "a " + Name + " output trains only with a "
                                          "categorical cross-entropy, not " +
                                lossName(L.Kind));
