@@ -32,9 +32,9 @@ int main(int argc, char **argv) {
   int Epochs = std::atoi(argv[3]);
   S->Training.BatchSize = Batch;
   if (argc > 4 && std::string(argv[4]) != "-")
-    for (LayerSpec &L : S->Layers)
-      if (L.Kind == LayerKind::dense && !L.Activation.RowWise &&
-          !L.Activation.isLinear()) {
+    for (LayerPtr &L : S->Layers)
+      if (ActivationSpec *A = L->activation();
+          A && !A->RowWise && !A->isLinear()) {
         // Swap the hidden activation (catalogue name, defaults).
         std::string Act = argv[4][0] == '{' ? std::string(argv[4])
                                             : "\"" + std::string(argv[4]) + "\"";
@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
           llvm::errs() << toString(One.takeError()) << "\n";
           return 1;
         }
-        L.Activation = *One;
+        *A = *One;
       }
   Spec Sp = *S;
   CompileOptions CO;
@@ -108,9 +108,9 @@ int main(int argc, char **argv) {
   // gradient of the first).
   double Flop = 0;
   bool First = true;
-  for (const NetLayer &L : (*M)->network().layers())
-    if (L.Kind == LayerKind::dense) {
-      Flop += 2.0 * N * L.In * L.Out * (First ? 2 : 3);
+  for (const Layer *L : (*M)->network().layers())
+    if (L->Kernel >= 0) {
+      Flop += 2.0 * N * L->In * L->Out * (First ? 2 : 3);
       First = false;
     }
   nlohmann::json J = {{"spec", argv[1]},   {"batch", Batch},

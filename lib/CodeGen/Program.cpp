@@ -1023,7 +1023,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
   std::vector<int> SumSqStat(G.params().size(), -1);
   for (const LayerDiagnostics &D : T.Diagnostics)
     if (D.WeightSumSq >= 0)
-      SumSqStat[G.layers()[D.Layer].Kernel] = D.WeightSumSq;
+      SumSqStat[G.layers()[D.Layer]->Kernel] = D.WeightSumSq;
   for (size_t P = 0; P < G.params().size(); ++P) {
     const ParamInfo &PI = G.params()[P];
     const TensorInfo &TI = T.tensor(T.paramTensor(P));

@@ -5,6 +5,7 @@
 #include "netjit/Expr/Simplify.h"
 #include "netjit/Support/Diagnostics.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -27,14 +28,39 @@ int TrainGraph::add(TensorInfo T) {
 }
 
 
-class TrainGraphBuilder {
+/// Builds the programs: each layer kind emits its own steps (Graph/Layers/)
+/// through the ProgramBuilder interface; the activations, the loss, the
+/// diagnostics and the update are the same for every kind.
+class TrainGraphBuilder final : public ProgramBuilder {
 public:
   TrainGraphBuilder(TrainGraph &T, bool Diagnostics)
       : T(T), G(T.G), S(T.G.spec()), WithDiagnostics(Diagnostics) {}
   Error build();
 
+  bool training() const override { return CurMode == Mode::Train; }
+  StringRef suffix() const override {
+    return CurMode == Mode::Train ? "" : CurMode == Mode::Evaluate ? ".eval" : ".pred";
+  }
+  int layerIndex() const override { return CurLayer; }
+  int value(const Twine &Name, int64_t Cols) override {
+    TensorInfo I;
+    I.Name = ("%" + Name).str();
+    I.Role = TensorRole::Value;
+    I.BatchRows = true;
+    I.Rows = T.MaxBatch;
+    I.Cols = Cols;
+    return T.add(std::move(I));
+  }
+  int tensor(TensorInfo I) override { return T.add(std::move(I)); }
+  int param(int P) const override { return T.paramTensor(P); }
+  int grad(int P) const override { return GradTensor[P]; }
+  void emit(Step S) override { Steps->push_back(std::move(S)); }
+
 private:
   enum class Mode { Train, Evaluate, Predict };
+  Mode CurMode = Mode::Train;
+  int CurLayer = -1;
+  std::vector<Step> *Steps = nullptr; // the program being built
   TrainGraph &T;
   const NetworkGraph &G;
   const Spec &S;
@@ -53,15 +79,6 @@ private:
   Error fail(StringRef Pointer, const Twine &Message) const {
     return locatedError(ErrorKind::Spec, S.File, Pointer, Message);
   }
-  int value(const Twine &Name, int64_t Cols) {
-    TensorInfo I;
-    I.Name = ("%" + Name).str();
-    I.Role = TensorRole::Value;
-    I.BatchRows = true;
-    I.Rows = T.MaxBatch;
-    I.Cols = Cols;
-    return T.add(std::move(I));
-  }
   /// How the output layer meets the loss: through its logits (softmax or
   /// sigmoid with a cross-entropy, or from_logits), or through its outputs.
   bool lossFromLogits() const;
@@ -74,13 +91,14 @@ private:
   /// does the gradient flow past I.
   std::vector<bool> trainsBelow() const;
   void addDiagnostics();
+  int activationGrad(size_t R, int DY, const LayerDiagnostics *Diag);
   void backward(std::vector<Step> &Out, int DOut);
   void layout();
 };
 
 /// The output layer's activation by name ("linear" without one).
 static StringRef outputActivation(const NetworkGraph &G) {
-  const NetLayer &Last = G.layers().back();
+  const Layer &Last = *G.layers().back();
   return Last.Act >= 0 ? StringRef(G.activation(Last.Act).Spec.Name) : "linear";
 }
 
@@ -90,7 +108,7 @@ bool TrainGraphBuilder::lossFromLogits() const {
 
 Error TrainGraphBuilder::checkLoss() const {
   const LossSpec &L = S.Loss;
-  const NetLayer &Last = G.layers().back();
+  const Layer &Last = *G.layers().back();
   const NetActivation *A = Last.Act >= 0 ? &G.activation(Last.Act) : nullptr;
   // An inline formula has no name: "" matches no catalogue entry below.
   StringRef Name = outputActivation(G);
@@ -121,49 +139,34 @@ Error TrainGraphBuilder::checkLoss() const {
 
 std::vector<Step> TrainGraphBuilder::forward(Mode M) {
   std::vector<Step> Out;
+  CurMode = M;
+  Steps = &Out;
   bool Training = M == Mode::Train;
   int Cur = T.inputTensor();
   auto Layers = G.layers();
   if (Training)
     State.assign(Layers.size(), {});
-  std::string Suffix = M == Mode::Train ? "" : M == Mode::Evaluate ? ".eval"
-                                                                   : ".pred";
   for (size_t I = 0; I < Layers.size(); ++I) {
-    const NetLayer &L = Layers[I];
+    const Layer &L = *Layers[I];
+    CurLayer = I;
     bool Last = I + 1 == Layers.size();
     LayerState St;
     St.In = Cur;
-    if (L.Kind == LayerKind::dense) {
-      int Z = value(L.Name + ".z" + Suffix, L.Out);
-      Step MM{StepKind::MatMul, {Cur, T.paramTensor(L.Kernel)}, Z};
-      Out.push_back(MM);
-      if (L.Bias >= 0)
-        Out.push_back({StepKind::BiasAdd, {Z, T.paramTensor(L.Bias)}, Z});
-      St.Z = Cur = Z;
-    }
-    if (L.Kind == LayerKind::dropout && Training) {
-      int Y = value(L.Name + ".y", L.Out);
-      Step D{StepKind::Dropout, {Cur}, Y};
-      D.Rate = L.Rate;
-      D.Layer = I;
-      Out.push_back(D);
-      St.Y = Cur = Y;
-    }
+    St.Z = Cur = L.forward(*this, Cur);
     if (L.Act >= 0) {
       const NetActivation &A = G.activation(L.Act);
-      St.Z = Cur;
       if (A.Spec.RowWise) {
         // Training and evaluation read the logits (the loss applies
         // softmax itself); predict applies it.
         if (M == Mode::Predict) {
-          int Y = value(L.Name + ".y" + Suffix, L.Out);
+          int Y = value(L.Name + ".y" + suffix(), L.Out);
           Out.push_back({A.Spec.Name == "softmax" ? StepKind::Softmax
                                                   : StepKind::LogSoftmax,
                          {Cur}, Y});
           Cur = Y;
         }
       } else if (!(Last && lossFromLogits() && M != Mode::Predict)) {
-        int Y = value(L.Name + ".y" + Suffix, L.Out);
+        int Y = value(L.Name + ".y" + suffix(), L.Out);
         Step A1{StepKind::Act, {Cur}, Y};
         A1.Act = L.Act;
         for (auto &[N, P] : A.Trained)
@@ -189,10 +192,10 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
     return Out;
   // The loss. Its gradient is written even when evaluating (the tensor is
   // there); evaluate only reads the stats.
-  const NetLayer &LastL = Layers.back();
+  const Layer &LastL = *Layers.back();
   int D = Training ? value(LastL.Name + (lossFromLogits() ? ".dz" : ".dy"),
                            LastL.Out)
-                   : value(LastL.Name + ".d" + Suffix, LastL.Out);
+                   : value(LastL.Name + ".d" + suffix(), LastL.Out);
   StepKind K = StepKind::PointLoss;
   if (lossFromLogits())
     K = S.Loss.Kind == LossKind::binary_crossentropy ? StepKind::SigmoidXent
@@ -204,7 +207,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
 }
 
 bool TrainGraphBuilder::hasActGrad(size_t I) const {
-  const NetLayer &L = G.layers()[I];
+  const Layer &L = *G.layers()[I];
   return L.Act >= 0 && !G.activation(L.Act).Spec.RowWise &&
          !(I + 1 == G.layers().size() && lossFromLogits());
 }
@@ -212,12 +215,8 @@ bool TrainGraphBuilder::hasActGrad(size_t I) const {
 std::vector<bool> TrainGraphBuilder::trainsBelow() const {
   auto Layers = G.layers();
   std::vector<bool> Below(Layers.size() + 1, false);
-  for (size_t I = 0; I < Layers.size(); ++I) {
-    const NetLayer &L = Layers[I];
-    bool Trains = L.Kernel >= 0 ||
-                  (L.Act >= 0 && !G.activation(L.Act).Trained.empty());
-    Below[I + 1] = Below[I] || Trains;
-  }
+  for (size_t I = 0; I < Layers.size(); ++I)
+    Below[I + 1] = Below[I] || !Layers[I]->Params.empty();
   return Below;
 }
 
@@ -234,7 +233,7 @@ void TrainGraphBuilder::addDiagnostics() {
     return F;
   };
   for (size_t I = 0; I < Layers.size(); ++I) {
-    const NetLayer &L = Layers[I];
+    const Layer &L = *Layers[I];
     if (L.Kernel < 0 && !hasActGrad(I))
       continue;
     LayerDiagnostics D;
@@ -259,85 +258,62 @@ void TrainGraphBuilder::addDiagnostics() {
   }
 }
 
+/// Through the activation of layer R: DZ = DY f'(z), and its parameters'
+/// gradients.
+int TrainGraphBuilder::activationGrad(size_t R, int DY,
+                                      const LayerDiagnostics *Diag) {
+  const Layer &L = *G.layers()[R];
+  const LayerState &St = State[R];
+  const NetActivation &A = G.activation(L.Act);
+  int DZ = value(L.Name + ".dz", L.Out);
+  Step AG{StepKind::Mul, {DY, St.DAct}, DZ};
+  if (St.FromY) {
+    // The form in y may test x's sign (relu's), so it gets both.
+    AG = Step{StepKind::ActGrad, {DY, St.Y, St.Z}, DZ};
+    AG.Act = L.Act;
+    for (auto &[N, P] : A.Trained)
+      AG.In.push_back(T.paramTensor(P));
+  }
+  if (Diag) {
+    AG.Stat = Diag->Saturated;
+    AG.Out2 = AliveTensor[R];
+  }
+  emit(AG);
+  for (auto &[N, P] : A.Trained) {
+    const ParamInfo &PI = G.params()[P];
+    int Acc = PI.Cols == 1 ? Partial[P] : GradTensor[P];
+    Step PG{StepKind::ActParamGrad, {DY, St.Z}, Acc};
+    PG.Act = L.Act;
+    PG.Param = N;
+    for (auto &[N2, P2] : A.Trained)
+      PG.In.push_back(T.paramTensor(P2));
+    emit(PG);
+  }
+  return DZ;
+}
+
 void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
   auto Layers = G.layers();
   std::vector<bool> Below = trainsBelow();
   int Cur = DOut;
   for (size_t R = Layers.size(); R-- > 0;) {
-    const NetLayer &L = Layers[R];
-    const LayerState &St = State[R];
-    if (L.Kind == LayerKind::dropout) {
-      if (!Below[R])
-        break;
-      int DX = value(L.Name + ".dx", L.In);
-      Step D{StepKind::DropoutGrad, {Cur}, DX};
-      D.Rate = L.Rate;
-      D.Layer = R;
-      Out.push_back(D);
-      Cur = DX;
-      continue;
-    }
+    const Layer &L = *Layers[R];
+    CurLayer = R;
     const LayerDiagnostics *Diag =
         WithDiagnostics && DiagOf[R] >= 0 ? &T.Diagnostics[DiagOf[R]] : nullptr;
-    // Through the activation: dz = dy f'(z).
-    if (hasActGrad(R)) {
-      const NetActivation &A = G.activation(L.Act);
-      int DZ = value(L.Name + ".dz", L.Out);
-      Step AG{StepKind::Mul, {Cur, St.DAct}, DZ};
-      if (St.FromY) {
-        // The form in y may test x's sign (relu's), so it gets both.
-        AG = Step{StepKind::ActGrad, {Cur, St.Y, St.Z}, DZ};
-        AG.Act = L.Act;
-        for (auto &[N, P] : A.Trained)
-          AG.In.push_back(T.paramTensor(P));
-      }
-      if (Diag) {
-        AG.Stat = Diag->Saturated;
-        AG.Out2 = AliveTensor[R];
-      }
-      Out.push_back(AG);
-      for (auto &[N, P] : A.Trained) {
-        const ParamInfo &PI = G.params()[P];
-        int Acc = PI.Cols == 1 ? Partial[P] : GradTensor[P];
-        Step PG{StepKind::ActParamGrad, {Cur, St.Z}, Acc};
-        PG.Act = L.Act;
-        PG.Param = N;
-        for (auto &[N2, P2] : A.Trained)
-          PG.In.push_back(T.paramTensor(P2));
-        Out.push_back(PG);
-      }
-      Cur = DZ;
-    }
-    if (L.Kind == LayerKind::dense) {
-      if (L.Bias >= 0)
-        Out.push_back({StepKind::ColSum, {Cur}, GradTensor[L.Bias]});
-      Step DW{StepKind::MatMul, {St.In, Cur}, GradTensor[L.Kernel]};
-      DW.TransA = true;
-      Out.push_back(DW);
-    }
+    if (hasActGrad(R))
+      Cur = activationGrad(R, Cur, Diag);
+    L.backwardParams(*this, State[R].In, Cur);
     // Shared activation parameters: their per-column partial sums, added up
     // once every row is in.
     if (L.Act >= 0)
       for (auto &[N, P] : G.activation(L.Act).Trained)
         if (G.params()[P].Cols == 1)
           Out.push_back({StepKind::SumTo, {Partial[P]}, GradTensor[P]});
+    // The gradient flows on only while a layer below trains something.
     if (!Below[R])
       break;
-    if (L.Kind == LayerKind::dense) {
-      int DX = value(L.Name + ".dx", L.In);
-      // The kernel transposed, packed here each step so the GEMM reads
-      // rows of it as whole vectors.
-      TensorInfo Pack;
-      Pack.Name = "%" + L.Name + ".kernel^T";
-      Pack.Role = TensorRole::Scratch;
-      Pack.Rows = L.Out;
-      Pack.Cols = L.In;
-      Step MM{StepKind::MatMul, {Cur, T.paramTensor(L.Kernel), T.add(Pack)},
-              DX};
-      MM.TransB = true;
-      Out.push_back(MM);
-      Cur = DX;
-    }
+    Cur = L.backwardInput(*this, Cur);
     if (Diag && Diag->InputSumSq >= 0) {
       Step SS{StepKind::SumSquares, {Cur}};
       SS.Stat = Diag->InputSumSq;
@@ -403,8 +379,8 @@ Error TrainGraphBuilder::build() {
   int64_t B = T.MaxBatch;
   // Every batch-sized tensor together must stay under the weights' limit.
   int64_t Widths = G.inputSize();
-  for (const NetLayer &L : G.layers())
-    Widths += 6 * L.Out;
+  for (const Layer *L : G.layers())
+    Widths += 6 * L->Out;
   int64_t Max = G.spec().Limits.MaxActivations;
   if (Widths > Max / B)
     return fail("/training/batch_size",
@@ -450,24 +426,23 @@ Error TrainGraphBuilder::build() {
   T.SlotBegin.assign(T.Slots.size(), 0);
   // Gradients summed over rows (biases, activation parameters) start each
   // step at zero; a shared parameter sums per column first.
-  for (const NetLayer &L : G.layers()) {
-    if (L.Bias >= 0)
-      Accumulated.push_back(GradTensor[L.Bias]);
-    if (L.Act < 0)
-      continue;
-    for (auto &[N, P] : G.activation(L.Act).Trained) {
+  for (const Layer *L : G.layers())
+    for (int P : L->Params) {
+      const ParamInfo &PI = G.params()[P];
+      if (!PI.SummedOverRows)
+        continue;
       Accumulated.push_back(GradTensor[P]);
-      if (G.params()[P].Cols != 1)
+      if (PI.Cols != 1 || L->Act < 0 ||
+          !is_contained(make_second_range(G.activation(L->Act).Trained), P))
         continue;
       TensorInfo I;
-      I.Name = "%" + G.params()[P].Name + ".partial";
+      I.Name = "%" + PI.Name + ".partial";
       I.Role = TensorRole::Scratch;
-      I.Cols = L.Out;
+      I.Cols = L->Out;
       I.Param = P;
       Partial[P] = T.add(I);
       Accumulated.push_back(Partial[P]);
     }
-  }
   if (WithDiagnostics)
     addDiagnostics();
   T.Train.push_back({StepKind::Zero, Accumulated, -1});
@@ -526,7 +501,7 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     for (const LayerDiagnostics &D : T.Diagnostics)
       if (D.WeightSumSq >= 0)
         OS << std::exchange(Sep, ", ")
-           << T.tensor(T.paramTensor(T.network().layers()[D.Layer].Kernel)).Name
+           << T.tensor(T.paramTensor(T.network().layers()[D.Layer]->Kernel)).Name
            << " -> stats[" << D.WeightSumSq << "]";
   }
   for (size_t I = 0; I < S.In.size(); ++I) {

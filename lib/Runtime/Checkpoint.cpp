@@ -170,10 +170,17 @@ std::string specHash(const NetworkGraph &G, bool Training) {
   // change without invalidating a checkpoint.
   const Spec &S = G.spec();
   json Layers = json::array();
-  for (const NetLayer &L : G.layers()) {
+  for (const Layer *LP : G.layers()) {
+    const Layer &L = *LP;
     json J = {{"kind", layerName(L.Kind)}, {"name", L.Name},
               {"in", L.In},                {"out", L.Out},
-              {"shape", L.Shape},          {"rate", exact(L.Rate)}};
+              {"shape", L.Shape}};
+    // What the kind adds (dropout's rate); every layer has carried a rate,
+    // 0 where it has none, since identities were first written this way.
+    std::map<std::string, double> Fields = {{"rate", 0.0}};
+    L.identity(Fields);
+    for (auto &[K, V] : Fields)
+      J[K] = exact(V);
     if (L.Act >= 0) {
       const ActivationSpec &A = G.activation(L.Act).Spec;
       json Params = json::object();

@@ -55,26 +55,10 @@ Expected<double> referenceLoss(const NetworkGraph &G,
   auto Layers = G.layers();
   bool Logits = false;
   for (size_t I = 0; I < Layers.size(); ++I) {
-    const NetLayer &L = Layers[I];
-    if (L.Kind == LayerKind::dropout)
-      return plainError(ErrorKind::Usage,
-                        "gradcheck: networks with dropout are not checked "
-                        "(the reference cannot draw the compiled masks)");
-    if (L.Kind == LayerKind::dense) {
-      Matrix Z(Batch * L.Out, 0.0);
-      const std::vector<double> &W = P[L.Kernel];
-      for (int64_t R = 0; R < Batch; ++R)
-        for (int64_t K = 0; K < L.In; ++K) {
-          double A = H[R * L.In + K];
-          for (int64_t J = 0; J < L.Out; ++J)
-            Z[R * L.Out + J] += A * W[K * L.Out + J];
-        }
-      if (L.Bias >= 0)
-        for (int64_t R = 0; R < Batch; ++R)
-          for (int64_t J = 0; J < L.Out; ++J)
-            Z[R * L.Out + J] += P[L.Bias][J];
-      H = std::move(Z);
-    }
+    const Layer &L = *Layers[I];
+    ReferenceValues V{Batch, H, P};
+    if (Error E = L.reference(V))
+      return std::move(E);
     Cols = L.Out;
     if (L.Act < 0)
       continue;

@@ -114,7 +114,7 @@ std::vector<LayerEpochStats> layerEpochStats(const CompiledModel &M,
   auto Field = [&](int F) { return C[F - 4]; };
   for (const LayerDiagnostics &D : M.graph().Diagnostics) {
     LayerEpochStats S;
-    S.Layer = M.network().layers()[D.Layer].Name;
+    S.Layer = M.network().layers()[D.Layer]->Name;
     S.Units = D.Units;
     if (D.WeightSumSq >= 0 && Updates)
       S.WeightGrad = std::sqrt(Field(D.WeightSumSq) / Updates);

@@ -5,6 +5,7 @@
 // point into the Keras file (docs/training.md, "Keras models").
 #include "netjit/Spec/Keras.h"
 #include "netjit/Expr/Expr.h"
+#include "netjit/Graph/Layer.h"
 #include "netjit/Support/Diagnostics.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -48,6 +49,8 @@ std::string str(const json &O, const char *K, const char *Def) {
 }
 
 class KerasReader {
+  friend class Mapper;
+
 public:
   explicit KerasReader(StringRef File) : File(File) {}
   Expected<json> read(const json &Doc);
@@ -247,6 +250,60 @@ Expected<json> KerasReader::optimizer(const json &V, const std::string &P) {
   return Out;
 }
 
+/// A layer as its kind's Keras mapping sees it (Graph/Layers/).
+class Mapper final : public KerasLayer {
+public:
+  Mapper(KerasReader &R, std::string CP, size_t Index, const json &Layer)
+      : R(R), CP(std::move(CP)), Index(Index), Layer(Layer) {}
+  const json &config() const override { return Layer["config"]; }
+  Error fail(const Twine &Message, StringRef Field) const override {
+    return R.layerFail(at(Field), Index, Layer, Message);
+  }
+  Expected<json> activation(StringRef Field) override {
+    return R.activation(config().value(Field.str(), json()), at(Field), Index,
+                        Layer);
+  }
+  Expected<json> initializer(StringRef Field) override {
+    return R.initializer(config()[Field.str()], at(Field), Index, Layer);
+  }
+  Expected<json> regularizer(StringRef Field) override {
+    return R.regularizer(config()[Field.str()], at(Field), Index, Layer);
+  }
+
+private:
+  KerasReader &R;
+  std::string CP;
+  size_t Index;
+  const json &Layer;
+  std::string at(StringRef Field) const {
+    return Field.empty() ? CP : CP + "/" + Field.str();
+  }
+};
+
+/// Every Keras class a layer kind reads, in Layers.def order.
+std::vector<const KerasClass *> kerasClasses() {
+  std::vector<const KerasClass *> Out;
+#define NETJIT_LAYER(Name, Summary)                                            \
+  for (const KerasClass &C : layerKind(LayerKind::Name).Keras)                  \
+    Out.push_back(&C);
+#include "netjit/Spec/Layers.def"
+  return Out;
+}
+
+const KerasClass *findClass(StringRef Name) {
+  for (const KerasClass *C : kerasClasses())
+    if (Name == C->Name)
+      return C;
+  return nullptr;
+}
+
+std::vector<std::string> classNames() {
+  std::vector<std::string> Out;
+  for (const KerasClass *C : kerasClasses())
+    Out.push_back(C->Name);
+  return Out;
+}
+
 Expected<json> KerasReader::read(const json &Doc) {
   if (Doc["class_name"] != "Sequential")
     return fail("/class_name", "only Sequential models are supported, got " +
@@ -297,105 +354,20 @@ Expected<json> KerasReader::read(const json &Doc) {
     for (const char *K : {"batch_input_shape", "batch_shape"})
       if (C.contains(K) && Input.is_null())
         Input = shapeOf(C[K]);
-    json Layer = json::object();
-    if (C.contains("name") && C["name"].is_string())
-      Layer["name"] = C["name"];
-    if (Class == "InputLayer") {
-      continue;
-    } else if (Class == "Flatten") {
-      Layer["type"] = "flatten";
-    } else if (Class == "Dense") {
-      Layer["type"] = "dense";
-      if (!C.contains("units"))
-        return layerFail(CP, I, L, "missing field 'units'");
-      Layer["units"] = C["units"];
-      auto A = activation(C.value("activation", json("linear")),
-                          CP + "/activation", I, L);
-      if (!A)
-        return A.takeError();
-      Layer["activation"] = *A;
-      if (C.contains("use_bias"))
-        Layer["use_bias"] = C["use_bias"];
-      for (auto [K, Ours] : {std::pair{"kernel_initializer", "kernel_initializer"},
-                             std::pair{"bias_initializer", "bias_initializer"}})
-        if (C.contains(K) && !C[K].is_null()) {
-          auto Init = initializer(C[K], CP + "/" + K, I, L);
-          if (!Init)
-            return Init.takeError();
-          Layer[Ours] = *Init;
-        }
-      if (C.contains("kernel_regularizer") && !C["kernel_regularizer"].is_null()) {
-        auto R = regularizer(C["kernel_regularizer"], CP + "/kernel_regularizer", I, L);
-        if (!R)
-          return R.takeError();
-        Layer["kernel_regularizer"] = *R;
-      }
-      for (const char *Off : {"bias_regularizer", "activity_regularizer",
-                              "kernel_constraint", "bias_constraint"})
-        if (C.contains(Off) && !C[Off].is_null())
-          return layerFail(CP + "/" + Off, I, L,
-                           "'" + std::string(Off) + "' is not supported");
-    } else if (Class == "Activation") {
-      auto A = activation(C.value("activation", json()), CP + "/activation", I, L);
-      if (!A)
-        return A.takeError();
-      Layer["type"] = "activation";
-      Layer["activation"] = *A;
-    } else if (Class == "LeakyReLU") {
-      // Keras 2's alpha, Keras 3's negative_slope; both default to 0.3.
-      Layer["type"] = "activation";
-      Layer["activation"] = {{"name", "leaky_relu"},
-                             {"alpha", numberOr(C, {"negative_slope", "alpha"}, 0.3)}};
-    } else if (Class == "ELU") {
-      Layer["type"] = "activation";
-      Layer["activation"] = {{"name", "elu"}, {"alpha", numberOr(C, {"alpha"}, 1.0)}};
-    } else if (Class == "PReLU") {
-      // One trained slope per unit (shared_axes unset), starting at
-      // alpha_initializer (Keras: zeros).
-      if (C.contains("shared_axes") && !C["shared_axes"].is_null())
-        return layerFail(CP + "/shared_axes", I, L, "shared axes are not supported");
-      double Init = 0;
-      if (C.contains("alpha_initializer") && !C["alpha_initializer"].is_null()) {
-        auto A = initializer(C["alpha_initializer"], CP + "/alpha_initializer", I, L);
-        if (!A)
-          return A.takeError();
-        if (*A == "ones")
-          Init = 1;
-        else if (*A != "zeros")
-          return layerFail(CP + "/alpha_initializer", I, L,
-                           "PReLU's alpha starts at Zeros or Ones only");
-      }
-      Layer["type"] = "activation";
-      Layer["activation"] = {{"name", "prelu"},
-                             {"per_unit", true},
-                             {"alpha", {{"init", Init}, {"trainable", true}}}};
-    } else if (Class == "ReLU") {
-      double Slope = numberOr(C, {"negative_slope"}, 0);
-      if (C.contains("max_value") && !C["max_value"].is_null())
-        return layerFail(CP + "/max_value", I, L, "max_value is not supported");
-      if (numberOr(C, {"threshold"}, 0) != 0)
-        return layerFail(CP + "/threshold", I, L, "a non-zero threshold is not supported");
-      Layer["type"] = "activation";
-      Layer["activation"] = Slope ? json{{"name", "leaky_relu"}, {"alpha", Slope}}
-                                  : json("relu");
-    } else if (Class == "Softmax") {
-      if (C.contains("axis") && C["axis"] != -1 &&
-          !(C["axis"].is_array() && C["axis"].size() == 1 && C["axis"][0] == -1))
-        return layerFail(CP + "/axis", I, L, "only axis -1 is supported");
-      Layer["type"] = "activation";
-      Layer["activation"] = "softmax";
-    } else if (Class == "Dropout") {
-      Layer["type"] = "dropout";
-      Layer["rate"] = C.value("rate", json(0.0));
-      if (C.contains("noise_shape") && !C["noise_shape"].is_null())
-        return layerFail(CP + "/noise_shape", I, L, "noise_shape is not supported");
-    } else {
+    const KerasClass *Kind = findClass(Class);
+    if (!Kind)
       return layerFail(P + "/class_name", I, L,
-                       "layer type " + Class + " is not supported (InputLayer, "
-                       "Flatten, Dense, Activation, LeakyReLU, PReLU, ELU, "
-                       "ReLU, Softmax, Dropout)");
-    }
-    Out.push_back(Layer);
+                       "layer type " + Class + " is not supported (" +
+                           join(classNames(), ", ") + ")");
+    if (!Kind->Map)
+      continue; // InputLayer: its shape was read above
+    Mapper M(*this, CP, I, L);
+    auto Layer = Kind->Map(M);
+    if (!Layer)
+      return Layer.takeError();
+    if (C.contains("name") && C["name"].is_string())
+      (*Layer)["name"] = C["name"];
+    Out.push_back(std::move(*Layer));
   }
   if (Input.is_null())
     return fail(LP + "/0/config",

@@ -6,6 +6,7 @@
 #include "netjit/Activations/Catalog.h"
 #include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
+#include "netjit/Graph/Layer.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Json.h"
 
@@ -160,7 +161,8 @@ private:
   Error checkFormula(ActivationSpec &A, StringRef P);
   Error paramValue(ActivationSpec &A, StringRef Name, const json &V,
                    StringRef P);
-  Expected<LayerSpec> layer(const json &V, StringRef P, size_t Index);
+  Error field(const json &V, StringRef P, const LayerField &F, FieldValue &Out);
+  Expected<LayerPtr> layer(const json &V, StringRef P, size_t Index);
   Error loss(const json &V, LossSpec &L);
   Error optimizer(const json &V, OptimizerSpec &O);
   Error training(const json &V, TrainingSpec &T);
@@ -315,8 +317,72 @@ Expected<ActivationSpec> SpecReader::activation(const json &V, StringRef P) {
   return A;
 }
 
-Expected<LayerSpec> SpecReader::layer(const json &V, StringRef P,
-                                      size_t Index) {
+/// One field of a layer, checked as its type says (Graph/Layer.h).
+Error SpecReader::field(const json &V, StringRef P, const LayerField &F,
+                        FieldValue &Out) {
+  switch (F.Type) {
+  case FieldType::Shape: {
+    auto S = shape(V, P);
+    if (!S)
+      return S.takeError();
+    Out.Shape = std::move(*S);
+    return Error::success();
+  }
+  case FieldType::Count: {
+    auto U = positiveInt(V, P, F.Max);
+    if (!U)
+      return U.takeError();
+    Out.Count = *U;
+    return Error::success();
+  }
+  case FieldType::Flag: {
+    auto B = boolean(V, P);
+    if (!B)
+      return B.takeError();
+    Out.Flag = *B;
+    return Error::success();
+  }
+  case FieldType::Fraction: {
+    auto R = numberIn(V, P, 0, 1, false, true);
+    if (!R)
+      return R.takeError();
+    Out.Number = *R;
+    return Error::success();
+  }
+  case FieldType::Initializer: {
+    auto I = oneOf(V, P, "initializer", InitNames);
+    if (!I)
+      return I.takeError();
+    Out.Init = *I;
+    return Error::success();
+  }
+  case FieldType::Regularizer: {
+    if (Error E = expectObject(V, P))
+      return E;
+    if (Error E = checkKeys(V, P, {"l1", "l2"}))
+      return E;
+    for (auto [Key, Slot] : {std::pair{"l1", &Out.L1}, std::pair{"l2", &Out.L2}})
+      if (V.contains(Key)) {
+        auto D = numberIn(V[Key], P.str() + "/" + Key, 0, 1e6, false, false);
+        if (!D)
+          return D.takeError();
+        *Slot = *D;
+      }
+    return Error::success();
+  }
+  case FieldType::Activation: {
+    auto A = activation(V, P);
+    if (!A)
+      return A.takeError();
+    Out.Activation = std::move(*A);
+    return Error::success();
+  }
+  }
+  llvm_unreachable("every field type is read above");
+}
+
+/// A layer: its type, name and the fields its kind's table lists.
+Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
   if (Error E = expectObject(V, P))
     return E;
   if (!V.contains("type"))
@@ -325,118 +391,36 @@ Expected<LayerSpec> SpecReader::layer(const json &V, StringRef P,
   auto K = oneOf(V["type"], P.str() + "/type", "layer type", LayerNames);
   if (!K)
     return K.takeError();
-  LayerSpec L;
-  L.Kind = *K;
-  L.Pointer = P.str();
-  L.Name = (layerName(*K) + "_" + Twine(Index)).str();
-  L.Activation.Name = "linear";
-  L.Activation.Formula = "x";
+  const LayerKindInfo &Info = layerKind(*K);
   std::vector<std::string> Allowed = {"type", "name"};
-  switch (*K) {
-  case LayerKind::input:
-    Allowed.push_back("shape");
-    break;
-  case LayerKind::flatten:
-    break;
-  case LayerKind::dense:
-    Allowed.insert(Allowed.end(),
-                   {"units", "activation", "use_bias", "kernel_initializer",
-                    "bias_initializer", "kernel_regularizer"});
-    break;
-  case LayerKind::activation:
-    Allowed.push_back("activation");
-    break;
-  case LayerKind::dropout:
-    Allowed.push_back("rate");
-    break;
-  }
+  for (const LayerField &F : Info.Fields)
+    Allowed.push_back(F.Name);
   if (Error E = checkKeys(V, P, Allowed))
     return E;
   auto Field = [&](StringRef F) { return P.str() + "/" + F.str(); };
+  std::string Name = (layerName(*K) + "_" + Twine(Index)).str();
   if (V.contains("name")) {
     if (!V["name"].is_string() || V["name"].get<std::string>().empty())
       return fail(Field("name"),
                   "expected a non-empty string, got " + describeValue(V["name"]));
-    L.Name = V["name"].get<std::string>();
+    Name = V["name"].get<std::string>();
   }
-  auto Require = [&](StringRef F) -> Error {
-    if (!V.contains(F.str()))
-      return fail(P, "missing field '" + F + "' for a " + layerName(*K) +
-                         " layer");
-    return Error::success();
-  };
-  switch (*K) {
-  case LayerKind::input: {
-    if (Error E = Require("shape"))
-      return E;
-    auto S = shape(V["shape"], Field("shape"));
-    if (!S)
-      return S.takeError();
-    L.Shape = *S;
-    break;
-  }
-  case LayerKind::flatten:
-    break;
-  case LayerKind::dense: {
-    if (Error E = Require("units"))
-      return E;
-    auto U = positiveInt(V["units"], Field("units"), int64_t(1) << 24);
-    if (!U)
-      return U.takeError();
-    L.Units = *U;
-    if (V.contains("use_bias")) {
-      auto B = boolean(V["use_bias"], Field("use_bias"));
-      if (!B)
-        return B.takeError();
-      L.UseBias = *B;
+  LayerFields Fields;
+  for (const LayerField &F : Info.Fields) {
+    if (!V.contains(F.Name)) {
+      if (F.Required)
+        return fail(P, "missing field '" + Twine(F.Name) + "' for a " +
+                           layerName(*K) + " layer");
+      continue;
     }
-    for (auto [Key, Slot] : {std::pair{"kernel_initializer", &L.KernelInit},
-                             std::pair{"bias_initializer", &L.BiasInit}})
-      if (V.contains(Key)) {
-        auto I = oneOf(V[Key], Field(Key), "initializer", InitNames);
-        if (!I)
-          return I.takeError();
-        *Slot = *I;
-      }
-    if (V.contains("kernel_regularizer")) {
-      const json &R = V["kernel_regularizer"];
-      std::string RP = Field("kernel_regularizer");
-      if (Error E = expectObject(R, RP))
-        return E;
-      if (Error E = checkKeys(R, RP, {"l1", "l2"}))
-        return E;
-      for (auto [Key, Slot] : {std::pair{"l1", &L.L1}, std::pair{"l2", &L.L2}})
-        if (R.contains(Key)) {
-          auto D = numberIn(R[Key], RP + "/" + Key, 0, 1e6, false, false);
-          if (!D)
-            return D.takeError();
-          *Slot = *D;
-        }
-    }
-    [[fallthrough]];
-  }
-  case LayerKind::activation:
-    if (*K == LayerKind::activation)
-      if (Error E = Require("activation"))
-        return E;
-    if (V.contains("activation")) {
-      auto A = activation(V["activation"], Field("activation"));
-      if (!A)
-        return A.takeError();
-      L.Activation = std::move(*A);
-    }
-    break;
-  case LayerKind::dropout: {
-    if (Error E = Require("rate"))
+    if (Error E = field(V[F.Name], Field(F.Name), F, Fields.Values[F.Name]))
       return E;
-    auto R = numberIn(V["rate"], Field("rate"), 0, 1, false, true);
-    if (!R)
-      return R.takeError();
-    L.Rate = *R;
-    break;
   }
-  }
-  return L;
+  std::unique_ptr<Layer> L = createLayer(*K);
+  L->Pointer = P.str();
+  L->Name = std::move(Name);
+  L->read(Fields);
+  return LayerPtr(std::move(L));
 }
 
 Error SpecReader::loss(const json &V, LossSpec &L) {
@@ -611,14 +595,14 @@ Expected<Spec> SpecReader::read(const json &Doc) {
     auto L = layer(Ls[I], P, I);
     if (!L)
       return L.takeError();
-    if (!Names.insert(L->Name).second)
-      return fail(P + "/name", "layer name '" + L->Name + "' is used twice");
-    if (L->Kind == LayerKind::input) {
+    if (!Names.insert((*L)->Name).second)
+      return fail(P + "/name", "layer name '" + (*L)->Name + "' is used twice");
+    if (const std::vector<int64_t> *In = (*L)->declaredInput()) {
       if (I != 0)
         return fail(P, "an input layer must come first");
       if (!S.InputShape.empty())
         return fail(P, "the input shape is given twice (also at /input)");
-      S.InputShape = L->Shape;
+      S.InputShape = *In;
       continue;
     }
     S.Layers.push_back(std::move(*L));
@@ -702,7 +686,7 @@ Expected<ActivationSpec> parseActivation(StringRef Json, StringRef DeclaredJson,
   auto One = parseSpec(Doc.dump(), Where);
   if (!One)
     return One.takeError();
-  return One->Layers.back().Activation;
+  return *One->Layers.back()->activation();
 }
 
 Expected<Spec> loadSpec(StringRef Path) {

@@ -1,7 +1,9 @@
-// Schema.cpp - the spec's JSON Schema, generated from the registries
-// (Layers/Losses/Optimizers/Initializers.def, the activation catalogue) so
-// it cannot drift from the reader; docs/spec.schema.json is its output.
+// Schema.cpp - the spec's JSON Schema, generated from the registries (each
+// layer kind's field table, Losses/Optimizers/Initializers.def, the
+// activation catalogue) so it cannot drift from the reader;
+// docs/spec.schema.json is its output.
 #include "netjit/Activations/Catalog.h"
+#include "netjit/Graph/Layer.h"
 #include "netjit/Spec/Spec.h"
 
 #include <nlohmann/json.hpp>
@@ -56,47 +58,57 @@ json positiveInt(int64_t Max) {
   return {{"type", "integer"}, {"minimum", 1}, {"maximum", Max}};
 }
 
-json layers() {
-  std::vector<std::string> Inits;
+/// A layer field's schema, by its type (Graph/Layer.h).
+json fieldSchema(const LayerField &F) {
+  switch (F.Type) {
+  case FieldType::Shape:
+    return {{"type", "array"}, {"items", positiveInt(1 << 28)}, {"minItems", 1}};
+  case FieldType::Count:
+    return positiveInt(F.Max);
+  case FieldType::Flag:
+    return {{"type", "boolean"}};
+  case FieldType::Fraction:
+    return {{"type", "number"}, {"minimum", 0}, {"exclusiveMaximum", 1}};
+  case FieldType::Initializer: {
+    std::vector<std::string> Inits;
 #define NETJIT_INIT(Name, Summary) Inits.push_back(#Name);
 #include "netjit/Spec/Initializers.def"
-  json Init = enumOf(Inits, "an initializer");
-  json Shape = {{"type", "array"}, {"items", positiveInt(1 << 28)}, {"minItems", 1}};
-  auto Layer = [](const char *Type, const char *Summary, json Props,
-                  std::vector<std::string> Required = {}) {
+    return enumOf(Inits, "an initializer");
+  }
+  case FieldType::Regularizer:
+    return {{"type", "object"},
+            {"properties",
+             {{"l1", {{"type", "number"}, {"minimum", 0}}},
+              {"l2", {{"type", "number"}, {"minimum", 0}}}}},
+            {"additionalProperties", false}};
+  case FieldType::Activation:
+    return {{"$ref", "#/$defs/activation"}};
+  }
+  return json();
+}
+
+/// Each layer kind's object, from its field table.
+json layers() {
+  json One = json::array();
+  auto Layer = [&](const char *Type, const char *Summary,
+                   const LayerKindInfo &Info) {
+    json Props = json::object();
+    std::vector<std::string> Required = {"type"};
+    for (const LayerField &F : Info.Fields) {
+      Props[F.Name] = fieldSchema(F);
+      if (F.Required)
+        Required.push_back(F.Name);
+    }
     Props["type"] = {{"const", Type}};
     Props["name"] = {{"type", "string"}};
-    Required.insert(Required.begin(), "type");
-    return json{{"description", Summary},
-                {"type", "object"},
-                {"properties", std::move(Props)},
-                {"required", Required},
-                {"additionalProperties", false}};
+    One.push_back({{"description", Summary},
+                   {"type", "object"},
+                   {"properties", std::move(Props)},
+                   {"required", Required},
+                   {"additionalProperties", false}});
   };
-  std::map<std::string, json> ByType = {
-      {"input", json{{"shape", Shape}}},
-      {"flatten", json::object()},
-      {"dense",
-       json{{"units", positiveInt(1 << 24)},
-            {"activation", {{"$ref", "#/$defs/activation"}}},
-            {"use_bias", {{"type", "boolean"}}},
-            {"kernel_initializer", Init},
-            {"bias_initializer", Init},
-            {"kernel_regularizer",
-             {{"type", "object"},
-              {"properties",
-               {{"l1", {{"type", "number"}, {"minimum", 0}}},
-                {"l2", {{"type", "number"}, {"minimum", 0}}}}},
-              {"additionalProperties", false}}}}},
-      {"activation", json{{"activation", {{"$ref", "#/$defs/activation"}}}}},
-      {"dropout",
-       json{{"rate", {{"type", "number"}, {"minimum", 0}, {"exclusiveMaximum", 1}}}}}};
-  std::map<std::string, std::vector<std::string>> Required = {
-      {"input", {"shape"}}, {"dense", {"units"}}, {"activation", {"activation"}},
-      {"dropout", {"rate"}}};
-  json One = json::array();
 #define NETJIT_LAYER(Name, Summary)                                            \
-  One.push_back(Layer(#Name, Summary, ByType.at(#Name), Required[#Name]));
+  Layer(#Name, Summary, layerKind(LayerKind::Name));
 #include "netjit/Spec/Layers.def"
   return {{"type", "array"}, {"minItems", 1}, {"items", {{"oneOf", One}}}};
 }

@@ -107,4 +107,11 @@ std::string didYouMean(StringRef Name, ArrayRef<std::string> Candidates) {
   return M.empty() ? "" : " (did you mean '" + M + "'?)";
 }
 
+std::string formatShape(ArrayRef<int64_t> Shape) {
+  std::string S = "[";
+  for (size_t I = 0; I < Shape.size(); ++I)
+    S += (I ? ", " : "") + std::to_string(Shape[I]);
+  return S + "]";
+}
+
 } // namespace netjit

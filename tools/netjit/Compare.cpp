@@ -73,10 +73,9 @@ Expected<ActivationSpec> activationArg(const Spec &S, StringRef Arg) {
 unsigned replaceHidden(Spec &S, const ActivationSpec &A) {
   unsigned N = 0;
   for (size_t I = 0; I + 1 < S.Layers.size(); ++I) {
-    LayerSpec &L = S.Layers[I];
-    if ((L.Kind == LayerKind::dense || L.Kind == LayerKind::activation) &&
-        !L.Activation.RowWise && !L.Activation.isLinear()) {
-      L.Activation = A;
+    ActivationSpec *Old = S.Layers[I]->activation();
+    if (Old && !Old->RowWise && !Old->isLinear()) {
+      *Old = A;
       ++N;
     }
   }

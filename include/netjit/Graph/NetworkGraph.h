@@ -4,27 +4,12 @@
 #define NETJIT_GRAPH_NETWORKGRAPH_H
 
 #include "netjit/Activations/Catalog.h"
-#include "netjit/Spec/Spec.h"
+#include "netjit/Graph/Layer.h"
 
 #include "llvm/Support/raw_ostream.h"
 #include <memory>
 
 namespace netjit {
-
-/// A tensor the optimizer trains: a dense kernel [In x Out] (row-major, so
-/// row i holds input feature i's weights), a bias [Out], or an activation
-/// parameter ([1] shared or [Out] per unit).
-struct ParamInfo {
-  std::string Name; // "dense_1/kernel", "dense_1/alpha"
-  int64_t Rows = 1, Cols = 1;
-  InitKind Init = InitKind::zeros;
-  bool UseConstant = false; // activation parameters start at Constant
-  double Constant = 0;
-  int64_t FanIn = 1, FanOut = 1;
-  double L1 = 0, L2 = 0;
-  std::string Pointer;
-  int64_t size() const { return Rows * Cols; }
-};
 
 /// An activation a layer applies, compiled.
 struct NetActivation {
@@ -35,16 +20,6 @@ struct NetActivation {
   std::map<std::string, int> Trained;
 };
 
-struct NetLayer {
-  LayerKind Kind;
-  std::string Name, Pointer;
-  int64_t In = 0, Out = 0;    // features in and out (flattened)
-  std::vector<int64_t> Shape; // the output's shape, batch excluded
-  int Kernel = -1, Bias = -1; // dense: ParamInfo indices
-  int Act = -1;               // dense, activation: NetActivation index
-  double Rate = 0;            // dropout
-};
-
 class NetworkGraph {
 public:
   /// Infers shapes, lays out parameters and derives every activation;
@@ -52,12 +27,13 @@ public:
   static llvm::Expected<std::unique_ptr<NetworkGraph>> build(Spec S);
 
   const Spec &spec() const { return S; }
-  llvm::ArrayRef<NetLayer> layers() const { return Layers; }
+  /// The layers in order (the spec's, with shapes and parameters).
+  llvm::ArrayRef<const Layer *> layers() const { return Layers; }
   llvm::ArrayRef<ParamInfo> params() const { return Params; }
   const NetActivation &activation(int I) const { return *Acts[I]; }
   size_t numActivations() const { return Acts.size(); }
   int64_t inputSize() const { return InputSize; }
-  int64_t outputSize() const { return Layers.back().Out; }
+  int64_t outputSize() const { return Layers.back()->Out; }
   int64_t numWeights() const;
   /// The output layer's row-wise activation (softmax) or nullptr.
   const NetActivation *outputRowWise() const;
@@ -66,16 +42,14 @@ public:
 
 private:
   NetworkGraph() = default;
+  friend class NetworkBuilder;
   Spec S;
   std::unique_ptr<ExprContext> Ctx;
-  std::vector<NetLayer> Layers;
+  std::vector<const Layer *> Layers; // into S.Layers
   std::vector<ParamInfo> Params;
   std::vector<std::unique_ptr<NetActivation>> Acts;
   int64_t InputSize = 0;
 };
-
-/// "[28, 28]".
-std::string formatShape(llvm::ArrayRef<int64_t> Shape);
 
 } // namespace netjit
 

@@ -6,67 +6,9 @@
 #define NETJIT_GRAPH_TRAINGRAPH_H
 
 #include "netjit/Graph/NetworkGraph.h"
+#include "netjit/Graph/Step.h"
 
 namespace netjit {
-
-enum class TensorRole {
-  Input,   // x, the caller's [batch x features] floats
-  Labels,  // the caller's int32 class per sample (sparse losses)
-  Targets, // the caller's [batch x outputs] floats (other losses)
-  Param,   // a trained tensor
-  Grad,    // its gradient
-  Slot,    // an optimizer state tensor (moments, accumulators)
-  Value,   // an intermediate [batch x n] (the rows the caller passes)
-  Scratch, // per-column partial sums, packed operands
-};
-
-struct TensorInfo {
-  std::string Name;
-  TensorRole Role;
-  bool BatchRows = false; // Rows is the batch: Value, Input, Labels, Targets
-  int64_t Rows = 1, Cols = 1;
-  int Param = -1;      // Param, Grad, Slot: the NetworkGraph parameter
-  int64_t Offset = -1; // in floats from the arena's start (-1: the caller's)
-};
-
-enum class StepKind {
-#define NETJIT_STEP(Kind, Spelling, RowWise, Rows, Summary) Kind,
-#include "netjit/Graph/Steps.def"
-};
-
-/// Which steps finish the batch's rows block by block (Steps.def).
-enum class RowsProducer { Never, Always, BatchGemm };
-
-/// A step kind's row of Steps.def.
-struct StepInfo {
-  llvm::StringRef Spelling;
-  bool RowWise;
-  RowsProducer Rows;
-  llvm::StringRef Summary;
-};
-const StepInfo &stepInfo(StepKind K);
-
-inline llvm::StringRef stepName(StepKind K) { return stepInfo(K).Spelling; }
-
-struct Step {
-  Step(StepKind Kind, std::vector<int> In = {}, int Out = -1)
-      : Kind(Kind), In(std::move(In)), Out(Out) {}
-  StepKind Kind;
-  std::vector<int> In;  // tensors read
-  int Out = -1, Out2 = -1;
-  bool TransA = false, TransB = false; // MatMul
-  int Act = -1;         // NetworkGraph activation
-  std::string Param;    // ActParamGrad: the activation parameter
-  double Rate = 0;      // Dropout
-  int Layer = -1;       // Dropout: its seed stream
-  /// Diagnostics: the stats field added to (SumSquares, CountAlive; for
-  /// ActGrad and Mul, the count of |f'| < 0.01, with Out2 the per-unit
-  /// max |f'| so far this step).
-  int Stat = -1;
-  /// Row-wise steps fused into this one, run on each block of its rows as
-  /// soon as they are written (Transforms/Fusion).
-  std::vector<Step> Epilogue;
-};
 
 /// The arena: a 64-byte header, then every tensor at a 64-byte boundary,
 /// in TrainGraph order: parameters, gradients, optimizer slots (one group

@@ -8,6 +8,7 @@
 #include "llvm/Support/Error.h"
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,18 +68,23 @@ struct ActivationSpec {
   std::string describe() const;
 };
 
-struct LayerSpec {
-  LayerKind Kind;
-  std::string Pointer; // "/layers/1"
-  std::string Name;    // "dense_1" unless the spec names it
-  std::vector<int64_t> Shape; // input
-  int64_t Units = 0;          // dense
-  bool UseBias = true;        // dense
-  InitKind KernelInit = InitKind::glorot_uniform;
-  InitKind BiasInit = InitKind::zeros;
-  double L1 = 0, L2 = 0;      // dense: kernel_regularizer
-  ActivationSpec Activation;  // dense, activation (linear when absent)
-  double Rate = 0;            // dropout
+class Layer;
+/// A layer of a spec, owned; a copy of a spec copies its layers. The kind's
+/// fields are its own (Graph/Layer.h, one file per kind under
+/// lib/Graph/Layers/).
+class LayerPtr {
+public:
+  explicit LayerPtr(std::unique_ptr<Layer> L);
+  LayerPtr(const LayerPtr &O);
+  LayerPtr(LayerPtr &&O) noexcept;
+  LayerPtr &operator=(const LayerPtr &O);
+  LayerPtr &operator=(LayerPtr &&O) noexcept;
+  ~LayerPtr();
+  Layer *operator->() const { return P.get(); }
+  Layer &operator*() const { return *P; }
+
+private:
+  std::unique_ptr<Layer> P;
 };
 
 struct LossSpec {
@@ -124,7 +130,7 @@ struct Spec {
   ResourceLimits Limits;
   std::string Name;
   std::vector<int64_t> InputShape;
-  std::vector<LayerSpec> Layers;
+  std::vector<LayerPtr> Layers;
   LossSpec Loss;
   OptimizerSpec Optimizer;
   TrainingSpec Training;

@@ -7,6 +7,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
+#include <cstdint>
 #include <string>
 
 namespace netjit {
@@ -74,6 +75,9 @@ std::string closestMatch(llvm::StringRef Name,
 /// " (did you mean 'X'?)" for the closest candidate, or "".
 std::string didYouMean(llvm::StringRef Name,
                        llvm::ArrayRef<std::string> Candidates);
+
+/// "[28, 28]".
+std::string formatShape(llvm::ArrayRef<int64_t> Shape);
 
 } // namespace netjit
 
