@@ -14,7 +14,7 @@ static std::vector<ActivationInfo> buildCatalog() {
   std::vector<ActivationInfo> V;
 #define NETJIT_ACTIVATION(N, F, S) V.push_back({#N, F, S, {}, false, {}});
 #define NETJIT_PARAM(N, D, T) V.back().Params.push_back({#N, D, T});
-#define NETJIT_ROWWISE(N, F, S) V.push_back({#N, F, S, {}, true, {}});
+#define NETJIT_ROWWISE(N, Step, F, S) V.push_back({#N, F, S, {}, true, {}});
 #define NETJIT_ALIAS(A, T)                                                     \
   for (ActivationInfo & I : V)                                                 \
     if (I.Name == #T)                                                          \

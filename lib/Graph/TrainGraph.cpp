@@ -96,10 +96,20 @@ private:
   void layout();
 };
 
-/// The output layer's activation by name ("linear" without one).
+/// The output layer's catalogue activation ("linear" without one, "" for a
+/// formula).
 static StringRef outputActivation(const NetworkGraph &G) {
   const Layer &Last = *G.layers().back();
-  return Last.Act >= 0 ? StringRef(G.activation(Last.Act).Spec.Name) : "linear";
+  return Last.Act >= 0 ? StringRef(G.activation(Last.Act).Spec.Base) : "linear";
+}
+
+/// The step predict applies a row-wise activation with (Catalog.def).
+static StepKind rowWiseStep(StringRef Base) {
+#define NETJIT_ROWWISE(Name, Step, Definition, Summary)                        \
+  if (Base == #Name)                                                           \
+    return StepKind::Step;
+#include "netjit/Activations/Catalog.def"
+  llvm_unreachable("a row-wise activation is a catalogue entry");
 }
 
 bool TrainGraphBuilder::lossFromLogits() const {
@@ -160,9 +170,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
         // softmax itself); predict applies it.
         if (M == Mode::Predict) {
           int Y = value(L.Name + ".y" + suffix(), L.Out);
-          Out.push_back({A.Spec.Name == "softmax" ? StepKind::Softmax
-                                                  : StepKind::LogSoftmax,
-                         {Cur}, Y});
+          Out.push_back({rowWiseStep(A.Spec.Base), {Cur}, Y});
           Cur = Y;
         }
       } else if (!(Last && lossFromLogits() && M != Mode::Predict)) {

@@ -64,7 +64,7 @@ Expected<double> referenceLoss(const NetworkGraph &G,
       continue;
     const NetActivation &A = G.activation(L.Act);
     bool Last = I + 1 == Layers.size();
-    if (A.Spec.RowWise || (Last && lossReadsLogits(Loss, A.Spec.Name))) {
+    if (A.Spec.RowWise || (Last && lossReadsLogits(Loss, A.Spec.Base))) {
       Logits = true; // the loss reads the logits
       continue;
     }

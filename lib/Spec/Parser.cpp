@@ -192,7 +192,7 @@ Expected<ActivationSpec> SpecReader::named(StringRef Name, StringRef P) {
   }
   if (const ActivationInfo *I = findActivation(Name)) {
     ActivationSpec A;
-    A.Name = I->Name;
+    A.Name = A.Base = I->Name;
     A.Formula = I->Formula;
     A.RowWise = I->RowWise;
     A.Pointer = P.str();

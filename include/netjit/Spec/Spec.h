@@ -53,6 +53,9 @@ struct ActivationParamSpec {
 /// every parameter resolved to a value.
 struct ActivationSpec {
   std::string Name;    // catalogue or declared name; "" for an inline formula
+  /// The catalogue entry it is, through declared names ("" for a formula):
+  /// what the loss and the predict program go by.
+  std::string Base;
   std::string Formula; // the formula (catalogue entries: their definition)
   bool RowWise = false; // softmax, log_softmax
   std::map<std::string, ActivationParamSpec> Params;

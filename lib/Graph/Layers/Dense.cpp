@@ -33,7 +33,7 @@ public:
     if (const FieldValue *A = F.get("activation")) {
       Act = A->Activation;
     } else {
-      Act.Name = "linear";
+      Act.Name = Act.Base = "linear";
       Act.Formula = "x";
     }
   }
