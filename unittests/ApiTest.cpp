@@ -69,7 +69,10 @@ TEST(ApiTest, CompileTrainPredictAndParameters) {
   auto Ps = M->parameters();
   ASSERT_EQ(Ps.size(), 4u);
   EXPECT_EQ(Ps[0].Name, "dense_0/kernel");
-  EXPECT_EQ(Ps[0].Shape, (std::vector<int64_t>{4, 16}));
+  EXPECT_EQ(Ps[0].shape(), (std::vector<int64_t>{4, 16}));
+  EXPECT_EQ(Ps[1].Name, "dense_0/bias");
+  EXPECT_EQ(Ps[1].shape(), (std::vector<int64_t>{16})); // rank 1, as Keras
+  EXPECT_EQ(Ps[1].size(), 16);
   std::vector<float> B(3, 7.0f), Got(3);
   ASSERT_TRUE(M->setParameter("dense_1/bias", B.data(), 3).ok());
   ASSERT_TRUE(M->getParameter("dense_1/bias", Got.data(), 3).ok());

@@ -76,6 +76,16 @@ int main(int argc, char **argv) {
   int64_t Rows = 0, Cols = 0;
   CHECK(netjit_parameter_info(M, 0, &Name, &Rows, &Cols) == NETJIT_OK);
   CHECK(Name && strcmp(Name, "dense_0/kernel") == 0 && Rows == 2 && Cols == 8);
+  /* A bias has rank 1; as a matrix it is 1 x n. */
+  int64_t Shape[4] = {0};
+  size_t Rank = 0;
+  CHECK(netjit_parameter_shape(M, 1, Shape, 4, &Rank) == NETJIT_OK);
+  CHECK(Rank == 1 && Shape[0] == 8);
+  CHECK(netjit_parameter_info(M, 1, &Name, &Rows, &Cols) == NETJIT_OK);
+  CHECK(Rows == 1 && Cols == 8);
+  CHECK(netjit_parameter_shape(M, 0, Shape, 4, &Rank) == NETJIT_OK);
+  CHECK(Rank == 2 && Shape[0] == 2 && Shape[1] == 8);
+  CHECK(netjit_parameter_shape(M, 0, Shape, 1, &Rank) == NETJIT_USAGE && Rank == 2);
   float Bias[2] = {0.5f, -0.5f}, Got[2];
   CHECK(netjit_set_parameter(M, "dense_1/bias", Bias, 2) == NETJIT_OK);
   CHECK(netjit_get_parameter(M, "dense_1/bias", Got, 2) == NETJIT_OK);

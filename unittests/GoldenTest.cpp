@@ -70,7 +70,7 @@ TEST(Golden, FashionMlpHundredStepsAreUnchanged) {
   const auto &Params = T.network().params();
   for (size_t P = 0; P < Params.size(); ++P) {
     const float *W = (*M)->arena() + T.tensor(T.paramTensor(P)).Offset;
-    int64_t N = Params[P].Rows * Params[P].Cols;
+    int64_t N = Params[P].size();
     F.WeightHash = fnv(F.WeightHash, W, N * sizeof(float));
     for (int64_t I = 0; I < N; ++I) {
       F.WeightSum += W[I];

@@ -84,10 +84,19 @@ struct Metrics {
   int64_t Samples = 0;
 };
 
+/// A trained tensor: a dense kernel [in, out], a bias [out], an activation
+/// parameter [1] or [units]; any rank, row-major (NHWC-ordered for images).
 struct ParameterInfo {
   std::string Name; // "dense_1/kernel", "dense_1/bias", "dense_1/alpha"
   std::vector<int64_t> Shape;
-  int64_t size() const { return Shape.empty() ? 0 : Shape[0] * Shape[1]; }
+  const std::vector<int64_t> &shape() const { return Shape; }
+  /// Its floats: the product of the extents.
+  int64_t size() const {
+    int64_t N = 1;
+    for (int64_t D : Shape)
+      N *= D;
+    return N;
+  }
 };
 
 /// One layer's training diagnostics (docs/training.md); NaN where there is

@@ -73,11 +73,17 @@ netjit_status netjit_predict(netjit_model *model, const float *x,
                              int64_t batch, float *out);
 
 /* Parameters by index (0 .. count - 1): name and shape, and a copy out or
- * in of count floats. */
+ * in of count floats. netjit_parameter_info gives the shape as a matrix
+ * (rows: the product of every extent but the last; a bias is 1 x n);
+ * netjit_parameter_shape gives its extents: rank of them, when rank is at
+ * most capacity (*rank is set either way). */
 size_t netjit_parameter_count(const netjit_model *model);
 netjit_status netjit_parameter_info(const netjit_model *model, size_t index,
                                     const char **name, int64_t *rows,
                                     int64_t *cols);
+netjit_status netjit_parameter_shape(const netjit_model *model, size_t index,
+                                     int64_t *shape, size_t capacity,
+                                     size_t *rank);
 netjit_status netjit_get_parameter(const netjit_model *model, const char *name,
                                    float *out, size_t count);
 netjit_status netjit_set_parameter(netjit_model *model, const char *name,

@@ -257,7 +257,7 @@ std::vector<ParameterInfo> Model::parameters() const {
   std::vector<ParameterInfo> Out;
   if (P && P->M)
     for (const ParamInfo &I : P->M->network().params())
-      Out.push_back({I.Name, {I.Rows, I.Cols}});
+      Out.push_back({I.Name, I.Shape});
   return Out;
 }
 

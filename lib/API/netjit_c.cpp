@@ -179,10 +179,30 @@ netjit_status netjit_parameter_info(const netjit_model *M, size_t I,
                                   " of " + std::to_string(M->Params.size()));
   if (Name)
     *Name = M->Params[I].Name.c_str();
+  const std::vector<int64_t> &S = M->Params[I].Shape;
   if (Rows)
-    *Rows = M->Params[I].Shape[0];
+    *Rows = M->Params[I].size() / S.back();
   if (Cols)
-    *Cols = M->Params[I].Shape[1];
+    *Cols = S.back();
+  return NETJIT_OK;
+}
+
+netjit_status netjit_parameter_shape(const netjit_model *M, size_t I,
+                                     int64_t *Shape, size_t Capacity,
+                                     size_t *Rank) {
+  if (!M)
+    return noModel();
+  if (I >= M->Params.size())
+    return fail(NETJIT_USAGE, "parameter index " + std::to_string(I) +
+                                  " of " + std::to_string(M->Params.size()));
+  const std::vector<int64_t> &S = M->Params[I].Shape;
+  if (Rank)
+    *Rank = S.size();
+  if (S.size() > Capacity || (!Shape && !S.empty()))
+    return fail(NETJIT_USAGE, "parameter " + M->Params[I].Name + " has rank " +
+                                  std::to_string(S.size()) + ", more than the " +
+                                  std::to_string(Capacity) + " extents given");
+  std::copy(S.begin(), S.end(), Shape);
   return NETJIT_OK;
 }
 

@@ -202,16 +202,25 @@ std::string aotHeader(const TrainGraph &T, StringRef Prefix, StringRef Target,
     << "/* The step count (int64) and the seed (uint64): the arena's first two\n"
     << " * 8-byte words. */\n"
     << "#define " << U << "_PARAM_COUNT " << G.params().size() << "\n\n";
-  O << "/* Where each parameter lives: floats from the arena's start, rows x\n"
-    << " * cols, row-major. */\n"
-    << "typedef struct {\n  const char *name;\n  int64_t offset, rows, cols;\n} "
-    << P << "_param;\n"
+  size_t MaxRank = 1;
+  for (const ParamInfo &I : G.params())
+    MaxRank = std::max(MaxRank, I.Shape.size());
+  O << "#define " << U << "_MAX_RANK " << MaxRank << "\n\n";
+  O << "/* Where each parameter lives: floats from the arena's start, row-major;\n"
+    << " * its extents (rank of them), and the same as a rows x cols matrix\n"
+    << " * (a bias is 1 x n). */\n"
+    << "typedef struct {\n  const char *name;\n  int64_t offset, rows, cols;\n"
+    << "  int rank;\n  int64_t shape[" << U << "_MAX_RANK];\n} " << P
+    << "_param;\n"
     << "static const " << P << "_param " << P << "_params[" << U
     << "_PARAM_COUNT] = {\n";
   for (size_t K = 0; K < G.params().size(); ++K) {
     const ParamInfo &I = G.params()[K];
     O << "    {\"" << I.Name << "\", " << T.tensor(T.paramTensor(K)).Offset
-      << ", " << I.Rows << ", " << I.Cols << "},\n";
+      << ", " << I.rows() << ", " << I.cols() << ", " << I.Shape.size() << ", {";
+    for (size_t D = 0; D < I.Shape.size(); ++D)
+      O << (D ? ", " : "") << I.Shape[D];
+    O << "}},\n";
   }
   O << "};\n\n";
   O << "/* Every parameter from its initializer seeded by seed (the JIT's\n"

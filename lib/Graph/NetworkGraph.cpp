@@ -38,7 +38,11 @@ public:
   }
   Expected<int> addParam(ParamInfo P, StringRef LimitPointer) override {
     const int64_t Max = S.Limits.MaxWeights;
-    if (P.Rows > Max / P.Cols || (Weights += P.size()) > Max)
+    int64_t N = 1;
+    bool Over = false;
+    for (int64_t D : P.Shape)
+      Over |= __builtin_mul_overflow(N, D, &N) || N > Max;
+    if (Over || (Weights += N) > Max)
       return fail(LimitPointer,
                   formatv("the network needs more than {0} weights (the "
                           "limit, {1} per copy of them)",
@@ -82,7 +86,7 @@ Error NetworkBuilder::addActivation(Layer &L, bool Last) {
       }
       ParamInfo PI;
       PI.Name = L.Name + "/" + N;
-      PI.Cols = AS->PerUnit ? L.Out : 1;
+      PI.Shape = {AS->PerUnit ? L.Out : 1};
       PI.UseConstant = true;
       PI.Constant = P.Value;
       PI.SummedOverRows = true;
@@ -163,7 +167,7 @@ void NetworkGraph::print(raw_ostream &OS) const {
   }
   OS << "  parameters (" << numWeights() << " floats):\n";
   for (const ParamInfo &P : Params) {
-    OS << "    " << P.Name << " " << formatShape({P.Rows, P.Cols});
+    OS << "    " << P.Name << " " << formatShape(P.Shape);
     if (P.UseConstant)
       OS << " = " << formatNumber(P.Constant);
     else

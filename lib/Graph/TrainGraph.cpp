@@ -289,7 +289,7 @@ int TrainGraphBuilder::activationGrad(size_t R, int DY,
   emit(AG);
   for (auto &[N, P] : A.Trained) {
     const ParamInfo &PI = G.params()[P];
-    int Acc = PI.Cols == 1 ? Partial[P] : GradTensor[P];
+    int Acc = PI.size() == 1 ? Partial[P] : GradTensor[P];
     Step PG{StepKind::ActParamGrad, {DY, St.Z}, Acc};
     PG.Act = L.Act;
     PG.Param = N;
@@ -316,7 +316,7 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
     // once every row is in.
     if (L.Act >= 0)
       for (auto &[N, P] : G.activation(L.Act).Trained)
-        if (G.params()[P].Cols == 1)
+        if (G.params()[P].size() == 1)
           Out.push_back({StepKind::SumTo, {Partial[P]}, GradTensor[P]});
     // The gradient flows on only while a layer below trains something.
     if (!Below[R])
@@ -401,6 +401,7 @@ Error TrainGraphBuilder::build() {
   X.BatchRows = true;
   X.Rows = B;
   X.Cols = G.inputSize();
+  X.Shape = S.InputShape;
   T.add(X);
   TensorInfo Lab;
   Lab.BatchRows = true;
@@ -418,8 +419,9 @@ Error TrainGraphBuilder::build() {
     TensorInfo I;
     I.Name = "@" + G.params()[P].Name;
     I.Role = TensorRole::Param;
-    I.Rows = G.params()[P].Rows;
-    I.Cols = G.params()[P].Cols;
+    I.Shape = G.params()[P].Shape;
+    I.Rows = G.params()[P].rows();
+    I.Cols = G.params()[P].cols();
     I.Param = P;
     T.ParamTensor.push_back(T.add(I));
   }
@@ -440,7 +442,7 @@ Error TrainGraphBuilder::build() {
       if (!PI.SummedOverRows)
         continue;
       Accumulated.push_back(GradTensor[P]);
-      if (PI.Cols != 1 || L->Act < 0 ||
+      if (PI.size() != 1 || L->Act < 0 ||
           !is_contained(make_second_range(G.activation(L->Act).Trained), P))
         continue;
       TensorInfo I;
@@ -473,11 +475,16 @@ Expected<std::unique_ptr<TrainGraph>> TrainGraph::build(const NetworkGraph &G,
   return T;
 }
 
+/// "[B, 28, 28]", "[784, 128]", "i32[B]": batch first.
 static std::string shapeOf(const TensorInfo &I) {
-  std::string R = I.BatchRows ? "B" : std::to_string(I.Rows);
   if (I.Role == TensorRole::Labels)
     return "i32[B]";
-  return "[" + R + ", " + std::to_string(I.Cols) + "]";
+  std::vector<int64_t> S = I.Shape;
+  if (S.empty())
+    S = I.BatchRows ? std::vector<int64_t>{I.Cols}
+                    : std::vector<int64_t>{I.Rows, I.Cols};
+  std::string Text = formatShape(S);
+  return I.BatchRows ? "[B, " + Text.substr(1) : Text;
 }
 
 void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,

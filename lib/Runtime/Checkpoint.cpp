@@ -25,22 +25,23 @@ const char *Format = "netjit-checkpoint-1";
 /// Every tensor of a checkpoint: its name and where it lives in the arena.
 struct Entry {
   std::string Name;
-  int64_t Rows, Cols;
+  const ParamInfo *Param; // its shape
   float *Data;
+  int64_t size() const { return Param->size(); }
 };
 
 std::vector<Entry> entries(const TrainGraph &T, float *Arena) {
   const auto &Params = T.network().params();
   std::vector<Entry> Out;
   for (size_t P = 0; P < Params.size(); ++P)
-    Out.push_back({Params[P].Name, Params[P].Rows, Params[P].Cols,
+    Out.push_back({Params[P].Name, &Params[P],
                    Arena + T.tensor(T.paramTensor(P)).Offset});
   for (unsigned K = 0; K < T.numSlots(); ++K)
     for (size_t P = 0; P < Params.size(); ++P) {
       const ParamInfo &I = Params[P];
       float *Slot = Arena + T.tensor(T.paramTensor(P)).Offset -
                     T.paramsOffset() + T.slotOffset(K);
-      Out.push_back({I.Name + "/" + T.slotName(K), I.Rows, I.Cols, Slot});
+      Out.push_back({I.Name + "/" + T.slotName(K), &I, Slot});
     }
   return Out;
 }
@@ -193,7 +194,9 @@ std::string specHash(const NetworkGraph &G, bool Training) {
   }
   json Params = json::array();
   for (const ParamInfo &P : G.params()) {
-    json J = {{"name", P.Name}, {"shape", {P.Rows, P.Cols}}};
+    // The matrix view, as identities were first written (a bias as
+    // [1, n]); the layers' shapes above give the rest.
+    json J = {{"name", P.Name}, {"shape", {P.rows(), P.cols()}}};
     if (Training)
       J["regularizer"] = {exact(P.L1), exact(P.L2)};
     Params.push_back(J);
@@ -216,6 +219,14 @@ std::string printoutHash(const NetworkGraph &G, bool Training) {
   OS.flush();
   // Past the first line, which names the network and its file.
   Text = Text.substr(std::min(Text.size(), Text.find('\n') + 1));
+  // Those printouts gave every parameter as a matrix (a bias as [1, n]).
+  for (const ParamInfo &P : G.params()) {
+    std::string Now = "    " + P.Name + " " + formatShape(P.Shape) + " ";
+    size_t At = Text.find(Now);
+    if (At != std::string::npos)
+      Text.replace(At, Now.size(),
+                   "    " + P.Name + " " + formatShape({P.rows(), P.cols()}) + " ");
+  }
   const Spec &S = G.spec();
   if (Training) {
     Text += lossName(S.Loss.Kind).str() + optimizerName(S.Optimizer.Kind).str();
@@ -244,9 +255,9 @@ Error saveCheckpoint(CompiledModel &M, StringRef Path, int Epoch,
     size_t Begin = Data.size();
     // Little-endian float32, as safetensors specifies (x86 and aarch64
     // Linux are little-endian).
-    Data.append(reinterpret_cast<const char *>(E.Data), E.Rows * E.Cols * 4);
+    Data.append(reinterpret_cast<const char *>(E.Data), E.size() * 4);
     Header[E.Name] = {{"dtype", "F32"},
-                      {"shape", {E.Rows, E.Cols}},
+                      {"shape", E.Param->Shape},
                       {"data_offsets", {Begin, Data.size()}}};
   }
   const ArenaHeader &H = *reinterpret_cast<ArenaHeader *>(M.arena());
@@ -431,9 +442,12 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
     const nlohmann::json &T = Doc[E.Name];
     if (!T.is_object() || !T.contains("dtype") || T["dtype"] != "F32")
       return Fail(P + "/dtype", "expected \"F32\"");
-    nlohmann::json Want = {E.Rows, E.Cols};
+    // Files from before parameters had their rank hold the matrix view
+    // (a bias as [1, n]); the same floats in the same order.
+    nlohmann::json Want = E.Param->Shape;
     const nlohmann::json Shape = T.value("shape", nlohmann::json());
-    if (Shape != Want)
+    if (Shape != Want &&
+        Shape != nlohmann::json({E.Param->rows(), E.Param->cols()}))
       return Fail(P + "/shape", "the checkpoint's " + Shape.dump() +
                                     ", the spec's " + Want.dump());
     const nlohmann::json O = T.value("data_offsets", nlohmann::json());
@@ -441,11 +455,11 @@ Expected<CheckpointInfo> parseCheckpoint(const TrainGraph &T, float *Arena,
         !O[1].is_number_unsigned())
       return Fail(P + "/data_offsets", "expected [begin, end]");
     uint64_t B = O[0], End = O[1];
-    if (End < B || End > Data.size() || End - B != uint64_t(E.Rows * E.Cols * 4))
+    if (End < B || End > Data.size() || End - B != uint64_t(E.size() * 4))
       return Fail(P + "/data_offsets",
                   formatv("[{0}, {1}] does not hold {2} floats in the {3} "
                           "bytes of data",
-                          B, End, E.Rows * E.Cols, Data.size())
+                          B, End, E.size(), Data.size())
                       .str());
     Copies.push_back({&E, Data.substr(B, End - B)});
   }

@@ -17,12 +17,12 @@
 
 namespace netjit {
 
-/// A tensor the optimizer trains: a dense kernel [In x Out] (row-major, so
+/// A tensor the optimizer trains: a dense kernel [In, Out] (row-major, so
 /// row i holds input feature i's weights), a bias [Out], or an activation
-/// parameter ([1] shared or [Out] per unit).
+/// parameter ([1] shared or [Out] per unit). Any rank, row-major.
 struct ParamInfo {
   std::string Name; // "dense_1/kernel", "dense_1/alpha"
-  int64_t Rows = 1, Cols = 1;
+  std::vector<int64_t> Shape = {1};
   InitKind Init = InitKind::zeros;
   bool UseConstant = false; // activation parameters start at Constant
   double Constant = 0;
@@ -32,7 +32,16 @@ struct ParamInfo {
   /// so each step starts it at zero.
   bool SummedOverRows = false;
   std::string Pointer;
-  int64_t size() const { return Rows * Cols; }
+  int64_t size() const { return rows() * cols(); }
+  /// The matrix the kernels see: the last axis as columns, the others as
+  /// rows ([In, Out] for a dense kernel, [1, Out] for a bias).
+  int64_t cols() const { return Shape.back(); }
+  int64_t rows() const {
+    int64_t R = 1;
+    for (size_t I = 0; I + 1 < Shape.size(); ++I)
+      R *= Shape[I];
+    return R;
+  }
 };
 
 // --- Spec fields -----------------------------------------------------------

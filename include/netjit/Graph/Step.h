@@ -26,7 +26,11 @@ struct TensorInfo {
   std::string Name;
   TensorRole Role;
   bool BatchRows = false; // Rows is the batch: Value, Input, Labels, Targets
+  /// The matrix codegen lowers: Rows x Cols floats, row-major.
   int64_t Rows = 1, Cols = 1;
+  /// Its extents (a sample's where BatchRows, NHWC for images), where they
+  /// are not just [Rows, Cols] or, per sample, [Cols].
+  std::vector<int64_t> Shape;
   int Param = -1;      // Param, Grad, Slot: the NetworkGraph parameter
   int64_t Offset = -1; // in floats from the arena's start (-1: the caller's)
 };

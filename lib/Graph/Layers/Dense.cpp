@@ -47,8 +47,7 @@ public:
     Shape = {Units};
     ParamInfo K;
     K.Name = Name + "/kernel";
-    K.Rows = In;
-    K.Cols = Units;
+    K.Shape = {In, Units};
     K.Init = KernelInit;
     K.FanIn = In;
     K.FanOut = Units;
@@ -63,7 +62,7 @@ public:
     if (UseBias) {
       ParamInfo P;
       P.Name = Name + "/bias";
-      P.Cols = Units;
+      P.Shape = {Units};
       P.Init = BiasInit;
       P.FanIn = In;
       P.FanOut = Units;

@@ -20,7 +20,10 @@ enum { Rows = 16, In = 6 };
 static void printParams(const float *Arena) {
   for (int P = 0; P < MODEL_PARAM_COUNT; ++P) {
     const model_param *I = &model_params[P];
-    printf("%s", I->name);
+    printf("%s [", I->name);
+    for (int D = 0; D < I->rank; ++D)
+      printf(D ? ", %lld" : "%lld", (long long)I->shape[D]);
+    printf("]");
     for (int64_t K = 0; K < I->rows * I->cols; ++K)
       printf(" %a", Arena[I->offset + K]);
     printf("\n");
@@ -82,7 +85,13 @@ int main(int argc, char **argv) {
     netjit_parameter_info(M, P, &Name, &R, &C);
     float *V = malloc(sizeof(float) * R * C);
     netjit_get_parameter(M, Name, V, R * C);
-    printf("%s", Name);
+    int64_t Shape[8];
+    size_t Rank = 0;
+    netjit_parameter_shape(M, P, Shape, 8, &Rank);
+    printf("%s [", Name);
+    for (size_t D = 0; D < Rank; ++D)
+      printf(D ? ", %lld" : "%lld", (long long)Shape[D]);
+    printf("]");
     for (int64_t K = 0; K < R * C; ++K)
       printf(" %a", V[K]);
     printf("\n");

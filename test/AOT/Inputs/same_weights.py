@@ -1,5 +1,6 @@
 """same_weights.py CHECKPOINT DUMP - every parameter in DUMP (lines "NAME
-hexfloat...") equals the checkpoint's tensor of that name, exactly."""
+[EXTENTS] hexfloat...") has the checkpoint's shape and equals its tensor of
+that name, exactly."""
 import json
 import struct
 import sys
@@ -10,7 +11,10 @@ header = json.loads(b[8:8 + n])
 data = b[8 + n:]
 seen = 0
 for line in open(sys.argv[2]):
-    name, *values = line.split()
+    name, rest = line.split(" ", 1)
+    shape, rest = rest[1:].split("]", 1)
+    values = rest.split()
+    assert json.loads("[" + shape + "]") == header[name]["shape"], (name, shape)
     lo, hi = header[name]["data_offsets"]
     want = struct.unpack(f"<{(hi - lo) // 4}f", data[lo:hi])
     got = [float.fromhex(v) for v in values]
