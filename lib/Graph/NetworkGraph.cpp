@@ -115,21 +115,20 @@ Error NetworkBuilder::build() {
                                       " features, more than the limit of " +
                                       Twine(MaxWeights));
   G.InputSize = Features;
-  std::vector<int64_t> Shape = S.InputShape;
   for (size_t I = 0; I < S.Layers.size(); ++I) {
     Layer &L = *S.Layers[I];
     Current = &L;
-    L.InShape = Shape;
-    L.In = Features;
+    // Every kind takes one input so far (the spec reader checked).
+    int From = L.Inputs.front();
+    L.InShape = From < 0 ? S.InputShape : S.Layers[From]->Shape;
+    L.In = From < 0 ? G.InputSize : S.Layers[From]->Out;
     L.Params.clear();
     L.Kernel = L.Act = -1;
     if (Error E = L.build(*this))
       return E;
-    Shape = L.Shape;
-    Features = 1;
-    for (int64_t D : Shape)
-      Features *= D;
-    L.Out = Features;
+    L.Out = 1;
+    for (int64_t D : L.Shape)
+      L.Out *= D;
     if (Error E = addActivation(L, I + 1 == S.Layers.size()))
       return E;
     G.Layers.push_back(&L);

@@ -87,8 +87,8 @@ private:
   /// Whether the activation of layer I has a backward step of its own (not
   /// a row-wise one, not folded into the loss).
   bool hasActGrad(size_t I) const;
-  /// Per layer I, whether a layer below it trains something: only then
-  /// does the gradient flow past I.
+  /// Per layer I, whether a layer feeding it (through any others) trains
+  /// something: only then does the gradient flow past I.
   std::vector<bool> trainsBelow() const;
   void addDiagnostics();
   int activationGrad(size_t R, int DY, const LayerDiagnostics *Diag);
@@ -152,16 +152,18 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
   CurMode = M;
   Steps = &Out;
   bool Training = M == Mode::Train;
-  int Cur = T.inputTensor();
   auto Layers = G.layers();
   if (Training)
     State.assign(Layers.size(), {});
+  std::vector<int> Outs(Layers.size(), -1); // each layer's output tensor
+  int Cur = -1;
   for (size_t I = 0; I < Layers.size(); ++I) {
     const Layer &L = *Layers[I];
     CurLayer = I;
     bool Last = I + 1 == Layers.size();
     LayerState St;
-    St.In = Cur;
+    int From = L.Inputs.front();
+    St.In = Cur = From < 0 ? T.inputTensor() : Outs[From];
     St.Z = Cur = L.forward(*this, Cur);
     if (L.Act >= 0) {
       const NetActivation &A = G.activation(L.Act);
@@ -192,6 +194,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
       }
       St.Y = Cur;
     }
+    Outs[I] = Cur;
     if (Training)
       State[I] = St;
   }
@@ -222,9 +225,11 @@ bool TrainGraphBuilder::hasActGrad(size_t I) const {
 
 std::vector<bool> TrainGraphBuilder::trainsBelow() const {
   auto Layers = G.layers();
-  std::vector<bool> Below(Layers.size() + 1, false);
+  std::vector<bool> Below(Layers.size(), false);
   for (size_t I = 0; I < Layers.size(); ++I)
-    Below[I + 1] = Below[I] || !Layers[I]->Params.empty();
+    for (int In : Layers[I]->Inputs)
+      if (In >= 0)
+        Below[I] = Below[I] || Below[In] || !Layers[In]->Params.empty();
   return Below;
 }
 
@@ -303,10 +308,15 @@ int TrainGraphBuilder::activationGrad(size_t R, int DY,
 void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
   auto Layers = G.layers();
   std::vector<bool> Below = trainsBelow();
-  int Cur = DOut;
+  // The gradient of each layer's output, once its consumer has written it.
+  std::vector<int> DOutOf(Layers.size(), -1);
+  DOutOf.back() = DOut;
   for (size_t R = Layers.size(); R-- > 0;) {
     const Layer &L = *Layers[R];
     CurLayer = R;
+    int Cur = DOutOf[R];
+    if (Cur < 0)
+      continue; // nothing below trains
     const LayerDiagnostics *Diag =
         WithDiagnostics && DiagOf[R] >= 0 ? &T.Diagnostics[DiagOf[R]] : nullptr;
     if (hasActGrad(R))
@@ -320,13 +330,15 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
           Out.push_back({StepKind::SumTo, {Partial[P]}, GradTensor[P]});
     // The gradient flows on only while a layer below trains something.
     if (!Below[R])
-      break;
+      continue;
     Cur = L.backwardInput(*this, Cur);
     if (Diag && Diag->InputSumSq >= 0) {
       Step SS{StepKind::SumSquares, {Cur}};
       SS.Stat = Diag->InputSumSq;
       Out.push_back(SS);
     }
+    if (L.Inputs.front() >= 0)
+      DOutOf[L.Inputs.front()] = Cur;
   }
   if (WithDiagnostics)
     for (size_t R = 0; R < Layers.size(); ++R)

@@ -171,6 +171,9 @@ std::string specHash(const NetworkGraph &G, bool Training) {
   // change without invalidating a checkpoint.
   const Spec &S = G.spec();
   json Layers = json::array();
+  // Every network is a chain so far (the spec reader refuses a value with
+  // several consumers), so the layers in order say how they are wired; once
+  // layers branch, their inputs belong here.
   for (const Layer *LP : G.layers()) {
     const Layer &L = *LP;
     json J = {{"kind", layerName(L.Kind)}, {"name", L.Name},

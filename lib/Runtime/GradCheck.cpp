@@ -50,12 +50,16 @@ Expected<double> referenceLoss(const NetworkGraph &G,
                                const float *X, const void *Labels,
                                int64_t Batch) {
   int64_t Cols = G.inputSize();
-  Matrix H(X, X + Batch * Cols);
+  const Matrix Input(X, X + Batch * Cols);
   const LossSpec &Loss = G.spec().Loss;
   auto Layers = G.layers();
+  std::vector<Matrix> Outs(Layers.size()); // each layer's output rows
   bool Logits = false;
   for (size_t I = 0; I < Layers.size(); ++I) {
     const Layer &L = *Layers[I];
+    int From = L.Inputs.front();
+    Matrix &H = Outs[I];
+    H = From < 0 ? Input : Outs[From];
     ReferenceValues V{Batch, H, P};
     if (Error E = L.reference(V))
       return std::move(E);
@@ -82,6 +86,7 @@ Expected<double> referenceLoss(const NetworkGraph &G,
   const float *Tg = static_cast<const float *>(Labels);
   double Sum = 0;
   int64_t N = Cols;
+  const Matrix &H = Outs.back();
   for (int64_t R = 0; R < Batch; ++R) {
     const double *Z = &H[R * N];
     const float *T = Tg + R * N;

@@ -163,6 +163,7 @@ private:
                    StringRef P);
   Error field(const json &V, StringRef P, const LayerField &F, FieldValue &Out);
   Expected<LayerPtr> layer(const json &V, StringRef P, size_t Index);
+  Error wire(Spec &S);
   Error loss(const json &V, LossSpec &L);
   Error optimizer(const json &V, OptimizerSpec &O);
   Error training(const json &V, TrainingSpec &T);
@@ -392,7 +393,7 @@ Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
   if (!K)
     return K.takeError();
   const LayerKindInfo &Info = layerKind(*K);
-  std::vector<std::string> Allowed = {"type", "name"};
+  std::vector<std::string> Allowed = {"type", "name", "inputs"};
   for (const LayerField &F : Info.Fields)
     Allowed.push_back(F.Name);
   if (Error E = checkKeys(V, P, Allowed))
@@ -404,6 +405,22 @@ Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
       return fail(Field("name"),
                   "expected a non-empty string, got " + describeValue(V["name"]));
     Name = V["name"].get<std::string>();
+  }
+  std::vector<std::string> Inputs;
+  if (V.contains("inputs")) {
+    const json &In = V["inputs"];
+    std::string IP = Field("inputs");
+    json List = In.is_string() ? json::array({In}) : In;
+    if (!List.is_array() || List.empty())
+      return fail(IP, "expected a layer's name or a non-empty array of "
+                      "them, got " +
+                          describeValue(In));
+    for (size_t K = 0; K < List.size(); ++K) {
+      if (!List[K].is_string())
+        return fail(In.is_string() ? IP : IP + "/" + std::to_string(K),
+                    "expected a layer's name, got " + describeValue(List[K]));
+      Inputs.push_back(List[K].get<std::string>());
+    }
   }
   LayerFields Fields;
   for (const LayerField &F : Info.Fields) {
@@ -419,8 +436,67 @@ Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
   std::unique_ptr<Layer> L = createLayer(*K);
   L->Pointer = P.str();
   L->Name = std::move(Name);
+  L->InputNames = std::move(Inputs);
   L->read(Fields);
   return LayerPtr(std::move(L));
+}
+
+/// Resolves each layer's inputs: the layers it names (earlier ones, or
+/// the network's input), else the layer before it. Every layer but the last
+/// feeds exactly one other, so the network's output is the last layer.
+Error SpecReader::wire(Spec &S) {
+  std::map<std::string, int> Index;
+  for (size_t I = 0; I < S.Layers.size(); ++I)
+    Index[S.Layers[I]->Name] = I;
+  std::vector<int> Consumer(S.Layers.size() + 1, -1); // by input + 1
+  for (size_t I = 0; I < S.Layers.size(); ++I) {
+    Layer &L = *S.Layers[I];
+    L.Inputs.clear();
+    if (L.InputNames.empty())
+      L.Inputs.push_back(int(I) - 1);
+    for (size_t K = 0; K < L.InputNames.size(); ++K) {
+      const std::string &N = L.InputNames[K];
+      std::string P = L.Pointer + "/inputs" +
+                      (L.InputNames.size() > 1 ? "/" + std::to_string(K) : "");
+      auto It = Index.find(N);
+      if (N == S.InputName) {
+        L.Inputs.push_back(-1);
+      } else if (It == Index.end()) {
+        std::vector<std::string> Names = {S.InputName};
+        for (size_t J = 0; J < I; ++J)
+          Names.push_back(S.Layers[J]->Name);
+        return fail(P, "no layer named '" + N + "'" + didYouMean(N, Names));
+      } else if (It->second >= int(I)) {
+        return fail(P, "layer '" + N + "' does not come before this one; a "
+                                       "layer's inputs are listed before it");
+      } else {
+        L.Inputs.push_back(It->second);
+      }
+    }
+    unsigned Arity = layerKind(L.Kind).Inputs;
+    if (L.Inputs.size() != Arity)
+      return fail(L.Pointer + "/inputs",
+                  formatv("a {0} layer takes {1} input{2}, got {3}",
+                          layerName(L.Kind), Arity, Arity == 1 ? "" : "s",
+                          L.Inputs.size()));
+    for (int In : L.Inputs) {
+      int &C = Consumer[In + 1];
+      std::string From = In < 0 ? S.InputName : S.Layers[In]->Name;
+      if (C >= 0)
+        return fail(L.Pointer + (L.InputNames.empty() ? "" : "/inputs"),
+                    "'" + From + "' already feeds '" + S.Layers[C]->Name +
+                        "': a value with several consumers is not supported "
+                        "yet");
+      C = I;
+    }
+  }
+  for (size_t I = 0; I + 1 < S.Layers.size(); ++I)
+    if (Consumer[I + 1] < 0)
+      return fail(S.Layers[I]->Pointer,
+                  "layer '" + S.Layers[I]->Name +
+                      "' feeds no other layer; the network's output is its "
+                      "last layer");
+  return Error::success();
 }
 
 Error SpecReader::loss(const json &V, LossSpec &L) {
@@ -603,10 +679,13 @@ Expected<Spec> SpecReader::read(const json &Doc) {
       if (!S.InputShape.empty())
         return fail(P, "the input shape is given twice (also at /input)");
       S.InputShape = *In;
+      S.InputName = (*L)->Name;
       continue;
     }
     S.Layers.push_back(std::move(*L));
   }
+  if (Error E = wire(S))
+    return E;
   if (S.InputShape.empty())
     return fail("", "missing the input shape: give \"input\": {\"shape\": "
                     "[...]} or an input layer first");

@@ -101,6 +101,13 @@ json layers() {
     }
     Props["type"] = {{"const", Type}};
     Props["name"] = {{"type", "string"}};
+    Props["inputs"] = {
+        {"description", "the layers it reads (their names, or the input "
+                        "layer's, default \"input\"); default: the layer "
+                        "before it"},
+        {"oneOf",
+         {{{"type", "string"}},
+          {{"type", "array"}, {"items", {{"type", "string"}}}, {"minItems", 1}}}}};
     One.push_back({{"description", Summary},
                    {"type", "object"},
                    {"properties", std::move(Props)},

@@ -164,6 +164,11 @@ public:
 
   LayerKind Kind;
   std::string Name, Pointer;
+  /// Its inputs as the spec names them ("inputs"; none: the layer before),
+  /// and as the spec reader resolved them: earlier layers' indices, -1 for
+  /// the network's input.
+  std::vector<std::string> InputNames;
+  std::vector<int> Inputs;
   // Set by the graph builder (build() sets Shape; the rest is derived):
   std::vector<int64_t> InShape, Shape; // input and output, batch excluded
   int64_t In = 0, Out = 0;             // features in and out (flattened)
@@ -249,6 +254,7 @@ struct LayerKindInfo {
   llvm::ArrayRef<LayerField> Fields;
   llvm::ArrayRef<KerasClass> Keras;
   std::unique_ptr<Layer> (*Create)();
+  unsigned Inputs = 1; // how many inputs it takes
 };
 
 const LayerKindInfo &layerKind(LayerKind K);

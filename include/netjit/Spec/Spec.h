@@ -133,6 +133,9 @@ struct Spec {
   ResourceLimits Limits;
   std::string Name;
   std::vector<int64_t> InputShape;
+  /// What layers' "inputs" call the network's input: an input layer's
+  /// name, else "input".
+  std::string InputName = "input";
   std::vector<LayerPtr> Layers;
   LossSpec Loss;
   OptimizerSpec Optimizer;
