@@ -8,6 +8,9 @@
 #include "netjit/CodeGen/VectorMath.h"
 #include "netjit/Support/Diagnostics.h"
 
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/IntrinsicsX86.h"
 #include "llvm/TargetParser/Triple.h"
@@ -42,17 +45,38 @@ namespace {
 /// The function being emitted and what its code addresses: the arena, the
 /// workspace (gradients, values, scratch: the arena's own or a thread's),
 /// the caller's rows (Batch of them, the first being row Row0 of a batch of
-/// Total), the stats. Row functions (epilogues) take the same plus a row
-/// range.
+/// Total), the stats. Kernels read the same from their caller's copy in
+/// memory (Slot); row functions (epilogues) take it as arguments.
 struct Frame {
   Function *F = nullptr;
   Value *Arena = nullptr, *Work = nullptr, *X = nullptr, *IO = nullptr,
         *Batch = nullptr, *Stats = nullptr, *Total = nullptr, *Row0 = nullptr;
+  Value *Slot = nullptr;
+  /// In a kernel: what it was passed for the layer calling it (KernelUses),
+  /// by tensor, stats field and dropout layer.
+  const struct KernelUses *Uses = nullptr;
+  DenseMap<int, Value *> TensorArg, StatArg, StreamArg;
 };
 
+/// What a kernel (a GEMM with its epilogue, a loss, a row-wise step) is
+/// passed instead of addressing the calling layer's own: its tensors, its
+/// diagnostics' stats fields and its dropout streams, in the order its steps
+/// first name them. Key spells the steps with these numbered, so layers
+/// whose steps differ only in them call one function: compile time grows
+/// with the distinct kernels, not with depth.
+struct KernelUses {
+  StringRef Kind; // "gemm", "loss", "rows": the start of its name
+  std::vector<int> Tensors, Stats, Streams;
+  std::string Key;
+};
+
+/// Dropout's constant for a layer's stream of masks.
+uint32_t streamConstant(int Layer) { return Layer * 0x9E3779B9u; }
+
 /// The signatures: an entry point's, a part's (gradients_part; row
-/// functions append their row range), update_part's and advance's.
-enum class Sig { Entry, Part, Rows, Update, Advance };
+/// functions append their row range, then what KernelUses lists),
+/// a kernel's, update_part's and advance's.
+enum class Sig { Entry, Part, Rows, Kernel, Update, Advance };
 
 class ProgramEmitter {
 public:
@@ -65,11 +89,18 @@ public:
     FlushDenormals = Triple(M.getTargetTriple()).isX86();
     Fl = B.getFloatTy();
     VT = FixedVectorType::get(Fl, Lanes);
-    for (size_t I = 0; I < G.numActivations(); ++I)
+    for (size_t I = 0; I < G.numActivations(); ++I) {
       Codes.push_back(G.activation(I).Spec.RowWise
                           ? nullptr
                           : std::make_unique<ActivationCode>(
                                 G.activation(I).Forms));
+      ActClass.push_back(I);
+      for (size_t J = 0; J < I; ++J)
+        if (sameActivation(G.activation(J), G.activation(I))) {
+          ActClass[I] = ActClass[J];
+          break;
+        }
+    }
   }
 
   Error emit(EntryPoint E);
@@ -86,8 +117,27 @@ private:
   Type *Fl;
   FixedVectorType *VT;
   std::vector<std::unique_ptr<ActivationCode>> Codes;
+  /// Each activation's first equal one: layers with the same formula and
+  /// fixed parameters share kernels.
+  std::vector<int> ActClass;
   Frame Fr;
-  unsigned RowFns = 0;
+  unsigned RowFns = 0, KernelFns = 0;
+  /// The kernels emitted so far, by KernelUses::Key.
+  StringMap<Function *> Kernels;
+  /// Set where a kernel's code named something it was not passed.
+  bool Unbound = false;
+
+  static bool sameActivation(const NetActivation &A, const NetActivation &C) {
+    const ActivationForms &F = A.Forms, &H = C.Forms;
+    // Expressions are hash-consed in the graph's context: equal formulas
+    // are the same nodes.
+    return !A.Spec.RowWise && !C.Spec.RowWise && F.Forward == H.Forward &&
+           F.Derivative == H.Derivative && F.DerivativeY == H.DerivativeY &&
+           F.ParamDerivatives == H.ParamDerivatives && F.Params == H.Params &&
+           A.Fixed == C.Fixed &&
+           llvm::equal(llvm::make_first_range(A.Trained),
+                       llvm::make_first_range(C.Trained));
+  }
 
   Value *i64(int64_t V) { return B.getInt64(V); }
   Value *f32(double V) { return ConstantFP::get(Fl, V); }
@@ -119,7 +169,8 @@ private:
       B.CreateIntrinsic(Intrinsic::x86_sse_ldmxcsr, {}, {SavedMode});
   }
 
-  Function *declare(const Twine &Name, Sig S) {
+  Function *declare(const Twine &Name, Sig S,
+                    const KernelUses *U = nullptr) {
     LLVMContext &Ctx = M.getContext();
     Type *Ptr = PointerType::getUnqual(Ctx), *I64 = Type::getInt64Ty(Ctx);
     SmallVector<Type *, 8> Params;
@@ -130,11 +181,20 @@ private:
       NoAlias = {0, 1, 2, 4};
       break;
     case Sig::Part: // arena, work, x, io, rows, stats, total, row0
-    case Sig::Rows: // ... row0, rows
+    case Sig::Rows: // ... row0, rows, then what KernelUses lists
       Params = {Ptr, Ptr, Ptr, Ptr, I64, Ptr, I64, I64};
       if (S == Sig::Rows)
         Params.append({I64, I64});
+      if (U) {
+        Params.append(U->Tensors.size() + U->Stats.size(), Ptr);
+        Params.append(U->Streams.size(), Type::getInt32Ty(Ctx));
+      }
       NoAlias = {0, 1, 2, 3, 5};
+      break;
+    case Sig::Kernel: // the caller's frame, what KernelUses lists (i64s)
+      // Two arguments, not a dozen: the calls are most of what grows with
+      // depth, and a long argument list costs instruction selection.
+      Params = {Ptr, Ptr};
       break;
     case Sig::Update: // arena, extra workspaces, lo, hi, stats
       Params = {Ptr, Ptr, I64, I64, Ptr};
@@ -146,8 +206,8 @@ private:
     }
     Function *F = Function::Create(
         FunctionType::get(Type::getVoidTy(Ctx), Params, false),
-        S == Sig::Rows ? GlobalValue::InternalLinkage
-                       : GlobalValue::ExternalLinkage,
+        S == Sig::Rows || S == Sig::Kernel ? GlobalValue::InternalLinkage
+                                           : GlobalValue::ExternalLinkage,
         Name, M);
     F->addFnAttr(Attribute::NoUnwind);
     F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
@@ -158,7 +218,7 @@ private:
     return F;
   }
 
-  void enter(Function *F, Sig S) {
+  void enter(Function *F, Sig S, const KernelUses *U = nullptr) {
     B.SetInsertPoint(BasicBlock::Create(M.getContext(), "entry", F));
     auto A = [&](unsigned I) { return F->getArg(I); };
     Fr = Frame();
@@ -166,13 +226,37 @@ private:
     Fr.Arena = A(0);
     switch (S) {
     case Sig::Entry:
-      Fr = {F, A(0), B.CreateConstInBoundsGEP1_64(Fl, A(0), T.workOffset()),
-            A(1), A(2), A(3), A(4), A(3), i64(0)};
+      Fr.Work = B.CreateConstInBoundsGEP1_64(Fl, A(0), T.workOffset());
+      Fr.X = A(1);
+      Fr.IO = A(2);
+      Fr.Batch = Fr.Total = A(3);
+      Fr.Stats = A(4);
+      Fr.Row0 = i64(0);
+      break;
+    case Sig::Kernel:
+      enterKernel(*U);
       break;
     case Sig::Part:
-    case Sig::Rows:
-      Fr = {F, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7)};
+    case Sig::Rows: {
+      Fr.Work = A(1);
+      Fr.X = A(2);
+      Fr.IO = A(3);
+      Fr.Batch = A(4);
+      Fr.Stats = A(5);
+      Fr.Total = A(6);
+      Fr.Row0 = A(7);
+      if (!U)
+        break;
+      Fr.Uses = U;
+      unsigned Next = S == Sig::Rows ? 10 : 8;
+      for (int T : U->Tensors)
+        Fr.TensorArg[T] = A(Next++);
+      for (int St : U->Stats)
+        Fr.StatArg[St] = A(Next++);
+      for (int L : U->Streams)
+        Fr.StreamArg[L] = A(Next++);
       break;
+    }
     case Sig::Update:
       Fr.Stats = A(4);
       break;
@@ -181,12 +265,78 @@ private:
     }
     if (S == Sig::Entry || S == Sig::Part || S == Sig::Update)
       flushDenormals();
+    if (S == Sig::Entry || S == Sig::Part)
+      storeFrame();
+  }
+
+  /// The frame as kernels read it: {arena, work, x, io, batch, stats,
+  /// total, row0}, in the entry block.
+  StructType *frameType() {
+    Type *Ptr = B.getPtrTy(), *I64 = B.getInt64Ty();
+    return StructType::get(M.getContext(),
+                           {Ptr, Ptr, Ptr, Ptr, I64, Ptr, I64, I64});
+  }
+  void storeFrame() {
+    StructType *Ty = frameType();
+    Fr.Slot = B.CreateAlloca(Ty, nullptr, "frame");
+    Value *Fields[] = {Fr.Arena, Fr.Work,  Fr.X,     Fr.IO,
+                       Fr.Batch, Fr.Stats, Fr.Total, Fr.Row0};
+    for (unsigned I = 0; I < 8; ++I)
+      B.CreateStore(Fields[I], B.CreateStructGEP(Ty, Fr.Slot, I));
+  }
+  /// A kernel's frame from its caller's, and what U lists from the i64s
+  /// its second argument points at: tensors as offsets in floats from their
+  /// base (the role's: the key keeps roles apart), stats fields as indices,
+  /// dropout streams as their 32-bit keys.
+  void enterKernel(const KernelUses &U) {
+    Function *F = Fr.F;
+    StructType *Ty = frameType();
+    Value *Fields[8];
+    for (unsigned I = 0; I < 8; ++I)
+      Fields[I] = B.CreateLoad(Ty->getElementType(I),
+                               B.CreateStructGEP(Ty, F->getArg(0), I));
+    Fr.Arena = Fields[0];
+    Fr.Work = Fields[1];
+    Fr.X = Fields[2];
+    Fr.IO = Fields[3];
+    Fr.Batch = Fields[4];
+    Fr.Stats = Fields[5];
+    Fr.Total = Fields[6];
+    Fr.Row0 = Fields[7];
+    Fr.Uses = &U;
+    unsigned Next = 0;
+    auto Word = [&] {
+      return B.CreateLoad(B.getInt64Ty(), B.CreateConstInBoundsGEP1_64(
+                                              B.getInt64Ty(), F->getArg(1),
+                                              Next++));
+    };
+    for (int Id : U.Tensors)
+      Fr.TensorArg[Id] =
+          B.CreateInBoundsGEP(Fl, tensorBase(T.tensor(Id).Role), Word());
+    for (int Field : U.Stats)
+      Fr.StatArg[Field] =
+          B.CreateInBoundsGEP(B.getDoubleTy(), Fr.Stats, Word());
+    for (int Layer : U.Streams)
+      Fr.StreamArg[Layer] = B.CreateTrunc(Word(), B.getInt32Ty());
   }
 
   /// A tensor's first float.
   Value *ptr(int Tensor) {
+    if (Fr.Uses) {
+      auto It = Fr.TensorArg.find(Tensor);
+      if (It != Fr.TensorArg.end())
+        return It->second;
+      Unbound = true;
+    }
     const TensorInfo &I = T.tensor(Tensor);
-    switch (I.Role) {
+    int64_t Offset = tensorOffset(I);
+    Value *Base = tensorBase(I.Role);
+    return Offset ? B.CreateConstInBoundsGEP1_64(Fl, Base, Offset) : Base;
+  }
+  /// Where a tensor of role R lives: the caller's x or io, the workspace
+  /// (gradients, values, scratch) or the arena; and its offset there.
+  Value *tensorBase(TensorRole R) {
+    switch (R) {
     case TensorRole::Input:
       return Fr.X;
     case TensorRole::Labels:
@@ -195,11 +345,28 @@ private:
     case TensorRole::Grad:
     case TensorRole::Value:
     case TensorRole::Scratch:
-      return B.CreateConstInBoundsGEP1_64(Fl, Fr.Work,
-                                          I.Offset - T.workOffset());
-    default:
-      return B.CreateConstInBoundsGEP1_64(Fl, Fr.Arena, I.Offset);
+      return Fr.Work;
+    case TensorRole::Param:
+    case TensorRole::Slot:
+      break;
     }
+    return Fr.Arena;
+  }
+  int64_t tensorOffset(const TensorInfo &I) {
+    switch (I.Role) {
+    case TensorRole::Input:
+    case TensorRole::Labels:
+    case TensorRole::Targets:
+      return 0;
+    case TensorRole::Grad:
+    case TensorRole::Value:
+    case TensorRole::Scratch:
+      return I.Offset - T.workOffset();
+    case TensorRole::Param:
+    case TensorRole::Slot:
+      break;
+    }
+    return I.Offset;
   }
   Value *rowPtr(int Tensor, Value *Row) {
     return B.CreateInBoundsGEP(
@@ -245,11 +412,27 @@ private:
   Error rowStep(const Step &S, Value *Row);
   Error rowSteps(ArrayRef<Step> Steps, Value *Row0, Value *Rows);
   Expected<Function *> rowFunction(ArrayRef<Step> Steps);
-  void callRows(Function *RF, Value *Row0, Value *Rows) {
-    B.CreateCall(RF, {Fr.Arena, Fr.Work, Fr.X, Fr.IO, Fr.Batch, Fr.Stats,
-                      Fr.Total, Fr.Row0, Row0, Rows});
-  }
+  KernelUses uses(ArrayRef<Step> Steps, StringRef Kind);
+  void collectUses(const Step &S, KernelUses &U, raw_ostream &OS);
+  Expected<Function *> kernel(const KernelUses &U, Sig S,
+                              function_ref<Error(Function *)> Body);
+  /// Calls kernel K with the frame, Extra (a row range) and what U lists,
+  /// as this frame addresses them.
+  void callKernel(Function *K, const KernelUses &U);
+  void callRows(Function *RF, Value *Row0, Value *Rows);
+  /// Every kernel call's i64s, one array for the module (KernelArgs, a
+  /// placeholder until finish() knows them all).
+  std::vector<int64_t> ArgWords;
+  GlobalVariable *KernelArgs = nullptr;
+
+public:
+  /// Emits the kernels' argument array.
+  void finish();
+
+private:
   Error step(const Step &S);
+  Error matMul(const Step &S);
+  Error lossRows(const Step &S);
   Error lossRow(const Step &S, Value *Row);
   Value *dropoutKey(const Step &S, Value *Row);
   Value *dropoutScale(const Step &S, Value *Key, Value *ColIdx);
@@ -257,6 +440,25 @@ private:
   void advance();
   Error update(Value *Lo, Value *Hi, unsigned NExtra, Value *Extra);
   void addStat(unsigned Field, Value *V);
+  /// A stats field: a kernel's argument for a diagnostics field it names.
+  Value *statPtr(unsigned Field) {
+    if (Fr.Uses) {
+      auto It = Fr.StatArg.find(Field);
+      if (It != Fr.StatArg.end())
+        return It->second;
+    }
+    return B.CreateConstInBoundsGEP1_64(B.getDoubleTy(), Fr.Stats, Field);
+  }
+  /// Dropout's layer constant (a kernel's argument).
+  Value *streamKey(int Layer) {
+    if (Fr.Uses) {
+      auto It = Fr.StreamArg.find(Layer);
+      if (It != Fr.StreamArg.end())
+        return It->second;
+      Unbound = true;
+    }
+    return B.getInt32(streamConstant(Layer));
+  }
 
   /// Chunks of Lanes floats over [0, N): whole ones in a loop, then the
   /// last N % Lanes under a mask (null for whole chunks).
@@ -317,7 +519,7 @@ private:
 };
 
 void ProgramEmitter::addStat(unsigned Field, Value *V) {
-  Value *P = B.CreateConstInBoundsGEP1_64(B.getDoubleTy(), Fr.Stats, Field);
+  Value *P = statPtr(Field);
   Value *D = V->getType()->isDoubleTy() ? V : B.CreateFPExt(V, B.getDoubleTy());
   B.CreateStore(B.CreateFAdd(B.CreateLoad(B.getDoubleTy(), P), D), P);
 }
@@ -346,7 +548,7 @@ Value *ProgramEmitter::dropoutKey(const Step &S, Value *Row) {
   Value *Seed = B.CreateLoad(B.getInt64Ty(), header(HeaderWord::Seed));
   Value *Key = B.CreateXor(B.CreateTrunc(Seed, I32),
                            B.CreateTrunc(B.CreateLShr(Seed, 32), I32));
-  Key = mix32(B, B.CreateXor(Key, B.getInt32(S.Layer * 0x9E3779B9u)));
+  Key = mix32(B, B.CreateXor(Key, streamKey(S.Layer)));
   Key = mix32(B, B.CreateXor(Key, Step));
   // The row within the whole batch: the mask does not depend on how the
   // batch is split between threads.
@@ -565,18 +767,147 @@ Error ProgramEmitter::rowSteps(ArrayRef<Step> Steps, Value *Row0,
 }
 
 /// An internal function running Steps over rows [row0, row0 + rows): a
-/// GEMM's epilogue, called after each block of rows.
+/// GEMM kernel's epilogue, called after each block of rows, passed what
+/// the kernel was.
 Expected<Function *> ProgramEmitter::rowFunction(ArrayRef<Step> Steps) {
+  assert(Fr.Uses && "an epilogue belongs to a kernel");
   Frame Saved = Fr;
   IRBuilderBase::InsertPoint IP = B.saveIP();
-  Function *RF = declare(Prefix + ".rows." + Twine(RowFns++), Sig::Rows);
-  enter(RF, Sig::Rows);
-  if (Error E = rowSteps(Steps, RF->getArg(8), RF->getArg(9)))
-    return E;
-  B.CreateRetVoid();
+  Function *RF = declare(Fr.F->getName() + ".rows", Sig::Rows, Saved.Uses);
+  enter(RF, Sig::Rows, Saved.Uses);
+  Error E = rowSteps(Steps, RF->getArg(8), RF->getArg(9));
+  if (!E)
+    B.CreateRetVoid();
   Fr = Saved;
   B.restoreIP(IP);
+  if (E)
+    return E;
   return RF;
+}
+
+/// Steps' kernel key: each step's kind and constants, its tensors (shape
+/// and role where first named, else their number), its activation (the
+/// first equal one) and its stats fields and dropout layers by number.
+void ProgramEmitter::collectUses(const Step &S, KernelUses &U,
+                                 raw_ostream &OS) {
+  auto Number = [](std::vector<int> &List, int X) {
+    auto It = llvm::find(List, X);
+    if (It != List.end())
+      return unsigned(It - List.begin());
+    List.push_back(X);
+    return unsigned(List.size() - 1);
+  };
+  auto Tensor = [&](int Id) {
+    if (Id < 0) {
+      OS << " -";
+      return;
+    }
+    size_t Known = U.Tensors.size();
+    unsigned N = Number(U.Tensors, Id);
+    OS << " t" << N;
+    if (N == Known) {
+      const TensorInfo &I = T.tensor(Id);
+      OS << ':' << int(I.Role) << (I.BatchRows ? 'B' : 'F') << I.Rows << 'x'
+         << I.Cols;
+    }
+  };
+  OS << " (" << int(S.Kind) << (S.TransA ? 'T' : 'N') << (S.TransB ? 'T' : 'N');
+  for (int I : S.In)
+    Tensor(I);
+  OS << " ->";
+  Tensor(S.Out);
+  Tensor(S.Out2);
+  if (S.Act >= 0) {
+    OS << " a" << ActClass[S.Act];
+    for (auto &[Name, Index] : G.activation(S.Act).Trained)
+      Tensor(T.paramTensor(Index));
+  }
+  OS << " p" << S.Param << " r" << llvm::bit_cast<uint64_t>(S.Rate);
+  if (S.Stat >= 0)
+    OS << " s" << Number(U.Stats, S.Stat);
+  if (S.Layer >= 0)
+    OS << " l" << Number(U.Streams, S.Layer);
+  for (const Step &E : S.Epilogue)
+    collectUses(E, U, OS);
+  OS << ')';
+}
+
+KernelUses ProgramEmitter::uses(ArrayRef<Step> Steps, StringRef Kind) {
+  KernelUses U;
+  U.Kind = Kind;
+  raw_string_ostream OS(U.Key);
+  OS << Kind;
+  for (const Step &S : Steps)
+    collectUses(S, U, OS);
+  return U;
+}
+
+/// The kernel U describes: emitted by Body the first time, in a function
+/// of its own, the same function for every later layer with its key.
+Expected<Function *>
+ProgramEmitter::kernel(const KernelUses &U, Sig S,
+                       function_ref<Error(Function *)> Body) {
+  if (Function *F = Kernels.lookup(U.Key))
+    return F;
+  Frame Saved = Fr;
+  IRBuilderBase::InsertPoint IP = B.saveIP();
+  Function *F =
+      declare(Prefix + "." + U.Kind + "." + Twine(KernelFns++), S, &U);
+  // Inlined, it would be compiled again for every layer calling it; a call
+  // per GEMM or pass over the batch costs nothing measurable.
+  F->addFnAttr(Attribute::NoInline);
+  enter(F, S, &U);
+  Error E = Body(F);
+  if (!E)
+    B.CreateRetVoid();
+  Fr = Saved;
+  B.restoreIP(IP);
+  if (E)
+    return E;
+  Kernels[U.Key] = F;
+  return F;
+}
+
+void ProgramEmitter::callKernel(Function *K, const KernelUses &U) {
+  assert(!Fr.Uses && "kernels are called from the entry points");
+  if (!KernelArgs)
+    KernelArgs = new GlobalVariable(M, B.getInt64Ty(), true,
+                                    GlobalValue::PrivateLinkage, nullptr,
+                                    Prefix + ".args");
+  Value *Args = B.CreateConstInBoundsGEP1_64(B.getInt64Ty(), KernelArgs,
+                                             ArgWords.size());
+  for (int Id : U.Tensors)
+    ArgWords.push_back(tensorOffset(T.tensor(Id)));
+  for (int Field : U.Stats)
+    ArgWords.push_back(Field);
+  for (int Layer : U.Streams)
+    ArgWords.push_back(streamConstant(Layer));
+  B.CreateCall(K, {Fr.Slot, Args});
+}
+
+void ProgramEmitter::callRows(Function *RF, Value *Row0, Value *Rows) {
+  SmallVector<Value *, 16> Args = {Fr.Arena, Fr.Work,  Fr.X,     Fr.IO,
+                                   Fr.Batch, Fr.Stats, Fr.Total, Fr.Row0,
+                                   Row0,     Rows};
+  for (int Id : Fr.Uses->Tensors)
+    Args.push_back(ptr(Id));
+  for (int Field : Fr.Uses->Stats)
+    Args.push_back(statPtr(Field));
+  for (int Layer : Fr.Uses->Streams)
+    Args.push_back(streamKey(Layer));
+  B.CreateCall(RF, Args);
+}
+
+void ProgramEmitter::finish() {
+  if (!KernelArgs)
+    return;
+  Constant *Init = ConstantDataArray::get(M.getContext(), ArrayRef(ArgWords));
+  auto *G = new GlobalVariable(M, Init->getType(), true,
+                               GlobalValue::PrivateLinkage, Init);
+  G->takeName(KernelArgs);
+  KernelArgs->replaceAllUsesWith(G);
+  KernelArgs->eraseFromParent();
+  KernelArgs = nullptr;
 }
 
 /// One row of a loss: its value and correct count into the stats, its
@@ -741,53 +1072,19 @@ Error ProgramEmitter::step(const Step &S) {
       B.CreateMemSet(ptr(I), B.getInt8(0),
                      T.tensor(I).Rows * T.tensor(I).Cols * 4, Align(64));
     return Error::success();
-  case StepKind::MatMul: {
-    const TensorInfo &A = T.tensor(S.In[0]), &Bt = T.tensor(S.In[1]),
-                     &C = T.tensor(S.Out);
-    auto Dim = [&](const TensorInfo &I, bool Rows) -> Value * {
-      if (Rows && I.BatchRows)
-        return Fr.Batch;
-      return i64(Rows ? I.Rows : I.Cols);
-    };
-    GemmOperands Ops;
-    Ops.A = ptr(S.In[0]);
-    Ops.B = ptr(S.In[1]);
-    Ops.C = ptr(S.Out);
-    Ops.Lda = A.Cols;
-    Ops.Ldb = Bt.Cols;
-    Ops.Ldc = C.Cols;
-    Ops.TransA = S.TransA;
-    Ops.TransB = S.TransB;
-    Ops.M = S.TransA ? Dim(A, false) : Dim(A, true);
-    Ops.K = S.TransA ? Dim(A, true) : Dim(A, false);
-    Ops.N = C.Cols;
-    Ops.MHint = T.maxBatch();
-    if (S.TransB)
-      Ops.Pack = ptr(S.In[2]);
-    Function *RF = nullptr;
-    if (!S.Epilogue.empty()) {
-      auto F = rowFunction(S.Epilogue);
-      if (!F)
-        return F.takeError();
-      RF = *F;
-    }
-    emitGemm(B, Ops, Lanes, [&](Value *Row0, Value *Rows) {
-      if (RF)
-        callRows(RF, Row0, Rows);
-    });
-    return Error::success();
-  }
+  case StepKind::MatMul:
   case StepKind::SoftmaxXent:
   case StepKind::SigmoidXent:
   case StepKind::PointLoss: {
-    Error E = Error::success();
-    emitFor(B, i64(0), Fr.Batch, 1, [&](Value *R) {
-      E = lossRow(S, R);
-      for (const Step &Ep : S.Epilogue)
-        if (!E)
-          E = rowStep(Ep, R);
-    }, "r");
-    return E;
+    bool Gemm = S.Kind == StepKind::MatMul;
+    KernelUses U = uses(S, Gemm ? "gemm" : "loss");
+    auto K = kernel(U, Sig::Kernel, [&](Function *) {
+      return Gemm ? matMul(S) : lossRows(S);
+    });
+    if (!K)
+      return K.takeError();
+    callKernel(*K, U);
+    return Error::success();
   }
   case StepKind::SumTo: {
     Value *Src = ptr(S.In[0]);
@@ -827,14 +1124,67 @@ Error ProgramEmitter::step(const Step &S) {
   case StepKind::LogSoftmax:
   case StepKind::SumSquares: {
     // A row-wise step no producer took: its own pass over the batch.
-    auto F = rowFunction(S);
+    KernelUses U = uses(S, "rows");
+    auto F = kernel(U, Sig::Kernel,
+                    [&](Function *) { return rowSteps(S, i64(0), Fr.Batch); });
     if (!F)
       return F.takeError();
-    callRows(*F, i64(0), Fr.Batch);
+    callKernel(*F, U);
     return Error::success();
   }
   }
   return plainError(ErrorKind::Compile, "no lowering for " + stepName(S.Kind));
+}
+
+/// A GEMM and its epilogue (the body of its kernel).
+Error ProgramEmitter::matMul(const Step &S) {
+  const TensorInfo &A = T.tensor(S.In[0]), &Bt = T.tensor(S.In[1]),
+                   &C = T.tensor(S.Out);
+  auto Dim = [&](const TensorInfo &I, bool Rows) -> Value * {
+    if (Rows && I.BatchRows)
+      return Fr.Batch;
+    return i64(Rows ? I.Rows : I.Cols);
+  };
+  GemmOperands Ops;
+  Ops.A = ptr(S.In[0]);
+  Ops.B = ptr(S.In[1]);
+  Ops.C = ptr(S.Out);
+  Ops.Lda = A.Cols;
+  Ops.Ldb = Bt.Cols;
+  Ops.Ldc = C.Cols;
+  Ops.TransA = S.TransA;
+  Ops.TransB = S.TransB;
+  Ops.M = S.TransA ? Dim(A, false) : Dim(A, true);
+  Ops.K = S.TransA ? Dim(A, true) : Dim(A, false);
+  Ops.N = C.Cols;
+  Ops.MHint = T.maxBatch();
+  if (S.TransB)
+    Ops.Pack = ptr(S.In[2]);
+  Function *RF = nullptr;
+  if (!S.Epilogue.empty()) {
+    auto F = rowFunction(S.Epilogue);
+    if (!F)
+      return F.takeError();
+    RF = *F;
+  }
+  emitGemm(B, Ops, Lanes, [&](Value *Row0, Value *Rows) {
+    if (RF)
+      callRows(RF, Row0, Rows);
+  });
+  return Error::success();
+}
+
+/// A loss over the batch's rows, each row's epilogue after it (the body of
+/// its kernel).
+Error ProgramEmitter::lossRows(const Step &S) {
+  Error E = Error::success();
+  emitFor(B, i64(0), Fr.Batch, 1, [&](Value *R) {
+    E = lossRow(S, R);
+    for (const Step &Ep : S.Epilogue)
+      if (!E)
+        E = rowStep(Ep, R);
+  }, "r");
+  return E;
 }
 
 /// The header's per-step counters: the step count and Adam's beta powers
@@ -1088,6 +1438,9 @@ Error ProgramEmitter::emit(EntryPoint EP) {
   if (SavedMode)
     restoreDenormals();
   B.CreateRetVoid();
+  if (Unbound)
+    return plainError(ErrorKind::Compile,
+                      "a kernel addresses a tensor it was not passed");
   return Error::success();
 }
 
@@ -1099,6 +1452,7 @@ Error emitProgram(Module &M, const TrainGraph &T, StringRef Prefix,
   for (EntryPoint EP : AllEntryPoints)
     if (Error Err = E.emit(EP))
       return Err;
+  E.finish();
   return Error::success();
 }
 
