@@ -2,19 +2,23 @@
 // MLPs of LAYERS hidden dense layers of 64 relu units (784 inputs, 10
 // softmax outputs, Adam, batch 32), as JSON:
 //   {"lanes", "runs": [{"layers", "compile_ms" (CompiledModel::compile, no
-//    cache), "graph_ms", "ir_ms", "o3_ms", "codegen_ms" (the same pipeline
-//    by stage), "ir_instructions" (before O3)}]}
-// Run by bench/run; not a test.
-//   netjit-bench-compile [LAYERS...]   (default 1 16 64 128)
+//    cache), "compile_cpu_ms" (its CPU time: on a shared machine, what the
+//    compile costs itself), "graph_ms", "ir_ms", "o3_ms", "codegen_ms" (the
+//    same pipeline by stage, CPU time), "ir_instructions" (before O3)}]}
+// A spec file in place of a depth is measured the same way ("layers" is
+// then its path). Run by bench/run; not a test.
+//   netjit-bench-compile [LAYERS|SPEC.json...]   (default 1 16 64 128)
 #include "netjit/JIT/Jit.h"
 #include "netjit/Runtime/Model.h"
 
 #include "llvm/IR/InstIterator.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 using namespace netjit;
 using Clock = std::chrono::steady_clock;
@@ -23,6 +27,12 @@ namespace {
 
 double msSince(Clock::time_point T0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - T0).count();
+}
+
+double cpuMs() {
+  timespec T;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &T);
+  return T.tv_sec * 1e3 + T.tv_nsec / 1e6;
 }
 
 std::string depthSpec(int Layers) {
@@ -48,36 +58,52 @@ template <typename T> T orExit(llvm::Expected<T> V) {
   return std::move(*V);
 }
 
-nlohmann::json measure(int Layers, llvm::TargetMachine &TM) {
-  std::string Text = depthSpec(Layers);
-  nlohmann::json R = {{"layers", Layers}};
+nlohmann::json measure(llvm::StringRef Arg, llvm::TargetMachine &TM) {
+  std::string Text;
+  nlohmann::json R;
+  if (Arg.ends_with(".json")) {
+    auto Buf = llvm::MemoryBuffer::getFile(Arg);
+    if (!Buf) {
+      llvm::errs() << "netjit-bench-compile: " << Arg << ": "
+                   << Buf.getError().message() << "\n";
+      std::exit(1);
+    }
+    Text = (*Buf)->getBuffer().str();
+    R["layers"] = Arg.str();
+  } else {
+    int Layers = std::atoi(Arg.str().c_str());
+    Text = depthSpec(Layers);
+    R["layers"] = Layers;
+  }
   // The figure: the whole step as a host program compiles it, cold.
   {
     auto G = orExit(NetworkGraph::build(orExit(parseSpec(Text, "<depth>"))));
     CompileOptions CO;
     CO.Jit.UseCache = false;
     auto T0 = Clock::now();
+    double C0 = cpuMs();
     orExit(CompiledModel::compile(std::move(G), CO));
+    R["compile_cpu_ms"] = cpuMs() - C0;
     R["compile_ms"] = msSince(T0);
   }
   // The same pipeline stage by stage, to see which one grows.
-  auto T0 = Clock::now();
+  double T0 = cpuMs();
   auto G = orExit(NetworkGraph::build(orExit(parseSpec(Text, "<depth>"))));
   auto T = orExit(buildTrainingProgram(*G, 0, false, true));
-  R["graph_ms"] = msSince(T0);
-  T0 = Clock::now();
+  R["graph_ms"] = cpuMs() - T0;
+  T0 = cpuMs();
   ProgramModule PM = orExit(buildProgramModule(*T, "netjit", TM, 1));
-  R["ir_ms"] = msSince(T0);
+  R["ir_ms"] = cpuMs() - T0;
   size_t Instructions = 0;
   for (llvm::Function &F : *PM.M)
     Instructions += std::distance(inst_begin(F), inst_end(F));
   R["ir_instructions"] = Instructions;
-  T0 = Clock::now();
+  T0 = cpuMs();
   optimizeModule(*PM.M, TM);
-  R["o3_ms"] = msSince(T0);
-  T0 = Clock::now();
+  R["o3_ms"] = cpuMs() - T0;
+  T0 = cpuMs();
   orExit(emitObject(*PM.M, TM));
-  R["codegen_ms"] = msSince(T0);
+  R["codegen_ms"] = cpuMs() - T0;
   PM.M.reset();
   return R;
 }
@@ -85,14 +111,12 @@ nlohmann::json measure(int Layers, llvm::TargetMachine &TM) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::vector<int> Depths;
-  for (int I = 1; I < argc; ++I)
-    Depths.push_back(std::atoi(argv[I]));
+  std::vector<std::string> Depths(argv + 1, argv + argc);
   if (Depths.empty())
-    Depths = {1, 16, 64, 128};
+    Depths = {"1", "16", "64", "128"};
   auto TM = orExit(createTargetMachine({}));
   nlohmann::json Runs = nlohmann::json::array();
-  for (int D : Depths)
+  for (const std::string &D : Depths)
     Runs.push_back(measure(D, *TM));
   nlohmann::json J = {{"lanes", vectorLanes(*TM)}, {"runs", Runs}};
   std::printf("%s\n", J.dump().c_str());

@@ -204,11 +204,14 @@ private:
       Params = {Ptr};
       break;
     }
-    Function *F = Function::Create(
-        FunctionType::get(Type::getVoidTy(Ctx), Params, false),
-        S == Sig::Rows || S == Sig::Kernel ? GlobalValue::InternalLinkage
-                                           : GlobalValue::ExternalLinkage,
-        Name, M);
+    // An entry point called before its body is emitted is declared first.
+    Function *F = M.getFunction(Name.str());
+    if (!F || !F->isDeclaration())
+      F = Function::Create(
+          FunctionType::get(Type::getVoidTy(Ctx), Params, false),
+          S == Sig::Rows || S == Sig::Kernel ? GlobalValue::InternalLinkage
+                                             : GlobalValue::ExternalLinkage,
+          Name, M);
     F->addFnAttr(Attribute::NoUnwind);
     F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
     F->addFnAttr("prefer-vector-width", std::to_string(Lanes * 32));
@@ -1415,8 +1418,16 @@ Error ProgramEmitter::emit(EntryPoint EP) {
                   Fr.Row0});
     if (EP == EntryPoint::TrainStep) {
       advance();
-      if (Error E = update(i64(0), i64(T.paramsSpan()), 0, nullptr))
+      if (Threads == 1) {
+        // update_part sums no other workspace: it is this update, compiled
+        // once for both.
+        Function *UP = declare(Prefix + "_update_part", Sig::Update);
+        CallInst *C = B.CreateCall(UP, {Fr.Arena, Constant::getNullValue(B.getPtrTy()),
+                                        i64(0), i64(T.paramsSpan()), Fr.Stats});
+        C->addFnAttr(Attribute::NoInline);
+      } else if (Error E = update(i64(0), i64(T.paramsSpan()), 0, nullptr)) {
         return E;
+      }
     }
     break;
   }
