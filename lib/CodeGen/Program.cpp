@@ -13,6 +13,7 @@
 #include "llvm/ADT/bit.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/IntrinsicsX86.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/TargetParser/Triple.h"
 #include <cmath>
 
@@ -76,7 +77,7 @@ uint32_t streamConstant(int Layer) { return Layer * 0x9E3779B9u; }
 /// The signatures: an entry point's, a part's (gradients_part; row
 /// functions append their row range, then what KernelUses lists),
 /// a kernel's, update_part's and advance's.
-enum class Sig { Entry, Part, Rows, Kernel, Update, Advance };
+enum class Sig { Entry, Part, Rows, Kernel, Update, Range, Advance };
 
 class ProgramEmitter {
 public:
@@ -197,7 +198,10 @@ private:
       Params = {Ptr, Ptr};
       break;
     case Sig::Update: // arena, extra workspaces, lo, hi, stats
+    case Sig::Range:  // ... begin, count, stats field
       Params = {Ptr, Ptr, I64, I64, Ptr};
+      if (S == Sig::Range)
+        Params.append({I64, I64, I64});
       NoAlias = {0, 4};
       break;
     case Sig::Advance: // arena
@@ -209,8 +213,9 @@ private:
     if (!F || !F->isDeclaration())
       F = Function::Create(
           FunctionType::get(Type::getVoidTy(Ctx), Params, false),
-          S == Sig::Rows || S == Sig::Kernel ? GlobalValue::InternalLinkage
-                                             : GlobalValue::ExternalLinkage,
+          S == Sig::Rows || S == Sig::Kernel || S == Sig::Range
+              ? GlobalValue::InternalLinkage
+              : GlobalValue::ExternalLinkage,
           Name, M);
     F->addFnAttr(Attribute::NoUnwind);
     F->addFnAttr("min-legal-vector-width", std::to_string(Lanes * 32));
@@ -261,6 +266,7 @@ private:
       break;
     }
     case Sig::Update:
+    case Sig::Range:
       Fr.Stats = A(4);
       break;
     case Sig::Advance:
@@ -442,7 +448,13 @@ private:
   GlobalVariable *columnIndices(int64_t N);
   void advance();
   Error update(Value *Lo, Value *Hi, unsigned NExtra, Value *Extra);
+  Expected<Function *> updateKernel(double L1, double L2, bool SumSq,
+                                    unsigned NExtra);
+  Error updateRange(Value *Lo, Value *Hi, Value *Begin, Value *Count,
+                    double L1, double L2, Value *SumSqAt, unsigned NExtra,
+                    Value *Extra);
   void addStat(unsigned Field, Value *V);
+  void addStatAt(Value *P, Value *V);
   /// A stats field: a kernel's argument for a diagnostics field it names.
   Value *statPtr(unsigned Field) {
     if (Fr.Uses) {
@@ -522,7 +534,10 @@ private:
 };
 
 void ProgramEmitter::addStat(unsigned Field, Value *V) {
-  Value *P = statPtr(Field);
+  addStatAt(statPtr(Field), V);
+}
+
+void ProgramEmitter::addStatAt(Value *P, Value *V) {
   Value *D = V->getType()->isDoubleTy() ? V : B.CreateFPExt(V, B.getDoubleTy());
   B.CreateStore(B.CreateFAdd(B.CreateLoad(B.getDoubleTy(), P), D), P);
 }
@@ -1208,13 +1223,16 @@ void ProgramEmitter::advance() {
   }
 }
 
-/// The optimizer over the parameter floats [Lo, Hi) (relative to the
-/// parameter region), after advance(): one loop where no tensor is
-/// regularized, else one per tensor. The gradient is the arena's plus, when
-/// threads split the batch, the same floats of NExtra other workspaces
-/// (Extra, an array of pointers); the sum is stored back in the arena's.
-Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
-                             Value *Extra) {
+/// One loop of the optimizer: over the parameter floats [Begin, Begin +
+/// Count) clipped to [Lo, Hi) (relative to the parameter region), after
+/// advance(). The gradient is the arena's plus, when threads split the
+/// batch, the same floats of NExtra other workspaces (Extra, an array of
+/// pointers); the sum is stored back in the arena's. SumSqAt, if any, gets
+/// the gradient's squared norm (diagnostics).
+Error ProgramEmitter::updateRange(Value *Lo, Value *Hi, Value *Begin,
+                                  Value *Count, double L1, double L2,
+                                  Value *SumSqAt, unsigned NExtra,
+                                  Value *Extra) {
   const OptimizerSpec &O = G.spec().Optimizer;
   Type *Dbl = B.getDoubleTy();
   double Lr = O.get("learning_rate");
@@ -1236,12 +1254,11 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
   unsigned Slots = T.numSlots();
 
   // Slot K's stream is input 2 + K; the extra gradients follow.
-  auto Range = [&](int64_t Begin, int64_t Count, double L1, double L2,
-                   int SumSqStat) -> Error {
-    // [Begin, Begin + Count) clipped to [Lo, Hi), relative offsets.
-    Begin -= T.paramsOffset();
-    Value *From = B.CreateBinaryIntrinsic(Intrinsic::smax, Lo, i64(Begin));
-    Value *To = B.CreateBinaryIntrinsic(Intrinsic::smin, Hi, i64(Begin + Count));
+  {
+    // [Begin, Begin + Count) clipped to [Lo, Hi).
+    Value *From = B.CreateBinaryIntrinsic(Intrinsic::smax, Lo, Begin);
+    Value *To =
+        B.CreateBinaryIntrinsic(Intrinsic::smin, Hi, B.CreateAdd(Begin, Count));
     Value *N = B.CreateBinaryIntrinsic(Intrinsic::smax,
                                        B.CreateSub(To, From), i64(0));
     auto At = [&](Value *Base, int64_t Region) {
@@ -1271,7 +1288,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
                          : nullptr;
     // Diagnostics: the squared norm of the loss's gradient, summed here
     // where the threads' parts are summed anyway.
-    Value *SumSq = SumSqStat >= 0
+    Value *SumSq = SumSqAt
                        ? accumulator(FixedVectorType::get(Fl, L), splatF(L, 0))
                        : nullptr;
     if (Error E = emitLoop(
@@ -1364,7 +1381,26 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
       addStat(StatWord::Penalty, Sum);
     }
     if (SumSq)
-      addStat(SumSqStat, reduceAdd(SumSq, L));
+      addStatAt(SumSqAt, reduceAdd(SumSq, L));
+    return Error::success();
+  }
+}
+
+
+/// The optimizer over the parameter floats [Lo, Hi) (relative to the
+/// parameter region), after advance(): one loop where no tensor is
+/// regularized, else one per tensor, each a call of the loop's kernel
+/// (tensors with the same regularizer and diagnostics share it).
+Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
+                             Value *Extra) {
+  auto Range = [&](int64_t Begin, int64_t Count, double L1, double L2,
+                   int SumSqStat) -> Error {
+    auto K = updateKernel(L1, L2, SumSqStat >= 0, NExtra);
+    if (!K)
+      return K.takeError();
+    B.CreateCall(*K, {Fr.Arena, Extra ? Extra : Constant::getNullValue(B.getPtrTy()),
+                      Lo, Hi, Fr.Stats, i64(Begin - T.paramsOffset()),
+                      i64(Count), i64(SumSqStat)});
     return Error::success();
   };
 
@@ -1384,6 +1420,32 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
       return E;
   }
   return Error::success();
+}
+
+Expected<Function *> ProgramEmitter::updateKernel(double L1, double L2,
+                                                  bool SumSq,
+                                                  unsigned NExtra) {
+  std::string Key = formatv("update {0} {1} {2} {3}", bit_cast<uint64_t>(L1),
+                            bit_cast<uint64_t>(L2), SumSq, NExtra);
+  if (Function *F = Kernels.lookup(Key))
+    return F;
+  Frame Saved = Fr;
+  IRBuilderBase::InsertPoint IP = B.saveIP();
+  Function *F = declare(Prefix + ".update." + Twine(KernelFns++), Sig::Range);
+  F->addFnAttr(Attribute::NoInline);
+  enter(F, Sig::Range);
+  auto A = [&](unsigned I) { return F->getArg(I); };
+  Value *SumSqAt = SumSq ? B.CreateInBoundsGEP(B.getDoubleTy(), Fr.Stats, A(7))
+                         : nullptr;
+  Error E = updateRange(A(2), A(3), A(5), A(6), L1, L2, SumSqAt, NExtra, A(1));
+  if (!E)
+    B.CreateRetVoid();
+  Fr = Saved;
+  B.restoreIP(IP);
+  if (E)
+    return E;
+  Kernels[Key] = F;
+  return F;
 }
 
 Error ProgramEmitter::emit(EntryPoint EP) {
