@@ -4,7 +4,7 @@
 // draw for draw, with the same double products, quotients and libm calls.
 #include "netjit/CodeGen/Aot.h"
 
-#include "netjit/CodeGen/Gemm.h"
+#include "netjit/CodeGen/Loops.h"
 #include "netjit/Expr/Expr.h"
 
 #include "llvm/IR/IRBuilder.h"
@@ -100,7 +100,7 @@ Function *fillFunction(Module &M, StringRef Prefix) {
     return F;
   Function *F = initHelper(M, Name, {Type::getFloatTy(M.getContext())});
   IRBuilder<> B(BasicBlock::Create(M.getContext(), "entry", F));
-  emitFor(B, B.getInt64(0), F->getArg(1), 1, [&](Value *K) {
+  LoopBuilder(B).counted(B.getInt64(0), F->getArg(1), 1, [&](Value *K) {
     B.CreateStore(F->getArg(2), B.CreateGEP(B.getFloatTy(), F->getArg(0), K));
   });
   B.CreateRetVoid();
@@ -124,7 +124,7 @@ Function *drawFunction(Module &M, StringRef Prefix, bool Normal) {
   B.CreateStore(F->getArg(2), R.State);
   R.next();
   Value *Scale = F->getArg(3);
-  emitFor(B, B.getInt64(0), F->getArg(1), 1, [&](Value *K) {
+  LoopBuilder(B).counted(B.getInt64(0), F->getArg(1), 1, [&](Value *K) {
     Value *V = Normal
                    ? B.CreateFDiv(B.CreateFMul(R.truncatedNormal(), Scale),
                                   R.d(CutStd))
