@@ -275,20 +275,16 @@ Expected<Function *> ProgramEmitter::updateKernel(double L1, double L2,
                             bit_cast<uint64_t>(L2), SumSq, NExtra);
   if (Function *F = Kernels.lookup(Key))
     return F;
-  ProgramFrame Saved = Fr;
-  IRBuilderBase::InsertPoint IP = B.saveIP();
   Function *F = declare(Prefix + ".update." + Twine(KernelFns++), Sig::Range);
   F->addFnAttr(Attribute::NoInline);
-  enter(F, Sig::Range);
-  auto A = [&](unsigned I) { return F->getArg(I); };
-  Value *SumSqAt =
-      SumSq ? B.CreateInBoundsGEP(B.getDoubleTy(), Fr.Stats, A(7)) : nullptr;
-  Error E = updateRange(A(2), A(3), A(5), A(6), L1, L2, SumSqAt, NExtra, A(1));
-  if (!E)
-    B.CreateRetVoid();
-  Fr = Saved;
-  B.restoreIP(IP);
-  if (E)
+  if (Error E = emitAside(F, Sig::Range, nullptr, [&](Function *K) {
+        auto A = [&](unsigned I) { return K->getArg(I); };
+        Value *SumSqAt =
+            SumSq ? B.CreateInBoundsGEP(B.getDoubleTy(), Fr.Stats, A(7))
+                  : nullptr;
+        return updateRange(A(2), A(3), A(5), A(6), L1, L2, SumSqAt, NExtra,
+                           A(1));
+      }))
     return E;
   Kernels[Key] = F;
   return F;

@@ -206,6 +206,21 @@ void ProgramEmitter::enter(Function *F, Sig S, const KernelUses *U) {
     storeFrame();
 }
 
+/// F's body by Body, emitted aside: the frame and insertion point of the
+/// function being emitted are kept.
+Error ProgramEmitter::emitAside(Function *F, Sig S, const KernelUses *U,
+                                function_ref<Error(Function *)> Body) {
+  ProgramFrame Saved = Fr;
+  IRBuilderBase::InsertPoint IP = B.saveIP();
+  enter(F, S, U);
+  Error E = Body(F);
+  if (!E)
+    B.CreateRetVoid();
+  Fr = Saved;
+  B.restoreIP(IP);
+  return E;
+}
+
 /// The frame as kernels read it: {arena, work, x, io, batch, stats,
 /// total, row0}, in the entry block.
 StructType *ProgramEmitter::frameType() {

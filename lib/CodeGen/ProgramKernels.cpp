@@ -88,20 +88,12 @@ ProgramEmitter::kernel(const KernelUses &U, Sig S,
                        function_ref<Error(Function *)> Body) {
   if (Function *F = Kernels.lookup(U.Key))
     return F;
-  ProgramFrame Saved = Fr;
-  IRBuilderBase::InsertPoint IP = B.saveIP();
   Function *F =
       declare(Prefix + "." + U.Kind + "." + Twine(KernelFns++), S, &U);
   // Inlined, it would be compiled again for every layer calling it; a call
   // per GEMM or pass over the batch costs nothing measurable.
   F->addFnAttr(Attribute::NoInline);
-  enter(F, S, &U);
-  Error E = Body(F);
-  if (!E)
-    B.CreateRetVoid();
-  Fr = Saved;
-  B.restoreIP(IP);
-  if (E)
+  if (Error E = emitAside(F, S, &U, Body))
     return E;
   Kernels[U.Key] = F;
   return F;

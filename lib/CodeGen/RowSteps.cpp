@@ -316,16 +316,10 @@ Error ProgramEmitter::rowSteps(ArrayRef<Step> Steps, Value *Row0, Value *Rows) {
 /// the kernel was.
 Expected<Function *> ProgramEmitter::rowFunction(ArrayRef<Step> Steps) {
   assert(Fr.Uses && "an epilogue belongs to a kernel");
-  ProgramFrame Saved = Fr;
-  IRBuilderBase::InsertPoint IP = B.saveIP();
-  Function *RF = declare(Fr.F->getName() + ".rows", Sig::Rows, Saved.Uses);
-  enter(RF, Sig::Rows, Saved.Uses);
-  Error E = rowSteps(Steps, RF->getArg(8), RF->getArg(9));
-  if (!E)
-    B.CreateRetVoid();
-  Fr = Saved;
-  B.restoreIP(IP);
-  if (E)
+  Function *RF = declare(Fr.F->getName() + ".rows", Sig::Rows, Fr.Uses);
+  if (Error E = emitAside(RF, Sig::Rows, Fr.Uses, [&](Function *K) {
+        return rowSteps(Steps, K->getArg(8), K->getArg(9));
+      }))
     return E;
   return RF;
 }

@@ -125,6 +125,8 @@ private:
   llvm::Function *declare(const llvm::Twine &Name, Sig S,
                           const KernelUses *U = nullptr);
   void enter(llvm::Function *F, Sig S, const KernelUses *U = nullptr);
+  llvm::Error emitAside(llvm::Function *F, Sig S, const KernelUses *U,
+                        llvm::function_ref<llvm::Error(llvm::Function *)> Body);
   llvm::StructType *frameType();
   void storeFrame();
   void enterKernel(const KernelUses &U);
