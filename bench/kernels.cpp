@@ -2,7 +2,7 @@
 // machine's streaming bandwidth, and JIT compile latency, as JSON.
 // Run by bench/run; not a test.
 #include "netjit/Activations/Catalog.h"
-#include "netjit/CodeGen/Emitter.h"
+#include "netjit/CodeGen/Kernels.h"
 #include "netjit/JIT/Jit.h"
 
 #include "llvm/Support/FileSystem.h"

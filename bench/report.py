@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py - merge bench/run's rounds (median and spread) into tables,
-print them, write them into docs/performance.md (between the kernels and
-training and diagnostics markers) and the merged figures as JSON.
+print them, write them into docs/performance.md (between the kernels,
+training, diagnostics and compile markers) and the merged figures as JSON.
    report.py OUT_DIR DOC RESULTS_JSON"""
 import glob
 import json
@@ -182,6 +182,35 @@ def diagnostics_section(text):
                            os.environ.get("BENCH_COMMAND", f"bench/run {rounds} diagnostics"))
 
 
+def compile_section(text):
+    rounds = load("compile-*.json")
+    lines = [f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()} ({rounds[0]['lanes']} float lanes); "
+             f"{len(rounds)} rounds; milliseconds, median over rounds. cold = `CompiledModel::compile` "
+             "without the object cache (wall clock); CPU = its CPU time (on a shared machine, the "
+             "compile's own cost); O3 and codegen = the same module's stages (CPU time); IR = "
+             "instructions before O3.", "",
+             "| hidden layers of 64 | cold ms | CPU ms | O3 ms | codegen ms | IR instructions |",
+             "|---|---|---|---|---|---|"]
+    rows = []
+    for k, run in enumerate(rounds[0]["runs"]):
+        name = run["layers"]
+        runs = [r["runs"][k] for r in rounds]
+        cold, sp = stat([r["compile_ms"] for r in runs])
+        cpu = statistics.median(r["compile_cpu_ms"] for r in runs)
+        o3 = statistics.median(r["o3_ms"] for r in runs)
+        cg = statistics.median(r["codegen_ms"] for r in runs)
+        label = name if isinstance(name, int) else os.path.basename(str(name))
+        rows.append({"layers": name, "compile_ms": cold, "compile_cpu_ms": cpu, "o3_ms": o3,
+                     "codegen_ms": cg, "ir_instructions": run["ir_instructions"]})
+        lines.append(f"| {label} | {cold:.0f} (±{sp/2:.0f}%) | {cpu:.0f} | {o3:.0f} | {cg:.0f} | "
+                     f"{run['ir_instructions']} |")
+    results["compile"] = rows
+    table = "\n".join(lines)
+    print(table)
+    return replace_section(text, "compile", table,
+                           os.environ.get("BENCH_COMMAND", f"bench/run {len(rounds)} compile"))
+
+
 text = open(doc).read() if os.path.exists(doc) else "# Performance\n"
 if nj:
     text = kernels_section(text)
@@ -189,6 +218,8 @@ if glob.glob(os.path.join(out_dir, "gemm-*.json")):
     text = training_section(text)
 if glob.glob(os.path.join(out_dir, "diag-*.json")):
     text = diagnostics_section(text)
+if glob.glob(os.path.join(out_dir, "compile-*.json")):
+    text = compile_section(text)
 open(doc, "w").write(text)
 if os.path.exists(results_path):
     old = json.load(open(results_path))

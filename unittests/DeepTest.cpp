@@ -6,7 +6,7 @@
 #include "TestUtil.h"
 
 #include "netjit/Activations/Catalog.h"
-#include "netjit/CodeGen/Emitter.h"
+#include "netjit/CodeGen/Kernels.h"
 #include "netjit/Expr/Evaluate.h"
 #include "netjit/Expr/Parser.h"
 #include "netjit/Spec/Spec.h"

@@ -5,6 +5,7 @@
 #include "TestUtil.h"
 
 #include "netjit/CodeGen/Gemm.h"
+#include "netjit/CodeGen/Loops.h"
 
 #include "llvm/IR/Module.h"
 
@@ -48,7 +49,7 @@ void emitCase(Module &M, const Case &C, const std::string &Name,
   Ops.MHint = C.M;
   Ops.N = C.N;
   emitGemm(B, Ops, Lanes, [&](Value *Row0, Value *Rows) {
-    emitFor(B, Row0, B.CreateAdd(Row0, Rows), 1, [&](Value *R) {
+    LoopBuilder(B).counted(Row0, B.CreateAdd(Row0, Rows), 1, [&](Value *R) {
       Value *P = B.CreateGEP(B.getInt32Ty(), F->getArg(6), R);
       B.CreateStore(B.CreateAdd(B.CreateLoad(B.getInt32Ty(), P), B.getInt32(1)),
                     P);

@@ -3,7 +3,7 @@
 #include "TestUtil.h"
 
 #include "netjit/Activations/Catalog.h"
-#include "netjit/CodeGen/Emitter.h"
+#include "netjit/CodeGen/Kernels.h"
 #include "netjit/JIT/Jit.h"
 
 #include "llvm/IR/IRBuilder.h"

@@ -3,7 +3,7 @@
 #include "netjit/Accuracy/Accuracy.h"
 
 #include "netjit/Activations/Catalog.h"
-#include "netjit/CodeGen/Emitter.h"
+#include "netjit/CodeGen/Kernels.h"
 #include "netjit/Expr/Evaluate.h"
 #include "netjit/Support/Diagnostics.h"
 

@@ -4,7 +4,7 @@
 // draw for draw, with the same double products, quotients and libm calls.
 #include "netjit/CodeGen/Aot.h"
 
-#include "netjit/CodeGen/Gemm.h"
+#include "netjit/CodeGen/Loops.h"
 #include "netjit/Expr/Expr.h"
 
 #include "llvm/IR/IRBuilder.h"
@@ -77,6 +77,67 @@ Function *libm(Module &M, StringRef Name) {
   return F;
 }
 
+/// An internal function of the initializer, at O0 like it (run once per
+/// model), taking (float *out, i64 n) and then Extra.
+Function *initHelper(Module &M, const Twine &Name, ArrayRef<Type *> Extra) {
+  LLVMContext &C = M.getContext();
+  SmallVector<Type *, 4> Params = {PointerType::getUnqual(C),
+                                   Type::getInt64Ty(C)};
+  Params.append(Extra.begin(), Extra.end());
+  Function *F = Function::Create(
+      FunctionType::get(Type::getVoidTy(C), Params, false),
+      GlobalValue::InternalLinkage, Name, M);
+  F->addFnAttr(Attribute::NoUnwind);
+  F->addFnAttr(Attribute::OptimizeNone);
+  F->addFnAttr(Attribute::NoInline);
+  return F;
+}
+
+/// void fill(float *out, i64 n, float v): out[0, n) = v.
+Function *fillFunction(Module &M, StringRef Prefix) {
+  std::string Name = (Prefix + ".init.fill").str();
+  if (Function *F = M.getFunction(Name))
+    return F;
+  Function *F = initHelper(M, Name, {Type::getFloatTy(M.getContext())});
+  IRBuilder<> B(BasicBlock::Create(M.getContext(), "entry", F));
+  LoopBuilder(B).counted(B.getInt64(0), F->getArg(1), 1, [&](Value *K) {
+    B.CreateStore(F->getArg(2), B.CreateGEP(B.getFloatTy(), F->getArg(0), K));
+  });
+  B.CreateRetVoid();
+  return F;
+}
+
+/// void draw(float *out, i64 n, i64 state, double scale): n draws from
+/// splitmix64 at state (one discarded first), as Rng: uniform on
+/// [-scale, scale), or normal (the cut Box-Muller) of deviation scale.
+/// One function per distribution, however many tensors draw from it.
+Function *drawFunction(Module &M, StringRef Prefix, bool Normal) {
+  std::string Name = (Prefix + (Normal ? ".init.normal" : ".init.uniform")).str();
+  if (Function *F = M.getFunction(Name))
+    return F;
+  LLVMContext &C = M.getContext();
+  Function *F = initHelper(M, Name, {Type::getInt64Ty(C), Type::getDoubleTy(C)});
+  IRBuilder<> B(BasicBlock::Create(C, "entry", F));
+  IRRng R{B, B.CreateAlloca(B.getInt64Ty(), nullptr, "rng"), libm(M, "log"),
+          libm(M, "cos")};
+  const double CutStd = 0.87962566103423978;
+  B.CreateStore(F->getArg(2), R.State);
+  R.next();
+  Value *Scale = F->getArg(3);
+  LoopBuilder(B).counted(B.getInt64(0), F->getArg(1), 1, [&](Value *K) {
+    Value *V = Normal
+                   ? B.CreateFDiv(B.CreateFMul(R.truncatedNormal(), Scale),
+                                  R.d(CutStd))
+                   : B.CreateFMul(B.CreateFSub(B.CreateFMul(R.d(2), R.uniform()),
+                                               R.d(1)),
+                                  Scale);
+    B.CreateStore(B.CreateFPTrunc(V, B.getFloatTy()),
+                  B.CreateGEP(B.getFloatTy(), F->getArg(0), K));
+  });
+  B.CreateRetVoid();
+  return F;
+}
+
 } // namespace
 
 void emitInitFunction(Module &M, const TrainGraph &T, StringRef Prefix) {
@@ -92,36 +153,32 @@ void emitInitFunction(Module &M, const TrainGraph &T, StringRef Prefix) {
   F->addFnAttr(Attribute::NoInline);
   B.SetInsertPoint(BasicBlock::Create(C, "entry", F));
   Value *Arena = F->getArg(0), *Seed = F->getArg(1);
-  IRRng R{B, B.CreateAlloca(B.getInt64Ty(), nullptr, "rng"), libm(M, "log"),
-          libm(M, "cos")};
   Type *Fl = B.getFloatTy();
+  auto Dbl = [&](double V) { return ConstantFP::get(B.getDoubleTy(), V); };
   B.CreateMemSet(Arena, B.getInt8(0), T.arenaFloats() * 4, Align(64));
   // The header: step 0, the seed, beta powers 1.
   B.CreateStore(Seed, B.CreateConstInBoundsGEP1_64(B.getInt64Ty(), Arena,
                                                      HeaderWord::Seed));
   for (unsigned Field : {HeaderWord::Beta1Power, HeaderWord::Beta2Power})
-    B.CreateStore(R.d(1.0),
+    B.CreateStore(Dbl(1.0),
                   B.CreateConstInBoundsGEP1_64(B.getDoubleTy(), Arena, Field));
+  // A tensor is one call: the initializer grows by a call per tensor, not
+  // by a loop of draws.
+  auto Fill = [&](Value *Out, int64_t N, float V) {
+    if (V != 0 || std::signbit(V)) // the memset wrote +0
+      B.CreateCall(fillFunction(M, Prefix),
+                   {Out, B.getInt64(N), ConstantFP::get(Fl, V)});
+  };
   const NetworkGraph &G = T.network();
-  const double CutStd = 0.87962566103423978;
   for (size_t P = 0; P < G.params().size(); ++P) {
     const ParamInfo &I = G.params()[P];
     Value *Out = B.CreateConstInBoundsGEP1_64(Fl, Arena,
                                               T.tensor(T.paramTensor(P)).Offset);
-    auto Fill = [&](double V) {
-      emitFor(B, B.getInt64(0), B.getInt64(I.size()), 1, [&](Value *K) {
-        B.CreateStore(ConstantFP::get(Fl, float(V)), B.CreateGEP(Fl, Out, K));
-      });
-    };
     if (I.UseConstant || I.Init == InitKind::zeros || I.Init == InitKind::ones) {
-      Fill(I.UseConstant ? I.Constant : I.Init == InitKind::ones ? 1.0 : 0.0);
+      Fill(Out, I.size(),
+           I.UseConstant ? I.Constant : I.Init == InitKind::ones ? 1.0 : 0.0);
       continue;
     }
-    // Rng{Seed * 0x100000001B3 ^ (Index + 1) << 32}, one draw discarded.
-    B.CreateStore(B.CreateXor(B.CreateMul(Seed, B.getInt64(0x100000001B3ull)),
-                              B.getInt64(uint64_t(P + 1) << 32)),
-                  R.State);
-    R.next();
     double In = I.FanIn, OutF = I.FanOut;
     double Limit = 0, Std = 0;
     switch (I.Init) {
@@ -133,25 +190,16 @@ void emitInitFunction(Module &M, const TrainGraph &T, StringRef Prefix) {
     case InitKind::lecun_normal: Std = std::sqrt(1 / In); break;
     default: break;
     }
-    emitFor(B, B.getInt64(0), B.getInt64(I.size()), 1, [&](Value *K) {
-      Value *V = Limit ? B.CreateFMul(B.CreateFSub(B.CreateFMul(R.d(2), R.uniform()),
-                                                   R.d(1)),
-                                      R.d(Limit))
-                       : B.CreateFDiv(B.CreateFMul(R.truncatedNormal(), R.d(Std)),
-                                      R.d(CutStd));
-      B.CreateStore(B.CreateFPTrunc(V, Fl), B.CreateGEP(Fl, Out, K));
-    });
+    // Rng{Seed * 0x100000001B3 ^ (Index + 1) << 32}.
+    Value *State = B.CreateXor(B.CreateMul(Seed, B.getInt64(0x100000001B3ull)),
+                               B.getInt64(uint64_t(P + 1) << 32));
+    B.CreateCall(drawFunction(M, Prefix, !Limit),
+                 {Out, B.getInt64(I.size()), State, Dbl(Limit ? Limit : Std)});
   }
   // Slots that start away from 0 (Adagrad's accumulators, as Keras).
-  for (unsigned K = 0; K < T.numSlots(); ++K) {
-    if (T.slotInit(K) == 0)
-      continue;
-    Value *Slot = B.CreateConstInBoundsGEP1_64(Fl, Arena, T.slotOffset(K));
-    float V = T.slotInit(K);
-    emitFor(B, B.getInt64(0), B.getInt64(T.paramsSpan()), 1, [&](Value *I) {
-      B.CreateStore(ConstantFP::get(Fl, V), B.CreateGEP(Fl, Slot, I));
-    });
-  }
+  for (unsigned K = 0; K < T.numSlots(); ++K)
+    Fill(B.CreateConstInBoundsGEP1_64(Fl, Arena, T.slotOffset(K)),
+         T.paramsSpan(), T.slotInit(K));
   B.CreateRetVoid();
 }
 

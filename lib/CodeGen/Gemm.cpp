@@ -1,29 +1,13 @@
 // Gemm.cpp - register-blocked matrix products emitted as LLVM IR.
 #include "netjit/CodeGen/Gemm.h"
 
+#include "netjit/CodeGen/Loops.h"
+
 #include "llvm/IR/Intrinsics.h"
 
 using namespace llvm;
 
 namespace netjit {
-
-void emitFor(IRBuilder<> &B, Value *Begin, Value *End, int64_t Step,
-             function_ref<void(Value *)> Body, const Twine &Name) {
-  LLVMContext &Ctx = B.getContext();
-  Function *F = B.GetInsertBlock()->getParent();
-  BasicBlock *Pre = B.GetInsertBlock();
-  BasicBlock *Head = BasicBlock::Create(Ctx, Name + ".body", F);
-  BasicBlock *Exit = BasicBlock::Create(Ctx, Name + ".exit", F);
-  B.CreateCondBr(B.CreateICmpSLT(Begin, End), Head, Exit);
-  B.SetInsertPoint(Head);
-  PHINode *I = B.CreatePHI(B.getInt64Ty(), 2, Name);
-  I->addIncoming(Begin, Pre);
-  Body(I);
-  Value *Next = B.CreateAdd(I, B.getInt64(Step), Name + ".next", true, true);
-  I->addIncoming(Next, B.GetInsertBlock());
-  B.CreateCondBr(B.CreateICmpSLT(Next, End), Head, Exit);
-  B.SetInsertPoint(Exit);
-}
 
 GemmBlocking gemmBlocking(int64_t N, unsigned Lanes) {
   unsigned Regs = Lanes >= 16 ? 32 : 16;
@@ -48,6 +32,7 @@ struct GemmEmitter {
   unsigned L;
   Type *Fl, *VT;
   Value *BBase; // B, or its packed copy
+  LoopBuilder Loop{B};
 
   Value *gep(Value *Base, Value *Index) { return B.CreateGEP(Fl, Base, Index); }
   Value *i64(int64_t V) { return B.getInt64(V); }
@@ -60,14 +45,7 @@ struct GemmEmitter {
   }
 
   /// Mask of the first Live lanes, or null when all are live.
-  Value *mask(int64_t Live) {
-    if (Live >= L)
-      return nullptr;
-    SmallVector<Constant *, 16> Bits;
-    for (unsigned J = 0; J < L; ++J)
-      Bits.push_back(B.getInt1(J < Live));
-    return ConstantVector::get(Bits);
-  }
+  Value *mask(int64_t Live) { return prefixMask(B, L, Live); }
 
   Value *loadVec(Value *Ptr, Value *Mask) {
     if (!Mask)
@@ -149,7 +127,7 @@ struct GemmEmitter {
     if (Blocks == 1)
       micro(M0, MR, i64(0), NR, L);
     else if (Blocks > 1)
-      emitFor(B, i64(0), i64(Blocks * NR * L), NR * L,
+      Loop.counted(i64(0), i64(Blocks * NR * L), NR * L,
               [&](Value *N0) { micro(M0, MR, N0, NR, L); }, "nb");
     if (TailVecs)
       micro(M0, MR, i64(Blocks * NR * L), TailVecs, Part ? Part : L);
@@ -187,8 +165,8 @@ struct GemmEmitter {
     auto Copy = [&](Value *R, Value *C) {
       B.CreateStore(B.CreateLoad(Fl, At(Src, R, LdS, C)), At(Dst, C, LdD, R));
     };
-    emitFor(B, i64(0), RT, L, [&](Value *R0) {
-      emitFor(B, i64(0), CT, L, [&](Value *C0) {
+    Loop.counted(i64(0), RT, L, [&](Value *R0) {
+      Loop.counted(i64(0), CT, L, [&](Value *C0) {
         SmallVector<Value *, 16> T;
         for (unsigned I = 0; I < L; ++I)
           T.push_back(B.CreateAlignedLoad(
@@ -200,11 +178,11 @@ struct GemmEmitter {
       }, "tc");
     }, "tr");
     // Columns past the whole tiles (every row), then rows past them.
-    emitFor(B, i64(0), RT, 1, [&](Value *R) {
-      emitFor(B, CT, Cols, 1, [&](Value *C) { Copy(R, C); }, "ec");
+    Loop.counted(i64(0), RT, 1, [&](Value *R) {
+      Loop.counted(CT, Cols, 1, [&](Value *C) { Copy(R, C); }, "ec");
     }, "er");
-    emitFor(B, RT, Rows, 1, [&](Value *R) {
-      emitFor(B, i64(0), Cols, 1, [&](Value *C) { Copy(R, C); }, "rc");
+    Loop.counted(RT, Rows, 1, [&](Value *R) {
+      Loop.counted(i64(0), Cols, 1, [&](Value *C) { Copy(R, C); }, "rc");
     }, "rr");
   }
 
@@ -219,7 +197,7 @@ struct GemmEmitter {
     int64_t NFull = Ops.N / L * L, NPart = Ops.N % L;
     Value *MTail = B.CreateSub(Ops.M, B.CreateAnd(Ops.M, i64(~int64_t(L - 1))));
     auto Tile = [&](Value *N0, unsigned NRows) {
-      emitFor(B, i64(0), Ops.M, L, [&](Value *M0) {
+      Loop.counted(i64(0), Ops.M, L, [&](Value *M0) {
         // Lanes of A^T past M are not loaded; rows of C past M not stored.
         Value *Live = B.CreateSelect(
             B.CreateICmpSLE(B.CreateAdd(M0, i64(L)), Ops.M), i64(L), MTail);
@@ -283,7 +261,7 @@ struct GemmEmitter {
       }, "tm");
     };
     if (NFull)
-      emitFor(B, i64(0), i64(NFull), L, [&](Value *N0) { Tile(N0, L); }, "tn");
+      Loop.counted(i64(0), i64(NFull), L, [&](Value *N0) { Tile(N0, L); }, "tn");
     if (NPart)
       Tile(i64(NFull), NPart);
   }
@@ -322,13 +300,13 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
     MR = gemmRowBlock(Ops.MHint, Blk, Lanes);
   Value *MFull = B.CreateMul(B.CreateUDiv(Ops.M, B.getInt64(MR)),
                              B.getInt64(MR));
-  emitFor(B, B.getInt64(0), MFull, MR, [&](Value *M0) {
+  G.Loop.counted(B.getInt64(0), MFull, MR, [&](Value *M0) {
     G.rows(M0, MR, Blk.NR);
     Epilogue(M0, B.getInt64(MR));
   }, "mb");
   if (MR == 1)
     return;
-  emitFor(B, MFull, Ops.M, 1, [&](Value *M0) {
+  G.Loop.counted(MFull, Ops.M, 1, [&](Value *M0) {
     G.rows(M0, 1, Blk.NR);
     Epilogue(M0, B.getInt64(1));
   }, "mr");

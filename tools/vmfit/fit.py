@@ -5,7 +5,8 @@ normcdf (erfc is built on normcdf's).
 Chebyshev least-squares fits (mpmath.chebyfit, 40 digits) in a variable
 centred on each interval, so the monomial coefficients stay small and Horner's
 rule in float does not cancel. Coefficients print highest degree first and are
-pasted into lib/CodeGen/VectorMath.cpp. Run: python3 tools/vmfit/fit.py
+pasted into lib/CodeGen/VectorMath{Elementary,Special}.cpp.
+Run: python3 tools/vmfit/fit.py
 """
 import struct
 

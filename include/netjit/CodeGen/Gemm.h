@@ -41,12 +41,6 @@ void emitGemm(llvm::IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
               llvm::function_ref<void(llvm::Value *Row0, llvm::Value *Rows)>
                   Epilogue);
 
-/// for (I = Begin; I < End; I += Step) Body(I), at B's insertion point,
-/// which it leaves after the loop.
-void emitFor(llvm::IRBuilder<> &B, llvm::Value *Begin, llvm::Value *End,
-             int64_t Step, llvm::function_ref<void(llvm::Value *I)> Body,
-             const llvm::Twine &Name = "i");
-
 } // namespace netjit
 
 #endif

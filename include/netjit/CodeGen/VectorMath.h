@@ -9,7 +9,7 @@
 #include "llvm/IR/Module.h"
 
 namespace netjit {
-struct VB; // lane-wise IR helpers (VectorMath.cpp)
+struct VB; // lane-wise IR helpers (VectorMathIR.h)
 
 /// Emits each function once per module as an internal, always-inline
 /// function over <Lanes x float> ("netjit.vm.exp.v16f32"), then calls it.
