@@ -7,6 +7,8 @@
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Files.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -28,10 +30,13 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/xxhash.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/Cloning.h"
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 using namespace llvm;
 
@@ -201,6 +206,79 @@ static Expected<std::string> emitFile(Module &M, TargetMachine &TM,
   return std::string(Buf.begin(), Buf.end());
 }
 
+/// The objects of an optimized module, compiled in Parts parts on as many
+/// threads: code generation is half a cold compile, and by then the
+/// functions are independent. The functions are dealt to the parts largest
+/// first, each to the one with the fewest instructions so far; each part
+/// holds every global variable (they are constants) and declares what it
+/// calls in the others, which are made external for it; it travels as
+/// bitcode to a context and target machine of its own. A module with a
+/// variable global is one part.
+static Expected<std::vector<std::string>>
+emitObjects(Module &M, const TargetOptions &O, TargetMachine &TM,
+            unsigned Parts) {
+  SmallVector<std::pair<size_t, Function *>, 32> Defs;
+  for (Function &F : M)
+    if (!F.isDeclaration())
+      Defs.push_back({F.getInstructionCount(), &F});
+  bool Constants = llvm::all_of(M.globals(), [](const GlobalVariable &G) {
+    return G.isConstant();
+  });
+  Parts = Constants ? std::min<size_t>(Parts, Defs.size()) : 1;
+  if (Parts <= 1) {
+    auto Obj = emitObject(M, TM);
+    if (!Obj)
+      return Obj.takeError();
+    return std::vector<std::string>{std::move(*Obj)};
+  }
+  llvm::stable_sort(Defs, [](auto &A, auto &C) { return A.first > C.first; });
+  std::vector<size_t> Size(Parts, 0);
+  DenseMap<const GlobalValue *, unsigned> PartOf;
+  for (auto &[N, F] : Defs) {
+    unsigned P = std::min_element(Size.begin(), Size.end()) - Size.begin();
+    Size[P] += N;
+    PartOf[F] = P;
+    // Called from another part now: external, by its (unique) name.
+    if (F->hasLocalLinkage())
+      F->setLinkage(GlobalValue::ExternalLinkage);
+  }
+  std::vector<std::string> Bitcode(Parts);
+  for (unsigned P = 0; P < Parts; ++P) {
+    ValueToValueMapTy VMap;
+    auto Part = CloneModule(M, VMap, [&](const GlobalValue *GV) {
+      auto It = PartOf.find(GV);
+      return It == PartOf.end() || It->second == P;
+    });
+    raw_string_ostream OS(Bitcode[P]);
+    WriteBitcodeToFile(*Part, OS);
+  }
+  std::vector<std::string> Objects(Parts);
+  std::vector<std::string> Errors(Parts);
+  auto Compile = [&](unsigned P) {
+    LLVMContext Ctx;
+    auto Part = parseBitcodeFile(MemoryBufferRef(Bitcode[P], "part"), Ctx);
+    auto PartTM = Part ? createTargetMachine(O)
+                       : Expected<std::unique_ptr<TargetMachine>>(
+                             Part.takeError());
+    auto Obj = PartTM ? emitObject(**Part, **PartTM)
+                      : Expected<std::string>(PartTM.takeError());
+    if (Obj)
+      Objects[P] = std::move(*Obj);
+    else
+      Errors[P] = toString(Obj.takeError());
+  };
+  std::vector<std::thread> Threads;
+  for (unsigned P = 1; P < Parts; ++P)
+    Threads.emplace_back(Compile, P);
+  Compile(0);
+  for (std::thread &T : Threads)
+    T.join();
+  for (const std::string &E : Errors)
+    if (!E.empty())
+      return plainError(ErrorKind::Compile, E);
+  return Objects;
+}
+
 Expected<std::string> emitAssembly(Module &M, TargetMachine &TM) {
   return emitFile(M, TM, CodeGenFileType::AssemblyFile);
 }
@@ -235,34 +313,53 @@ static void *allowedAddress(StringRef Name) {
   return nullptr;
 }
 
-/// Every undefined symbol of an object must be on the allow-list.
-static Error checkObjectSymbols(MemoryBufferRef Obj) {
-  auto File = object::ObjectFile::createObjectFile(Obj);
-  if (!File)
-    return plainError(ErrorKind::Compile,
-                      "bad object file: " + toString(File.takeError()));
-  for (const object::SymbolRef &S : (*File)->symbols()) {
-    auto Flags = S.getFlags();
-    if (!Flags) {
-      consumeError(Flags.takeError());
-      continue;
+/// Every undefined symbol of the objects (the parts of one module) must be
+/// defined by one of them or be on the allow-list.
+static Error checkObjectSymbols(ArrayRef<std::unique_ptr<MemoryBuffer>> Objs) {
+  std::vector<std::unique_ptr<object::ObjectFile>> Files;
+  StringSet<> Defined;
+  for (const auto &Obj : Objs) {
+    auto File = object::ObjectFile::createObjectFile(Obj->getMemBufferRef());
+    if (!File)
+      return plainError(ErrorKind::Compile,
+                        "bad object file: " + toString(File.takeError()));
+    for (const object::SymbolRef &S : (*File)->symbols()) {
+      auto Flags = S.getFlags();
+      auto Name = S.getName();
+      if (Flags && Name && !(*Flags & object::SymbolRef::SF_Undefined) &&
+          (*Flags & object::SymbolRef::SF_Global))
+        Defined.insert(*Name);
+      if (!Flags)
+        consumeError(Flags.takeError());
+      if (!Name)
+        consumeError(Name.takeError());
     }
-    if (!(*Flags & object::SymbolRef::SF_Undefined))
-      continue;
-    auto Name = S.getName();
-    if (!Name) {
-      consumeError(Name.takeError());
-      continue;
-    }
-    // The GOT is the JIT linker's own, not a runtime symbol.
-    if (Name->empty() || *Name == "_GLOBAL_OFFSET_TABLE_" ||
-        llvm::is_contained(runtimeAllowList(), *Name))
-      continue;
-    return plainError(ErrorKind::Compile,
-                      "generated code calls '" + *Name +
-                          "', which is not in the JIT's runtime allow-list (" +
-                          join(runtimeAllowList(), ", ") + ")");
+    Files.push_back(std::move(*File));
   }
+  for (const auto &File : Files)
+    for (const object::SymbolRef &S : File->symbols()) {
+      auto Flags = S.getFlags();
+      if (!Flags) {
+        consumeError(Flags.takeError());
+        continue;
+      }
+      if (!(*Flags & object::SymbolRef::SF_Undefined))
+        continue;
+      auto Name = S.getName();
+      if (!Name) {
+        consumeError(Name.takeError());
+        continue;
+      }
+      // The GOT is the JIT linker's own, not a runtime symbol.
+      if (Name->empty() || *Name == "_GLOBAL_OFFSET_TABLE_" ||
+          Defined.contains(*Name) ||
+          llvm::is_contained(runtimeAllowList(), *Name))
+        continue;
+      return plainError(ErrorKind::Compile,
+                        "generated code calls '" + *Name +
+                            "', which is not in the JIT's runtime allow-list (" +
+                            join(runtimeAllowList(), ", ") + ")");
+    }
   return Error::success();
 }
 
@@ -294,6 +391,12 @@ Expected<std::unique_ptr<Jit>> Jit::create(const JitOptions &Opts) {
   R->TM = std::move(*TM);
   R->Lanes = vectorLanes(*R->TM);
   R->UseCache = Opts.UseCache && !std::getenv("NETJIT_NO_CACHE");
+  R->Target = Opts.Target;
+  R->Parts = Opts.CompileThreads;
+  if (const char *N = std::getenv("NETJIT_COMPILE_THREADS"); N && !R->Parts)
+    R->Parts = std::atoi(N);
+  if (!R->Parts)
+    R->Parts = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
   R->CacheDir = Opts.CacheDir.empty() ? defaultCacheDir() : Opts.CacheDir;
   if (R->CacheDir.empty())
     R->UseCache = false;
@@ -337,7 +440,8 @@ Error Jit::addModule(std::unique_ptr<Module> M,
     return plainError(ErrorKind::Compile, "invalid IR: " + VOS.str());
 
   // The cache key: the unoptimized module's bitcode (a quarter of the
-  // cost of printing it as text), the target, and both versions.
+  // cost of printing it as text), the target, the parts it is compiled
+  // in, and both versions.
   std::string Key;
   if (UseCache) {
     SmallVector<char, 0> Buf;
@@ -345,35 +449,49 @@ Error Jit::addModule(std::unique_ptr<Module> M,
     WriteBitcodeToFile(*M, OS);
     OS << TM->getTargetTriple().str() << '|' << TM->getTargetCPU() << '|'
        << TM->getTargetFeatureString() << "|LLVM " LLVM_VERSION_STRING
-       << "|netjit 3";
+       << "|parts " << Parts << "|netjit 4";
     Key = utohexstr(xxh3_64bits(arrayRefFromStringRef(OS.str())), true, 16);
   }
-  SmallString<256> Path(CacheDir);
-  sys::path::append(Path, Key + ".o");
-
-  std::unique_ptr<MemoryBuffer> Obj;
-  if (UseCache) {
-    if (auto B = MemoryBuffer::getFile(Path)) {
-      Obj = std::move(*B);
-      ++Hits;
+  // Part I of N is KEY-IofN.o.
+  auto PathOf = [&](unsigned I, unsigned N) {
+    SmallString<256> Path(CacheDir);
+    sys::path::append(Path, Key + "-" + Twine(I) + "of" + Twine(N) + ".o");
+    return Path;
+  };
+  std::vector<std::unique_ptr<MemoryBuffer>> Objs;
+  for (unsigned N = 1; UseCache && Objs.empty() && N <= Parts; ++N)
+    for (unsigned I = 0; I < N; ++I) {
+      auto B = MemoryBuffer::getFile(PathOf(I, N));
+      if (!B) {
+        Objs.clear();
+        break;
+      }
+      Objs.push_back(std::move(*B));
     }
-  }
-  if (!Obj) {
+  if (!Objs.empty()) {
+    ++Hits;
+  } else {
     optimizeModule(*M, *TM);
-    auto Bytes = emitObject(*M, *TM);
+    auto Bytes = emitObjects(*M, Target, *TM, Parts);
     if (!Bytes)
       return Bytes.takeError();
     ++Misses;
     // A cache that cannot be written is only slower: no error.
-    if (UseCache && !sys::fs::create_directories(CacheDir))
-      consumeError(writeFileAtomically(Path, *Bytes, /*Sync=*/false));
-    Obj = MemoryBuffer::getMemBufferCopy(*Bytes, M->getModuleIdentifier());
+    bool Write = UseCache && !sys::fs::create_directories(CacheDir);
+    for (unsigned I = 0; I < Bytes->size(); ++I) {
+      if (Write)
+        consumeError(writeFileAtomically(PathOf(I, Bytes->size()),
+                                         (*Bytes)[I], /*Sync=*/false));
+      Objs.push_back(MemoryBuffer::getMemBufferCopy(
+          (*Bytes)[I], M->getModuleIdentifier() + "." + Twine(I)));
+    }
   }
-  if (Error E = checkObjectSymbols(Obj->getMemBufferRef()))
+  if (Error E = checkObjectSymbols(Objs))
     return E;
-  if (Error E = J->addObjectFile(std::move(Obj)))
-    return plainError(ErrorKind::Compile, "cannot load the compiled code: " +
-                                              toString(std::move(E)));
+  for (auto &Obj : Objs)
+    if (Error E = J->addObjectFile(std::move(Obj)))
+      return plainError(ErrorKind::Compile, "cannot load the compiled code: " +
+                                                toString(std::move(E)));
   return Error::success();
 }
 

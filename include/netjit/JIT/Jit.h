@@ -51,6 +51,10 @@ struct JitOptions {
   bool UseCache = true;
   /// "" = $NETJIT_CACHE_DIR, else $XDG_CACHE_HOME/netjit, else ~/.cache/netjit.
   std::string CacheDir;
+  /// Threads a module's code generation is split between (its functions
+  /// dealt to parts, an object each); 0 = $NETJIT_COMPILE_THREADS, else
+  /// the machine's cores, up to 4.
+  unsigned CompileThreads = 0;
 };
 
 class Jit {
@@ -59,8 +63,9 @@ public:
   create(const JitOptions &Opts = {});
   ~Jit();
 
-  /// Optimizes and compiles M (or loads its object from the cache, keyed by
-  /// the IR, CPU, features and LLVM version) and makes its symbols callable.
+  /// Optimizes and compiles M (or loads its objects from the cache, keyed
+  /// by the IR, CPU, features and LLVM version) and makes its symbols
+  /// callable; code generation runs on CompileThreads threads.
   /// Fails, naming the symbol, if M needs anything outside the allow-list.
   llvm::Error addModule(std::unique_ptr<llvm::Module> M,
                         std::unique_ptr<llvm::LLVMContext> Ctx);
@@ -76,9 +81,10 @@ private:
   Jit() = default;
   std::unique_ptr<llvm::orc::LLJIT> J;
   std::unique_ptr<llvm::TargetMachine> TM;
-  unsigned Lanes = 4, Hits = 0, Misses = 0;
+  unsigned Lanes = 4, Hits = 0, Misses = 0, Parts = 1;
   bool UseCache = true;
   std::string CacheDir;
+  TargetOptions Target;
 };
 
 } // namespace netjit
