@@ -6,7 +6,6 @@
 #include "netjit/Activations/Catalog.h"
 #include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
-#include "netjit/Graph/Layer.h"
 #include "netjit/Support/Diagnostics.h"
 #include "netjit/Support/Json.h"
 
@@ -19,155 +18,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "SpecReader.h"
+
 using namespace llvm;
-using json = nlohmann::json;
 
 namespace netjit {
-
-namespace {
-
-template <typename Kind, size_t N>
-std::vector<std::string> namesOf(const std::pair<const char *, Kind> (&T)[N]) {
-  std::vector<std::string> Out;
-  for (auto &E : T)
-    Out.push_back(E.first);
-  return Out;
-}
-
-const std::pair<const char *, LayerKind> LayerNames[] = {
-#define NETJIT_LAYER(Name, Summary) {#Name, LayerKind::Name},
-#include "netjit/Spec/Layers.def"
-};
-const std::pair<const char *, LossKind> LossNames[] = {
-#define NETJIT_LOSS(Name, Sparse, LogitsOf, Also, Summary) {#Name, LossKind::Name},
-#include "netjit/Spec/Losses.def"
-};
-const std::pair<const char *, OptimizerKind> OptimizerNames[] = {
-#define NETJIT_OPTIMIZER(Name, BetaPowers, Summary) {#Name, OptimizerKind::Name},
-#include "netjit/Spec/Optimizers.def"
-};
-const std::pair<const char *, InitKind> InitNames[] = {
-#define NETJIT_INIT(Name, Summary) {#Name, InitKind::Name},
-#include "netjit/Spec/Initializers.def"
-};
-
-std::string escapeToken(StringRef Key) { return escapeJsonToken(Key); }
-
-std::string describeValue(const json &V) {
-  std::string S = V.dump();
-  if (S.size() > 40)
-    S = S.substr(0, 37) + "...";
-  return S;
-}
-
-/// Walks the document, checking each field against what it may be.
-class SpecReader {
-public:
-  SpecReader(StringRef File) : File(File) {}
-
-  Expected<Spec> read(const json &Doc);
-
-private:
-  std::string File;
-  const json *Declared = nullptr; // the top-level "activations" object
-  std::vector<std::string> Resolving; // declared names being resolved
-
-  Error fail(StringRef Pointer, const Twine &Message) {
-    return locatedError(ErrorKind::Spec, File, Pointer.empty() ? "/" : Pointer,
-                        Message);
-  }
-
-  Error expectObject(const json &V, StringRef P) {
-    if (!V.is_object())
-      return fail(P, "expected an object, got " + describeValue(V));
-    return Error::success();
-  }
-
-  /// Every key of V must be in Allowed.
-  Error checkKeys(const json &V, StringRef P, ArrayRef<std::string> Allowed) {
-    return checkJsonKeys(ErrorKind::Spec, File, V, P, Allowed);
-  }
-
-  Expected<int64_t> positiveInt(const json &V, StringRef P,
-                                int64_t Max = int64_t(1) << 31) {
-    if (!V.is_number_integer() || V.get<int64_t>() <= 0)
-      return fail(P, "expected a positive integer, got " + describeValue(V));
-    if (V.is_number_unsigned() ? V.get<uint64_t>() > uint64_t(Max)
-                               : V.get<int64_t>() > Max)
-      return fail(P, "expected at most " + Twine(Max) + ", got " +
-                         describeValue(V));
-    return V.get<int64_t>();
-  }
-
-  Expected<double> finiteNumber(const json &V, StringRef P) {
-    if (!V.is_number())
-      return fail(P, "expected a number, got " + describeValue(V));
-    double D = V.get<double>();
-    if (!std::isfinite(D))
-      return fail(P, "expected a finite number, got " + describeValue(V));
-    return D;
-  }
-
-  Expected<double> numberIn(const json &V, StringRef P, double Lo, double Hi,
-                            bool LoOpen, bool HiOpen) {
-    auto D = finiteNumber(V, P);
-    if (!D)
-      return D.takeError();
-    bool Ok = (LoOpen ? *D > Lo : *D >= Lo) && (HiOpen ? *D < Hi : *D <= Hi);
-    if (!Ok)
-      return fail(P, formatv("expected a number in {0}{1}, {2}{3}, got {4}",
-                             LoOpen ? "(" : "[", formatNumber(Lo),
-                             formatNumber(Hi), HiOpen ? ")" : "]",
-                             describeValue(V)));
-    return *D;
-  }
-
-  Expected<bool> boolean(const json &V, StringRef P) {
-    if (!V.is_boolean())
-      return fail(P, "expected true or false, got " + describeValue(V));
-    return V.get<bool>();
-  }
-
-  template <typename Kind, size_t N>
-  Expected<Kind> oneOf(const json &V, StringRef P, StringRef What,
-                       const std::pair<const char *, Kind> (&Table)[N]) {
-    if (!V.is_string())
-      return fail(P, "expected the " + What + " as a string, got " +
-                         describeValue(V));
-    std::string S = V.get<std::string>();
-    for (auto &E : Table)
-      if (S == E.first)
-        return E.second;
-    return fail(P, "unknown " + What + " '" + S + "'" +
-                       didYouMean(S, namesOf(Table)));
-  }
-
-  Expected<std::vector<int64_t>> shape(const json &V, StringRef P) {
-    if (!V.is_array() || V.empty())
-      return fail(P, "expected a non-empty array of positive integers, got " +
-                         describeValue(V));
-    std::vector<int64_t> S;
-    for (size_t I = 0; I < V.size(); ++I) {
-      auto D = positiveInt(V[I], P.str() + "/" + std::to_string(I));
-      if (!D)
-        return D.takeError();
-      S.push_back(*D);
-    }
-    return S;
-  }
-
-  Expected<ActivationSpec> activation(const json &V, StringRef P);
-  Expected<ActivationSpec> named(StringRef Name, StringRef P);
-  Error checkFormula(ActivationSpec &A, StringRef P);
-  Error paramValue(ActivationSpec &A, StringRef Name, const json &V,
-                   StringRef P);
-  Error field(const json &V, StringRef P, const LayerField &F, FieldValue &Out);
-  Expected<LayerPtr> layer(const json &V, StringRef P, size_t Index);
-  Error wire(Spec &S);
-  Error loss(const json &V, LossSpec &L);
-  Error optimizer(const json &V, OptimizerSpec &O);
-  Error training(const json &V, TrainingSpec &T);
-};
+namespace spec_reader {
 
 /// A catalogue entry or a declared activation, at its defaults.
 Expected<ActivationSpec> SpecReader::named(StringRef Name, StringRef P) {
@@ -319,186 +175,6 @@ Expected<ActivationSpec> SpecReader::activation(const json &V, StringRef P) {
 }
 
 /// One field of a layer, checked as its type says (Graph/Layer.h).
-Error SpecReader::field(const json &V, StringRef P, const LayerField &F,
-                        FieldValue &Out) {
-  switch (F.Type) {
-  case FieldType::Shape: {
-    auto S = shape(V, P);
-    if (!S)
-      return S.takeError();
-    Out.Shape = std::move(*S);
-    return Error::success();
-  }
-  case FieldType::Count: {
-    auto U = positiveInt(V, P, F.Max);
-    if (!U)
-      return U.takeError();
-    Out.Count = *U;
-    return Error::success();
-  }
-  case FieldType::Flag: {
-    auto B = boolean(V, P);
-    if (!B)
-      return B.takeError();
-    Out.Flag = *B;
-    return Error::success();
-  }
-  case FieldType::Fraction: {
-    auto R = numberIn(V, P, 0, 1, false, true);
-    if (!R)
-      return R.takeError();
-    Out.Number = *R;
-    return Error::success();
-  }
-  case FieldType::Initializer: {
-    auto I = oneOf(V, P, "initializer", InitNames);
-    if (!I)
-      return I.takeError();
-    Out.Init = *I;
-    return Error::success();
-  }
-  case FieldType::Regularizer: {
-    if (Error E = expectObject(V, P))
-      return E;
-    if (Error E = checkKeys(V, P, {"l1", "l2"}))
-      return E;
-    for (auto [Key, Slot] : {std::pair{"l1", &Out.L1}, std::pair{"l2", &Out.L2}})
-      if (V.contains(Key)) {
-        auto D = numberIn(V[Key], P.str() + "/" + Key, 0, 1e6, false, false);
-        if (!D)
-          return D.takeError();
-        *Slot = *D;
-      }
-    return Error::success();
-  }
-  case FieldType::Activation: {
-    auto A = activation(V, P);
-    if (!A)
-      return A.takeError();
-    Out.Activation = std::move(*A);
-    return Error::success();
-  }
-  }
-  llvm_unreachable("every field type is read above");
-}
-
-/// A layer: its type, name and the fields its kind's table lists.
-Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
-  if (Error E = expectObject(V, P))
-    return E;
-  if (!V.contains("type"))
-    return fail(P, "missing field 'type' (one of " +
-                       join(namesOf(LayerNames), ", ") + ")");
-  auto K = oneOf(V["type"], P.str() + "/type", "layer type", LayerNames);
-  if (!K)
-    return K.takeError();
-  const LayerKindInfo &Info = layerKind(*K);
-  std::vector<std::string> Allowed = {"type", "name", "inputs"};
-  for (const LayerField &F : Info.Fields)
-    Allowed.push_back(F.Name);
-  if (Error E = checkKeys(V, P, Allowed))
-    return E;
-  auto Field = [&](StringRef F) { return P.str() + "/" + F.str(); };
-  std::string Name = (layerName(*K) + "_" + Twine(Index)).str();
-  if (V.contains("name")) {
-    if (!V["name"].is_string() || V["name"].get<std::string>().empty())
-      return fail(Field("name"),
-                  "expected a non-empty string, got " + describeValue(V["name"]));
-    Name = V["name"].get<std::string>();
-  }
-  std::vector<std::string> Inputs;
-  if (V.contains("inputs")) {
-    const json &In = V["inputs"];
-    std::string IP = Field("inputs");
-    json List = In.is_string() ? json::array({In}) : In;
-    if (!List.is_array() || List.empty())
-      return fail(IP, "expected a layer's name or a non-empty array of "
-                      "them, got " +
-                          describeValue(In));
-    for (size_t K = 0; K < List.size(); ++K) {
-      if (!List[K].is_string())
-        return fail(In.is_string() ? IP : IP + "/" + std::to_string(K),
-                    "expected a layer's name, got " + describeValue(List[K]));
-      Inputs.push_back(List[K].get<std::string>());
-    }
-  }
-  LayerFields Fields;
-  for (const LayerField &F : Info.Fields) {
-    if (!V.contains(F.Name)) {
-      if (F.Required)
-        return fail(P, "missing field '" + Twine(F.Name) + "' for a " +
-                           layerName(*K) + " layer");
-      continue;
-    }
-    if (Error E = field(V[F.Name], Field(F.Name), F, Fields.Values[F.Name]))
-      return E;
-  }
-  std::unique_ptr<Layer> L = createLayer(*K);
-  L->Pointer = P.str();
-  L->Name = std::move(Name);
-  L->InputNames = std::move(Inputs);
-  L->read(Fields);
-  return LayerPtr(std::move(L));
-}
-
-/// Resolves each layer's inputs: the layers it names (earlier ones, or
-/// the network's input), else the layer before it. Every layer but the last
-/// feeds exactly one other, so the network's output is the last layer.
-Error SpecReader::wire(Spec &S) {
-  std::map<std::string, int> Index;
-  for (size_t I = 0; I < S.Layers.size(); ++I)
-    Index[S.Layers[I]->Name] = I;
-  std::vector<int> Consumer(S.Layers.size() + 1, -1); // by input + 1
-  for (size_t I = 0; I < S.Layers.size(); ++I) {
-    Layer &L = *S.Layers[I];
-    L.Inputs.clear();
-    if (L.InputNames.empty())
-      L.Inputs.push_back(int(I) - 1);
-    for (size_t K = 0; K < L.InputNames.size(); ++K) {
-      const std::string &N = L.InputNames[K];
-      std::string P = L.Pointer + "/inputs" +
-                      (L.InputNames.size() > 1 ? "/" + std::to_string(K) : "");
-      auto It = Index.find(N);
-      if (N == S.InputName) {
-        L.Inputs.push_back(-1);
-      } else if (It == Index.end()) {
-        std::vector<std::string> Names = {S.InputName};
-        for (size_t J = 0; J < I; ++J)
-          Names.push_back(S.Layers[J]->Name);
-        return fail(P, "no layer named '" + N + "'" + didYouMean(N, Names));
-      } else if (It->second >= int(I)) {
-        return fail(P, "layer '" + N + "' does not come before this one; a "
-                                       "layer's inputs are listed before it");
-      } else {
-        L.Inputs.push_back(It->second);
-      }
-    }
-    unsigned Arity = layerKind(L.Kind).Inputs;
-    if (L.Inputs.size() != Arity)
-      return fail(L.Pointer + "/inputs",
-                  formatv("a {0} layer takes {1} input{2}, got {3}",
-                          layerName(L.Kind), Arity, Arity == 1 ? "" : "s",
-                          L.Inputs.size()));
-    for (int In : L.Inputs) {
-      int &C = Consumer[In + 1];
-      std::string From = In < 0 ? S.InputName : S.Layers[In]->Name;
-      if (C >= 0)
-        return fail(L.Pointer + (L.InputNames.empty() ? "" : "/inputs"),
-                    "'" + From + "' already feeds '" + S.Layers[C]->Name +
-                        "': a value with several consumers is not supported "
-                        "yet");
-      C = I;
-    }
-  }
-  for (size_t I = 0; I + 1 < S.Layers.size(); ++I)
-    if (Consumer[I + 1] < 0)
-      return fail(S.Layers[I]->Pointer,
-                  "layer '" + S.Layers[I]->Name +
-                      "' feeds no other layer; the network's output is its "
-                      "last layer");
-  return Error::success();
-}
-
 Error SpecReader::loss(const json &V, LossSpec &L) {
   const json *Type = &V;
   if (V.is_object()) {
@@ -720,7 +396,9 @@ Expected<Spec> SpecReader::read(const json &Doc) {
   return S;
 }
 
-} // namespace
+} // namespace spec_reader
+
+using namespace spec_reader;
 
 Expected<Spec> parseSpec(StringRef Text, StringRef File) {
   auto Parsed = parseJson(Text, ErrorKind::Spec, File);
