@@ -130,6 +130,11 @@ private:
   llvm::StructType *frameType();
   void storeFrame();
   void enterKernel(const KernelUses &U);
+  /// In a kernel, what it was passed for Key (of Args: TensorArg, StatArg
+  /// or StreamArg); null outside one, or where nothing was (Unbound is then
+  /// set if Required).
+  llvm::Value *passed(const llvm::DenseMap<int, llvm::Value *> &Args, int Key,
+                      bool Required);
   /// A tensor's first float.
   llvm::Value *ptr(int Tensor);
   /// Where a tensor of role R lives: the caller's x or io, the workspace
