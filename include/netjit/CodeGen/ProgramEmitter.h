@@ -210,6 +210,9 @@ private:
   // Steps and entry points (Program.cpp).
   llvm::Error step(const Step &S);
   llvm::Error matMul(const Step &S);
+  /// Tensors a zero step clears with inline memsets at most.
+  static constexpr size_t ZeroInline = 8;
+  void zero(const Step &S);
 };
 
 } // namespace netjit
