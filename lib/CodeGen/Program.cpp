@@ -35,9 +35,7 @@ StringRef entryPointName(EntryPoint E) {
 Error ProgramEmitter::step(const Step &S) {
   switch (S.Kind) {
   case StepKind::Zero:
-    for (int I : S.In)
-      B.CreateMemSet(ptr(I), B.getInt8(0),
-                     T.tensor(I).Rows * T.tensor(I).Cols * 4, Align(64));
+    zero(S);
     return Error::success();
   case StepKind::MatMul:
   case StepKind::SoftmaxXent:
@@ -106,6 +104,41 @@ Error ProgramEmitter::step(const Step &S) {
   }
   }
   return plainError(ErrorKind::Compile, "no lowering for " + stepName(S.Kind));
+}
+
+/// Clears the step's tensors: a memset each, or, for more than a few of
+/// them in the workspace (a deep network's bias gradients), one loop over a
+/// table of their offsets and sizes. Inlined, a memset is a run of vector
+/// stores, and hundreds of them in one block made instruction scheduling
+/// the part of the compile that grew fastest with depth.
+void ProgramEmitter::zero(const Step &S) {
+  auto Bytes = [&](int I) { return T.tensor(I).Rows * T.tensor(I).Cols * 4; };
+  bool InWork = llvm::all_of(S.In, [&](int I) {
+    return tensorBase(T.tensor(I).Role) == Fr.Work;
+  });
+  if (S.In.size() <= ZeroInline || !InWork) {
+    for (int I : S.In)
+      B.CreateMemSet(ptr(I), B.getInt8(0), Bytes(I), Align(64));
+    return;
+  }
+  std::vector<int64_t> Table;
+  for (int I : S.In) {
+    Table.push_back(tensorOffset(T.tensor(I)));
+    Table.push_back(Bytes(I));
+  }
+  Constant *Init = ConstantDataArray::get(M.getContext(), ArrayRef(Table));
+  auto *G = new GlobalVariable(M, Init->getType(), true,
+                               GlobalValue::PrivateLinkage, Init,
+                               Prefix + ".zero");
+  Type *I64 = B.getInt64Ty();
+  LoopBuilder(B).counted(i64(0), i64(S.In.size()), 1, [&](Value *K) {
+    Value *At = B.CreateShl(K, 1);
+    Value *Off = B.CreateLoad(I64, B.CreateInBoundsGEP(I64, G, At));
+    Value *Size = B.CreateLoad(
+        I64, B.CreateInBoundsGEP(I64, G, B.CreateAdd(At, i64(1))));
+    B.CreateMemSet(B.CreateInBoundsGEP(Fl, Fr.Work, Off), B.getInt8(0), Size,
+                   Align(64));
+  }, "z");
 }
 
 /// A GEMM and its epilogue (the body of its kernel).

@@ -273,13 +273,20 @@ void ProgramEmitter::enterKernel(const KernelUses &U) {
     Fr.StreamArg[Layer] = B.CreateTrunc(Word(), B.getInt32Ty());
 }
 
+Value *ProgramEmitter::passed(const DenseMap<int, Value *> &Args, int Key,
+                              bool Required) {
+  if (!Fr.Uses)
+    return nullptr;
+  if (Value *V = Args.lookup(Key))
+    return V;
+  // The kernel would address its first caller's own, for every caller.
+  Unbound |= Required;
+  return nullptr;
+}
+
 Value *ProgramEmitter::ptr(int Tensor) {
-  if (Fr.Uses) {
-    auto It = Fr.TensorArg.find(Tensor);
-    if (It != Fr.TensorArg.end())
-      return It->second;
-    Unbound = true;
-  }
+  if (Value *V = passed(Fr.TensorArg, Tensor, true))
+    return V;
   const TensorInfo &I = T.tensor(Tensor);
   int64_t Offset = tensorOffset(I);
   Value *Base = tensorBase(I.Role);
@@ -331,11 +338,9 @@ Value *ProgramEmitter::header(unsigned Field) {
 }
 
 Value *ProgramEmitter::statPtr(unsigned Field) {
-  if (Fr.Uses) {
-    auto It = Fr.StatArg.find(Field);
-    if (It != Fr.StatArg.end())
-      return It->second;
-  }
+  // StepStats' own fields are every caller's; a diagnostics field is passed.
+  if (Value *V = passed(Fr.StatArg, Field, false))
+    return V;
   return B.CreateConstInBoundsGEP1_64(B.getDoubleTy(), Fr.Stats, Field);
 }
 
@@ -349,12 +354,8 @@ void ProgramEmitter::addStatAt(Value *P, Value *V) {
 }
 
 Value *ProgramEmitter::streamKey(int Layer) {
-  if (Fr.Uses) {
-    auto It = Fr.StreamArg.find(Layer);
-    if (It != Fr.StreamArg.end())
-      return It->second;
-    Unbound = true;
-  }
+  if (Value *V = passed(Fr.StreamArg, Layer, true))
+    return V;
   return B.getInt32(streamConstant(Layer));
 }
 

@@ -211,9 +211,9 @@ static Expected<std::string> emitFile(Module &M, TargetMachine &TM,
 /// functions are independent. The functions are dealt to the parts largest
 /// first, each to the one with the fewest instructions so far; each part
 /// holds every global variable (they are constants) and declares what it
-/// calls in the others, which are made external for it; it travels as
-/// bitcode to a context and target machine of its own. A module with a
-/// variable global is one part.
+/// calls in the others, which are made external for it; each but the first
+/// (what stays of M) travels as bitcode to a context and target machine of
+/// its own. A module with a variable global is one part.
 static Expected<std::vector<std::string>>
 emitObjects(Module &M, const TargetOptions &O, TargetMachine &TM,
             unsigned Parts) {
@@ -242,18 +242,7 @@ emitObjects(Module &M, const TargetOptions &O, TargetMachine &TM,
     if (F->hasLocalLinkage())
       F->setLinkage(GlobalValue::ExternalLinkage);
   }
-  std::vector<std::string> Bitcode(Parts);
-  for (unsigned P = 0; P < Parts; ++P) {
-    ValueToValueMapTy VMap;
-    auto Part = CloneModule(M, VMap, [&](const GlobalValue *GV) {
-      auto It = PartOf.find(GV);
-      return It == PartOf.end() || It->second == P;
-    });
-    raw_string_ostream OS(Bitcode[P]);
-    WriteBitcodeToFile(*Part, OS);
-  }
-  std::vector<std::string> Objects(Parts);
-  std::vector<std::string> Errors(Parts);
+  std::vector<std::string> Bitcode(Parts), Objects(Parts), Errors(Parts);
   auto Compile = [&](unsigned P) {
     LLVMContext Ctx;
     auto Part = parseBitcodeFile(MemoryBufferRef(Bitcode[P], "part"), Ctx);
@@ -267,10 +256,27 @@ emitObjects(Module &M, const TargetOptions &O, TargetMachine &TM,
     else
       Errors[P] = toString(Obj.takeError());
   };
+  // Each other part starts on its thread as soon as it is cut out.
   std::vector<std::thread> Threads;
-  for (unsigned P = 1; P < Parts; ++P)
+  for (unsigned P = 1; P < Parts; ++P) {
+    ValueToValueMapTy VMap;
+    auto Part = CloneModule(M, VMap, [&](const GlobalValue *GV) {
+      auto It = PartOf.find(GV);
+      return It == PartOf.end() || It->second == P;
+    });
+    raw_string_ostream OS(Bitcode[P]);
+    WriteBitcodeToFile(*Part, OS);
     Threads.emplace_back(Compile, P);
-  Compile(0);
+  }
+  // Part 0 is what stays of M, compiled here with M's own target machine.
+  for (auto &[N, F] : Defs)
+    if (PartOf[F] != 0)
+      F->deleteBody();
+  auto Obj = emitObject(M, TM);
+  if (Obj)
+    Objects[0] = std::move(*Obj);
+  else
+    Errors[0] = toString(Obj.takeError());
   for (std::thread &T : Threads)
     T.join();
   for (const std::string &E : Errors)

@@ -130,6 +130,11 @@ private:
   llvm::StructType *frameType();
   void storeFrame();
   void enterKernel(const KernelUses &U);
+  /// In a kernel, what it was passed for Key (of Args: TensorArg, StatArg
+  /// or StreamArg); null outside one, or where nothing was (Unbound is then
+  /// set if Required).
+  llvm::Value *passed(const llvm::DenseMap<int, llvm::Value *> &Args, int Key,
+                      bool Required);
   /// A tensor's first float.
   llvm::Value *ptr(int Tensor);
   /// Where a tensor of role R lives: the caller's x or io, the workspace
@@ -205,6 +210,9 @@ private:
   // Steps and entry points (Program.cpp).
   llvm::Error step(const Step &S);
   llvm::Error matMul(const Step &S);
+  /// Tensors a zero step clears with inline memsets at most.
+  static constexpr size_t ZeroInline = 8;
+  void zero(const Step &S);
 };
 
 } // namespace netjit
