@@ -84,6 +84,10 @@ private:
   /// count, or a full step at Index.
   void enterPart(Value *Start, Value *Count);
   void enterStep(Value *Index, bool Part);
+  /// A full step at Index (in block Step) if More, else (in Else) the tail
+  /// step if there is one, else the exit.
+  void stepOrTail(Value *More, BasicBlock *Step, Value *Index,
+                  BasicBlock *Else);
   void store(ArrayRef<Value *> Res, bool NT);
 
   IRBuilder<> &B;
@@ -237,6 +241,15 @@ void StreamLoop::enterStep(Value *Index, bool Part) {
   B.CreateBr(Head);
 }
 
+void StreamLoop::stepOrTail(Value *More, BasicBlock *Step, Value *Index,
+                            BasicBlock *Else) {
+  B.CreateCondBr(More, Step, Else);
+  B.SetInsertPoint(Step);
+  enterStep(Index, false);
+  B.SetInsertPoint(Else);
+  B.CreateCondBr(HasTail, ToTail, Exit);
+}
+
 void StreamLoop::enter() {
   B.SetInsertPoint(Entry);
   if (Stream) {
@@ -247,11 +260,7 @@ void StreamLoop::enter() {
     B.CreateBr(AfterHead);
   }
   B.SetInsertPoint(AfterHead);
-  B.CreateCondBr(B.CreateICmpSGT(End, P), First, NoFull);
-  B.SetInsertPoint(First);
-  enterStep(P, false);
-  B.SetInsertPoint(NoFull);
-  B.CreateCondBr(HasTail, ToTail, Exit);
+  stepOrTail(B.CreateICmpSGT(End, P), First, P, NoFull);
   B.SetInsertPoint(ToTail);
   enterPart(End, B.CreateSub(N, End));
 }
@@ -294,11 +303,7 @@ Error StreamLoop::body(ComputeFn Compute, Value **Live) {
 void StreamLoop::finish() {
   B.SetInsertPoint(Next);
   Value *INext = B.CreateAdd(I, ConstantInt::get(I64, L), "i.next", true, true);
-  B.CreateCondBr(B.CreateICmpSLT(INext, End), Again, AfterFull);
-  B.SetInsertPoint(Again);
-  enterStep(INext, false);
-  B.SetInsertPoint(AfterFull);
-  B.CreateCondBr(HasTail, ToTail, Exit);
+  stepOrTail(B.CreateICmpSLT(INext, End), Again, INext, AfterFull);
 
   B.SetInsertPoint(Fill);
   for (size_t K = 0; K < Ins.size(); ++K)
