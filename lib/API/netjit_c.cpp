@@ -42,6 +42,16 @@ template <typename F> netjit_status guard(F &&Fn) {
 
 netjit_status noModel() { return fail(NETJIT_USAGE, "model is NULL"); }
 
+/// NETJIT_OK where M holds parameter I, else the error.
+netjit_status checkParam(const netjit_model *M, size_t I) {
+  if (!M)
+    return noModel();
+  if (I >= M->Params.size())
+    return fail(NETJIT_USAGE, "parameter index " + std::to_string(I) +
+                                  " of " + std::to_string(M->Params.size()));
+  return NETJIT_OK;
+}
+
 CompilerOptions options(const netjit_options *O) {
   CompilerOptions C;
   if (!O)
@@ -172,11 +182,8 @@ size_t netjit_parameter_count(const netjit_model *M) {
 netjit_status netjit_parameter_info(const netjit_model *M, size_t I,
                                     const char **Name, int64_t *Rows,
                                     int64_t *Cols) {
-  if (!M)
-    return noModel();
-  if (I >= M->Params.size())
-    return fail(NETJIT_USAGE, "parameter index " + std::to_string(I) +
-                                  " of " + std::to_string(M->Params.size()));
+  if (netjit_status St = checkParam(M, I))
+    return St;
   if (Name)
     *Name = M->Params[I].Name.c_str();
   const std::vector<int64_t> &S = M->Params[I].Shape;
@@ -190,11 +197,8 @@ netjit_status netjit_parameter_info(const netjit_model *M, size_t I,
 netjit_status netjit_parameter_shape(const netjit_model *M, size_t I,
                                      int64_t *Shape, size_t Capacity,
                                      size_t *Rank) {
-  if (!M)
-    return noModel();
-  if (I >= M->Params.size())
-    return fail(NETJIT_USAGE, "parameter index " + std::to_string(I) +
-                                  " of " + std::to_string(M->Params.size()));
+  if (netjit_status St = checkParam(M, I))
+    return St;
   const std::vector<int64_t> &S = M->Params[I].Shape;
   if (Rank)
     *Rank = S.size();

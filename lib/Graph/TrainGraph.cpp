@@ -92,7 +92,7 @@ private:
   std::vector<bool> trainsBelow() const;
   void addDiagnostics();
   int activationGrad(size_t R, int DY, const LayerDiagnostics *Diag);
-  void backward(std::vector<Step> &Out, int DOut);
+  void backward(int DOut);
   void layout();
 };
 
@@ -172,7 +172,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
         // softmax itself); predict applies it.
         if (M == Mode::Predict) {
           int Y = value(L.Name + ".y" + suffix(), L.Out);
-          Out.push_back({rowWiseStep(A.Spec.Base), {Cur}, Y});
+          emit({rowWiseStep(A.Spec.Base), {Cur}, Y});
           Cur = Y;
         }
       } else if (!(Last && lossFromLogits() && M != Mode::Predict)) {
@@ -189,7 +189,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
           A1.Kind = StepKind::ActWithGrad;
           A1.Out2 = St.DAct = value(L.Name + ".dact", L.Out);
         }
-        Out.push_back(A1);
+        emit(A1);
         Cur = Y;
       }
       St.Y = Cur;
@@ -211,9 +211,9 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
   if (lossFromLogits())
     K = S.Loss.Kind == LossKind::binary_crossentropy ? StepKind::SigmoidXent
                                                      : StepKind::SoftmaxXent;
-  Out.push_back({K, {Cur, T.labelTensor()}, D});
+  emit({K, {Cur, T.labelTensor()}, D});
   if (Training)
-    backward(Out, D);
+    backward(D);
   return Out;
 }
 
@@ -305,7 +305,7 @@ int TrainGraphBuilder::activationGrad(size_t R, int DY,
   return DZ;
 }
 
-void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
+void TrainGraphBuilder::backward(int DOut) {
   auto Layers = G.layers();
   std::vector<bool> Below = trainsBelow();
   // The gradient of each layer's output, once its consumer has written it.
@@ -327,7 +327,7 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
     if (L.Act >= 0)
       for (auto &[N, P] : G.activation(L.Act).Trained)
         if (G.params()[P].size() == 1)
-          Out.push_back({StepKind::SumTo, {Partial[P]}, GradTensor[P]});
+          emit({StepKind::SumTo, {Partial[P]}, GradTensor[P]});
     // The gradient flows on only while a layer below trains something.
     if (!Below[R])
       continue;
@@ -335,7 +335,7 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
     if (Diag && Diag->InputSumSq >= 0) {
       Step SS{StepKind::SumSquares, {Cur}};
       SS.Stat = Diag->InputSumSq;
-      Out.push_back(SS);
+      emit(SS);
     }
     if (L.Inputs.front() >= 0)
       DOutOf[L.Inputs.front()] = Cur;
@@ -345,9 +345,9 @@ void TrainGraphBuilder::backward(std::vector<Step> &Out, int DOut) {
       if (DiagOf[R] >= 0 && AliveTensor[R] >= 0) {
         Step CA{StepKind::CountAlive, {AliveTensor[R]}};
         CA.Stat = T.Diagnostics[DiagOf[R]].Alive;
-        Out.push_back(CA);
+        emit(CA);
       }
-  Out.push_back({StepKind::Update, {}, -1});
+  emit({StepKind::Update, {}, -1});
 }
 
 void TrainGraphBuilder::layout() {

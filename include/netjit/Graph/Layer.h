@@ -215,6 +215,19 @@ public:
   }
 };
 
+/// A kind that moves no data and trains nothing of its own (flatten, an
+/// activation on its own): its steps and reference pass values and
+/// gradients through unchanged, since rows are stored row-major per sample.
+template <typename Derived> class PassThroughOf : public LayerOf<Derived> {
+public:
+  int forward(ProgramBuilder &, int X) const override { return X; }
+  void backwardParams(ProgramBuilder &, int, int) const override {}
+  int backwardInput(ProgramBuilder &, int DY) const override { return DY; }
+  llvm::Error reference(ReferenceValues &) const override {
+    return llvm::Error::success();
+  }
+};
+
 /// What a layer's build() may do to the graph (implemented by NetworkGraph).
 class GraphBuilder {
 public:

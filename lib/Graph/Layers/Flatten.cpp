@@ -8,17 +8,11 @@ namespace netjit {
 
 namespace {
 
-class FlattenLayer final : public LayerOf<FlattenLayer> {
+class FlattenLayer final : public PassThroughOf<FlattenLayer> {
 public:
   void read(const LayerFields &) override {}
   Error build(GraphBuilder &) override {
     Shape = {In};
-    return Error::success();
-  }
-  int forward(ProgramBuilder &, int X) const override { return X; }
-  void backwardParams(ProgramBuilder &, int, int) const override {}
-  int backwardInput(ProgramBuilder &, int DY) const override { return DY; }
-  Error reference(ReferenceValues &) const override {
     return Error::success();
   }
 };

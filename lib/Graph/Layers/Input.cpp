@@ -8,7 +8,7 @@ namespace netjit {
 
 namespace {
 
-class InputLayer final : public LayerOf<InputLayer> {
+class InputLayer final : public PassThroughOf<InputLayer> {
 public:
   std::vector<int64_t> Declared;
 
@@ -20,12 +20,6 @@ public:
   // holds one.
   Error build(GraphBuilder &B) override {
     return B.fail(Pointer, "an input layer must come first");
-  }
-  int forward(ProgramBuilder &, int X) const override { return X; }
-  void backwardParams(ProgramBuilder &, int, int) const override {}
-  int backwardInput(ProgramBuilder &, int DY) const override { return DY; }
-  Error reference(ReferenceValues &) const override {
-    return Error::success();
   }
 };
 
