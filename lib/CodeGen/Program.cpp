@@ -79,6 +79,22 @@ Error ProgramEmitter::step(const Step &S) {
         "u");
     return Error::success();
   }
+  case StepKind::Conv:
+  case StepKind::ConvGradInput:
+  case StepKind::ConvGradWeight:
+  case StepKind::MaxPool:
+  case StepKind::MaxPoolGrad:
+  case StepKind::AvgPool:
+  case StepKind::AvgPoolGrad:
+  case StepKind::Pad:
+  case StepKind::PadGrad: {
+    KernelUses U = uses(S, "window");
+    auto K = kernel(U, Sig::Kernel, [&](Function *) { return windowStep(S); });
+    if (!K)
+      return K.takeError();
+    callKernel(*K, U);
+    return Error::success();
+  }
   case StepKind::Update:
     return plainError(ErrorKind::Compile, "the update is not a step of a part");
   case StepKind::BiasAdd:

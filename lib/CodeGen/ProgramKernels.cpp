@@ -62,6 +62,13 @@ void ProgramEmitter::collectUses(const Step &S, KernelUses &U,
       Tensor(T.paramTensor(Index));
   }
   OS << " p" << S.Param << " r" << llvm::bit_cast<uint64_t>(S.Rate);
+  if (!(S.Win == Window())) {
+    const Window &W = S.Win;
+    OS << " w";
+    for (int64_t V : {W.H, W.W, W.C, W.OH, W.OW, W.OC, W.KH, W.KW, W.SH, W.SW,
+                      W.DH, W.DW, W.PadTop, W.PadLeft, W.Groups})
+      OS << ',' << V;
+  }
   if (S.Stat >= 0)
     OS << " s" << Number(U.Stats, S.Stat);
   if (S.Layer >= 0)

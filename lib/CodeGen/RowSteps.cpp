@@ -231,15 +231,36 @@ Error ProgramEmitter::softmaxRow(const Step &S, Value *Row) {
   return Error::success();
 }
 
+/// Body(pixel's first column, channel vector) for each pixel of a row of
+/// Image whose columns are pixels of PerChannel's width (one pixel for a
+/// dense layer's row).
+Error ProgramEmitter::perPixel(int Image, int PerChannel, Value *Row,
+                               function_ref<Error(Value *, Value *)> Body) {
+  int64_t C = cols(PerChannel), Pixels = cols(Image) / C;
+  Value *At = rowPtr(Image, Row), *V = ptr(PerChannel);
+  if (Pixels == 1)
+    return Body(At, V);
+  Error E = Error::success();
+  LoopBuilder(B).counted(i64(0), i64(Pixels), 1, [&](Value *P) {
+    if (!E)
+      E = Body(B.CreateGEP(Fl, At, B.CreateMul(P, i64(C))), V);
+  }, "px");
+  return E;
+}
+
 /// One row of an element-wise step, as a loop over its columns.
 Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   RowLoop R{B, L, cols(S.Out >= 0 ? S.Out : S.In[0])};
   switch (S.Kind) {
   case StepKind::BiasAdd:
-    R.Ins = {{rowPtr(S.In[0], Row)}, {ptr(S.In[1])}};
-    R.Outs = {rowPtr(S.Out, Row)};
-    return R.run([&](LoadFn In) -> Expected<Vals> {
-      return Vals{B.CreateFAdd(In(0), In(1))};
+    // A bias per channel of an image repeats at every pixel.
+    return perPixel(S.Out, S.In[1], Row, [&](Value *At, Value *Bias) {
+      RowLoop P{B, L, cols(S.In[1])};
+      P.Ins = {{At}, {Bias}};
+      P.Outs = {At};
+      return P.run([&](LoadFn In) -> Expected<Vals> {
+        return Vals{B.CreateFAdd(In(0), In(1))};
+      });
     });
   case StepKind::Act:
   case StepKind::ActWithGrad:
@@ -266,10 +287,13 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
     return Error::success();
   }
   case StepKind::ColSum:
-    R.Ins = {{ptr(S.Out)}, {rowPtr(S.In[0], Row)}};
-    R.Outs = {ptr(S.Out)};
-    return R.run([&](LoadFn In) -> Expected<Vals> {
-      return Vals{B.CreateFAdd(In(0), In(1))};
+    return perPixel(S.In[0], S.Out, Row, [&](Value *At, Value *Sum) {
+      RowLoop P{B, L, cols(S.Out)};
+      P.Ins = {{Sum}, {At}};
+      P.Outs = {Sum};
+      return P.run([&](LoadFn In) -> Expected<Vals> {
+        return Vals{B.CreateFAdd(In(0), In(1))};
+      });
     });
   case StepKind::Dropout:
   case StepKind::DropoutGrad: {
@@ -287,6 +311,15 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   case StepKind::SigmoidXent:
   case StepKind::PointLoss:
     return lossRow(S, Row);
+  case StepKind::Conv:
+  case StepKind::ConvGradInput:
+  case StepKind::ConvGradWeight:
+  case StepKind::MaxPool:
+  case StepKind::MaxPoolGrad:
+  case StepKind::AvgPool:
+  case StepKind::AvgPoolGrad:
+  case StepKind::Pad:
+  case StepKind::PadGrad:
   case StepKind::MatMul:
   case StepKind::SumTo:
   case StepKind::Zero:

@@ -165,7 +165,7 @@ Expected<Dataset> DataReader::fashion() {
     return Te.takeError();
   S.Train = std::move(*Tr);
   S.Test = std::move(*Te);
-  S.Shape = {28, 28};
+  S.Shape = {28, 28, 1};
   S.Classes = 10;
   S.ClassNames.assign(std::begin(FashionClasses), std::end(FashionClasses));
   return S;

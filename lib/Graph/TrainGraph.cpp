@@ -42,15 +42,20 @@ public:
     return CurMode == Mode::Train ? "" : CurMode == Mode::Evaluate ? ".eval" : ".pred";
   }
   int layerIndex() const override { return CurLayer; }
-  int value(const Twine &Name, int64_t Cols) override {
+  int value(const Twine &Name, int64_t Cols,
+            ArrayRef<int64_t> Shape = {}) override {
     TensorInfo I;
     I.Name = ("%" + Name).str();
     I.Role = TensorRole::Value;
     I.BatchRows = true;
     I.Rows = T.MaxBatch;
     I.Cols = Cols;
+    if (Shape.size() > 1)
+      I.Shape = Shape;
     return T.add(std::move(I));
   }
+  int forwardInput() const override { return State[CurLayer].In; }
+  int forwardOutput() const override { return State[CurLayer].Z; }
   int tensor(TensorInfo I) override { return T.add(std::move(I)); }
   int param(int P) const override { return T.paramTensor(P); }
   int grad(int P) const override { return GradTensor[P]; }
@@ -171,12 +176,12 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
         // Training and evaluation read the logits (the loss applies
         // softmax itself); predict applies it.
         if (M == Mode::Predict) {
-          int Y = value(L.Name + ".y" + suffix(), L.Out);
+          int Y = value(L.Name + ".y" + suffix(), L.Out, L.Shape);
           emit({rowWiseStep(A.Spec.Base), {Cur}, Y});
           Cur = Y;
         }
       } else if (!(Last && lossFromLogits() && M != Mode::Predict)) {
-        int Y = value(L.Name + ".y" + suffix(), L.Out);
+        int Y = value(L.Name + ".y" + suffix(), L.Out, L.Shape);
         Step A1{StepKind::Act, {Cur}, Y};
         A1.Act = L.Act;
         for (auto &[N, P] : A.Trained)
@@ -187,7 +192,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
         St.FromY = F.DerivativeY && isStableInOutput(F.DerivativeY);
         if (Training && !St.FromY) {
           A1.Kind = StepKind::ActWithGrad;
-          A1.Out2 = St.DAct = value(L.Name + ".dact", L.Out);
+          A1.Out2 = St.DAct = value(L.Name + ".dact", L.Out, L.Shape);
         }
         emit(A1);
         Cur = Y;
@@ -278,7 +283,7 @@ int TrainGraphBuilder::activationGrad(size_t R, int DY,
   const Layer &L = *G.layers()[R];
   const LayerState &St = State[R];
   const NetActivation &A = G.activation(L.Act);
-  int DZ = value(L.Name + ".dz", L.Out);
+  int DZ = value(L.Name + ".dz", L.Out, L.Shape);
   Step AG{StepKind::Mul, {DY, St.DAct}, DZ};
   if (St.FromY) {
     // The form in y may test x's sign (relu's), so it gets both.
@@ -518,6 +523,18 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     OS << " d/d" << S.Param;
   if (S.Kind == StepKind::Dropout || S.Kind == StepKind::DropoutGrad)
     OS << " rate " << formatNumber(S.Rate);
+  if (!(S.Win == Window())) {
+    const Window &W = S.Win;
+    OS << " " << W.KH << "x" << W.KW;
+    if (W.SH > 1 || W.SW > 1)
+      OS << " stride " << W.SH << "x" << W.SW;
+    if (W.DH > 1 || W.DW > 1)
+      OS << " dilation " << W.DH << "x" << W.DW;
+    if (W.PadTop || W.PadLeft)
+      OS << " pad " << W.PadTop << "," << W.PadLeft;
+    if (W.Groups > 1)
+      OS << " groups " << W.Groups;
+  }
   if (S.Kind == StepKind::PointLoss || S.Kind == StepKind::SoftmaxXent ||
       S.Kind == StepKind::SigmoidXent)
     OS << " " << lossName(T.network().spec().Loss.Kind);

@@ -1,8 +1,10 @@
 // Keras.cpp - a Keras `model.to_json()` Sequential model, in the Keras 2
-// form (class_name/config, batch_input_shape) or the Keras 3 form (module,
-// registered_name, batch_shape, build_config, compile_config), rewritten as
-// a netjit spec document; the spec reader validates the result. Errors
-// point into the Keras file (docs/training.md, "Keras models").
+// form (class_name/config, batch_input_shape; in 2.0, config is the list of
+// layers), the tf.keras 2.13+ mix (module and registered_name with
+// batch_input_shape) or the Keras 3 form (module, registered_name,
+// batch_shape, build_config, compile_config), rewritten as a netjit spec
+// document; the spec reader validates the result. Errors point into the
+// Keras file (docs/training.md, "Keras models").
 #include "netjit/Spec/Keras.h"
 #include "netjit/Expr/Expr.h"
 #include "netjit/Graph/Layer.h"
@@ -368,6 +370,21 @@ Expected<json> KerasReader::read(const json &Doc) {
     if (C.contains("name") && C["name"].is_string())
       (*Layer)["name"] = C["name"];
     Out.push_back(std::move(*Layer));
+  }
+  // channels_first models (Theano's order) become channels_last: netjit's
+  // images are NHWC, so the input's channel axis moves last. The weights
+  // are not in to_json's file, so nothing else needs transposing.
+  bool ChannelsFirst = false;
+  for (const json &L : *Layers)
+    if (L.is_object() &&
+        str(L.value("config", json()), "data_format", "") == "channels_first")
+      ChannelsFirst = true;
+  if (ChannelsFirst && Input.is_array() && Input.size() >= 2) {
+    json Moved = json::array();
+    for (size_t I = 1; I < Input.size(); ++I)
+      Moved.push_back(Input[I]);
+    Moved.push_back(Input[0]);
+    Input = Moved;
   }
   if (Input.is_null())
     return fail(LP + "/0/config",

@@ -66,8 +66,115 @@ Error SpecReader::field(const json &V, StringRef P, const LayerField &F,
     Out.Activation = std::move(*A);
     return Error::success();
   }
+  case FieldType::Window:
+    return window(V, P, F.Max, Out.Shape);
+  case FieldType::Choice: {
+    std::vector<std::string> Names = choicesOf(F);
+    std::string List = join(Names, ", ");
+    if (!V.is_string())
+      return fail(P, "expected one of " + List + ", got " + describeValue(V));
+    Out.Choice = V.get<std::string>();
+    if (!is_contained(Names, Out.Choice))
+      return fail(P, "unknown " + Twine(F.Name) + " '" + Out.Choice + "'" +
+                         didYouMean(Out.Choice, Names) +
+                         " (one of " + List + ")");
+    return Error::success();
+  }
+  case FieldType::Padding:
+    return padding(V, P, F.Max, Out.Shape);
+  case FieldType::TargetShape: {
+    if (!V.is_array() || V.empty())
+      return fail(P, "expected a non-empty array of positive integers (one "
+                     "may be -1), got " +
+                         describeValue(V));
+    bool Free = false;
+    for (size_t I = 0; I < V.size(); ++I) {
+      std::string EP = P.str() + "/" + std::to_string(I);
+      if (V[I].is_number_integer() && V[I].get<int64_t>() == -1) {
+        if (std::exchange(Free, true))
+          return fail(EP, "only one extent may be -1");
+        Out.Shape.push_back(-1);
+        continue;
+      }
+      auto D = positiveInt(V[I], EP, int64_t(1) << 28);
+      if (!D)
+        return D.takeError();
+      Out.Shape.push_back(*D);
+    }
+    return Error::success();
+  }
   }
   llvm_unreachable("every field type is read above");
+}
+
+/// An extent per spatial axis: one positive integer for all of them, or
+/// one each (Keras writes kernel_size as 3 or [3, 3]).
+Error SpecReader::window(const json &V, StringRef P, int64_t Axes,
+                         std::vector<int64_t> &Out) {
+  const int64_t Max = int64_t(1) << 20;
+  if (V.is_number()) {
+    auto D = positiveInt(V, P, Max);
+    if (!D)
+      return D.takeError();
+    Out.assign(Axes, *D);
+    return Error::success();
+  }
+  if (!V.is_array() || int64_t(V.size()) != Axes)
+    return fail(P, formatv("expected a positive integer or an array of {0}, "
+                           "got {1}",
+                           Axes, describeValue(V)));
+  for (size_t I = 0; I < V.size(); ++I) {
+    auto D = positiveInt(V[I], P.str() + "/" + std::to_string(I), Max);
+    if (!D)
+      return D.takeError();
+    Out.push_back(*D);
+  }
+  return Error::success();
+}
+
+/// [before, after] per spatial axis, from N (all), [n per axis] or
+/// [[before, after] per axis].
+Error SpecReader::padding(const json &V, StringRef P, int64_t Axes,
+                          std::vector<int64_t> &Out) {
+  auto Count = [&](const json &E, const std::string &EP) -> Expected<int64_t> {
+    if (!E.is_number_integer() || E.get<int64_t>() < 0 ||
+        E.get<int64_t>() > (int64_t(1) << 20))
+      return fail(EP, "expected a non-negative integer up to 1048576, got " +
+                          describeValue(E));
+    return E.get<int64_t>();
+  };
+  if (V.is_number()) {
+    auto N = Count(V, P.str());
+    if (!N)
+      return N.takeError();
+    Out.assign(2 * Axes, *N);
+    return Error::success();
+  }
+  if (!V.is_array() || int64_t(V.size()) != Axes)
+    return fail(P, formatv("expected a non-negative integer, an array of {0} "
+                           "or an array of {0} [before, after] pairs, got {1}",
+                           Axes, describeValue(V)));
+  for (size_t I = 0; I < V.size(); ++I) {
+    std::string EP = P.str() + "/" + std::to_string(I);
+    const json &E = V[I];
+    if (E.is_array()) {
+      if (E.size() != 2)
+        return fail(EP, "expected a [before, after] pair, got " +
+                            describeValue(E));
+      for (size_t K = 0; K < 2; ++K) {
+        auto N = Count(E[K], EP + "/" + std::to_string(K));
+        if (!N)
+          return N.takeError();
+        Out.push_back(*N);
+      }
+      continue;
+    }
+    auto N = Count(E, EP);
+    if (!N)
+      return N.takeError();
+    Out.insert(Out.end(), 2, *N);
+  }
+  return Error::success();
 }
 
 /// A layer: its type, name and the fields its kind's table lists.

@@ -11,16 +11,6 @@ using namespace llvm;
 
 namespace netjit {
 
-StringRef layerName(LayerKind K) {
-  switch (K) {
-#define NETJIT_LAYER(Name, Summary)                                            \
-  case LayerKind::Name:                                                        \
-    return #Name;
-#include "netjit/Spec/Layers.def"
-  }
-  return "?";
-}
-
 namespace {
 
 /// A loss's row of Losses.def.

@@ -83,6 +83,28 @@ json fieldSchema(const LayerField &F) {
             {"additionalProperties", false}};
   case FieldType::Activation:
     return {{"$ref", "#/$defs/activation"}};
+  case FieldType::Window: {
+    json One = positiveInt(1 << 20);
+    return {{"oneOf", {One, {{"type", "array"}, {"items", One},
+                             {"minItems", F.Max}, {"maxItems", F.Max}}}}};
+  }
+  case FieldType::Choice: {
+    return enumOf(choicesOf(F), F.Name);
+  }
+  case FieldType::Padding: {
+    json One = {{"type", "integer"}, {"minimum", 0}, {"maximum", 1 << 20}};
+    json Pair = {{"type", "array"}, {"items", One}, {"minItems", 2},
+                 {"maxItems", 2}};
+    auto PerAxis = [&](const json &E) {
+      return json{{"type", "array"}, {"items", E}, {"minItems", F.Max},
+                  {"maxItems", F.Max}};
+    };
+    return {{"oneOf", {One, PerAxis(One), PerAxis(Pair)}}};
+  }
+  case FieldType::TargetShape:
+    return {{"type", "array"},
+            {"items", {{"oneOf", {positiveInt(1 << 28), {{"const", -1}}}}}},
+            {"minItems", 1}};
   }
   return json();
 }

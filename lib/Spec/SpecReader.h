@@ -162,6 +162,10 @@ private:
   Error paramValue(ActivationSpec &A, StringRef Name, const json &V,
                    StringRef P);
   Error field(const json &V, StringRef P, const LayerField &F, FieldValue &Out);
+  Error window(const json &V, StringRef P, int64_t Axes,
+               std::vector<int64_t> &Out);
+  Error padding(const json &V, StringRef P, int64_t Axes,
+                std::vector<int64_t> &Out);
   Expected<LayerPtr> layer(const json &V, StringRef P, size_t Index);
   Error wire(Spec &S);
   Error loss(const json &V, LossSpec &L);

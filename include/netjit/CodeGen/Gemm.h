@@ -21,6 +21,9 @@ struct GemmOperands {
   int64_t MHint = 0; // the M expected most (the batch), to pick blocks by
   int64_t N = 0;
   llvm::Value *Pack = nullptr;
+  /// C += the product (a convolution's weight gradient, summed sample by
+  /// sample), not C = it.
+  bool Accumulate = false;
 };
 
 /// Rows by vectors of accumulators in registers: as many as fit in 32
@@ -40,6 +43,12 @@ unsigned gemmRowBlock(int64_t M, GemmBlocking Blk, unsigned Lanes);
 void emitGemm(llvm::IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
               llvm::function_ref<void(llvm::Value *Row0, llvm::Value *Rows)>
                   Epilogue);
+
+/// Dst[c][r] = Src[r][c] for r < Rows, c < Cols, row strides LdS and LdD:
+/// whole Lanes x Lanes tiles in registers, the edges one float at a time.
+void emitTranspose(llvm::IRBuilder<> &B, llvm::Value *Src, int64_t LdS,
+                   llvm::Value *Rows, llvm::Value *Cols, llvm::Value *Dst,
+                   int64_t LdD, unsigned Lanes);
 
 } // namespace netjit
 

@@ -1,7 +1,8 @@
 // ProgramEmitter.h - the lowering of a training program (CodeGen/Program.h)
 // shared by its files: the ABI and frame (ProgramFrame.cpp), the kernels
 // layers share (ProgramKernels.cpp), row steps (RowSteps.cpp), losses
-// (Losses.cpp), optimizers (Optimizers.cpp) and entry points (Program.cpp).
+// (Losses.cpp), optimizers (Optimizers.cpp), steps over images
+// (WindowSteps.cpp) and entry points (Program.cpp).
 #ifndef NETJIT_CODEGEN_PROGRAMEMITTER_H
 #define NETJIT_CODEGEN_PROGRAMEMITTER_H
 
@@ -176,6 +177,10 @@ private:
   ParamPlan params(const NetActivation &A, unsigned N,
                    llvm::SmallVectorImpl<InStream> &Ins);
   llvm::Error rowStep(const Step &S, llvm::Value *Row);
+  llvm::Error perPixel(int Image, int PerChannel, llvm::Value *Row,
+                       llvm::function_ref<llvm::Error(llvm::Value *At,
+                                                      llvm::Value *V)>
+                           Body);
   llvm::Error activationRow(const Step &S, llvm::Value *Row);
   llvm::Error gradientRow(const Step &S, llvm::Value *Row);
   llvm::Error softmaxRow(const Step &S, llvm::Value *Row);
@@ -206,6 +211,21 @@ private:
                           llvm::Value *Count, double L1, double L2,
                           llvm::Value *SumSqAt, unsigned NExtra,
                           llvm::Value *Extra);
+
+  // Steps over images (WindowSteps.cpp).
+  llvm::Error windowStep(const Step &S);
+  llvm::Error pool(const Step &S);
+  llvm::Error perSample(const Step &S,
+                        llvm::function_ref<void(llvm::Value *Row)> Body);
+  void forPixels(const Window &W,
+                 llvm::function_ref<void(llvm::Value *Oh, llvm::Value *Ow,
+                                         llvm::Value *Pix)>
+                     Body);
+  void forTaps(const Window &W, llvm::Value *Oh, llvm::Value *Ow,
+               llvm::function_ref<void(llvm::Value *InPix, llvm::Value *Tap)>
+                   Body);
+  void im2col(const Window &W, llvm::Value *X, llvm::Value *Cols);
+  void col2im(const Window &W, llvm::Value *Cols, llvm::Value *DX);
 
   // Steps and entry points (Program.cpp).
   llvm::Error step(const Step &S);

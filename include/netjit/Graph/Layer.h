@@ -11,6 +11,7 @@
 #include "netjit/Graph/Step.h"
 #include "netjit/Spec/Spec.h"
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/raw_ostream.h"
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -56,6 +57,12 @@ enum class FieldType {
   Initializer, // an Initializers.def name
   Regularizer, // {"l1": number, "l2": number}, each in [0, 1e6]
   Activation,  // a catalogue or declared name, a name with parameters, a formula
+  Window,      // a positive integer, or an array of Max of them (one per
+               // spatial axis): kernel_size, strides, dilation_rate
+  Choice,      // one of Choices' '|'-separated strings (padding)
+  Padding,     // zero padding per spatial axis (Max axes): a non-negative
+               // integer, one per axis, or a [before, after] pair per axis
+  TargetShape, // a non-empty array of positive integers, at most one -1
 };
 
 /// One row of a kind's field table: the reader's checks, the schema and
@@ -64,8 +71,16 @@ struct LayerField {
   const char *Name;
   FieldType Type;
   bool Required = false;
-  int64_t Max = 0; // Count
+  int64_t Max = 0; // Count: the largest; Window, Padding: the axes
+  const char *Choices = nullptr; // Choice: "valid|same"
 };
+
+/// A Choice field's strings.
+inline std::vector<std::string> choicesOf(const LayerField &F) {
+  llvm::SmallVector<llvm::StringRef, 4> Parts;
+  llvm::StringRef(F.Choices ? F.Choices : "").split(Parts, '|');
+  return {Parts.begin(), Parts.end()};
+}
 
 /// A field's value as the reader checked it.
 struct FieldValue {
@@ -73,7 +88,10 @@ struct FieldValue {
   double Number = 0, L1 = 0, L2 = 0;
   bool Flag = false;
   InitKind Init = InitKind::zeros;
+  /// Shape, TargetShape; a Window's extent per axis; a Padding's
+  /// [before, after] per axis.
   std::vector<int64_t> Shape;
+  std::string Choice;
   ActivationSpec Activation;
 };
 
@@ -95,6 +113,13 @@ struct LayerFields {
   }
   InitKind init(llvm::StringRef N, InitKind Default) const {
     return get(N) ? get(N)->Init : Default;
+  }
+  std::vector<int64_t> extents(llvm::StringRef N,
+                               std::vector<int64_t> Default) const {
+    return get(N) ? get(N)->Shape : Default;
+  }
+  std::string choice(llvm::StringRef N, llvm::StringRef Default) const {
+    return get(N) ? get(N)->Choice : Default.str();
   }
 };
 
@@ -251,13 +276,19 @@ public:
   virtual llvm::StringRef suffix() const = 0;
   /// The layer's index in the network (dropout's seed stream).
   virtual int layerIndex() const = 0;
-  /// A new [batch x Cols] value, and a new tensor of any other role.
-  virtual int value(const llvm::Twine &Name, int64_t Cols) = 0;
+  /// A new [batch x Cols] value (a sample's extents Shape, where not just
+  /// [Cols]), and a new tensor of any other role.
+  virtual int value(const llvm::Twine &Name, int64_t Cols,
+                    llvm::ArrayRef<int64_t> Shape = {}) = 0;
   virtual int tensor(TensorInfo T) = 0;
   /// The tensor of parameter P and of its gradient.
   virtual int param(int P) const = 0;
   virtual int grad(int P) const = 0;
   virtual void emit(Step S) = 0;
+  /// In backward: the layer's input and what its forward returned, as the
+  /// training program's forward pass left them.
+  virtual int forwardInput() const = 0;
+  virtual int forwardOutput() const = 0;
 };
 
 // --- The registry ------------------------------------------------------------

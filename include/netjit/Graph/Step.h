@@ -54,6 +54,29 @@ const StepInfo &stepInfo(StepKind K);
 
 inline llvm::StringRef stepName(StepKind K) { return stepInfo(K).Spelling; }
 
+/// A window sliding over each sample's NHWC image (conv, pooling, zero
+/// padding; a 1-D layer has H = OH = KH = 1): input H x W x C, output
+/// OH x OW x OC; output pixel (oh, ow) reads input rows oh * SH + kh * DH -
+/// PadTop (kh < KH; outside [0, H) is zero, or left out by pooling) and
+/// columns likewise. Groups split C and OC (a convolution's).
+struct Window {
+  int64_t H = 1, W = 1, C = 1, OH = 1, OW = 1, OC = 1;
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1;
+  int64_t PadTop = 0, PadLeft = 0, Groups = 1;
+  int64_t inPixels() const { return H * W; }
+  int64_t outPixels() const { return OH * OW; }
+  /// A convolution's product per group: K = taps x group channels.
+  int64_t taps() const { return KH * KW; }
+  int64_t groupC() const { return C / Groups; }
+  int64_t groupOC() const { return OC / Groups; }
+  bool operator==(const Window &O) const {
+    return H == O.H && W == O.W && C == O.C && OH == O.OH && OW == O.OW &&
+           OC == O.OC && KH == O.KH && KW == O.KW && SH == O.SH &&
+           SW == O.SW && DH == O.DH && DW == O.DW && PadTop == O.PadTop &&
+           PadLeft == O.PadLeft && Groups == O.Groups;
+  }
+};
+
 struct Step {
   Step(StepKind Kind, std::vector<int> In = {}, int Out = -1)
       : Kind(Kind), In(std::move(In)), Out(Out) {}
@@ -65,6 +88,7 @@ struct Step {
   std::string Param;    // ActParamGrad: the activation parameter
   double Rate = 0;      // Dropout
   int Layer = -1;       // Dropout: its seed stream
+  Window Win;           // Conv*, *Pool*, Pad*
   /// Diagnostics: the stats field added to (SumSquares, CountAlive; for
   /// ActGrad and Mul, the count of |f'| < 0.01, with Out2 the per-unit
   /// max |f'| so far this step).

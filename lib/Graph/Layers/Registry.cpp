@@ -7,6 +7,16 @@ namespace netjit {
 #define NETJIT_LAYER(Name, Summary) extern const LayerKindInfo Name##Kind;
 #include "netjit/Spec/Layers.def"
 
+llvm::StringRef layerName(LayerKind K) {
+  switch (K) {
+#define NETJIT_LAYER(Name, Summary)                                            \
+  case LayerKind::Name:                                                        \
+    return #Name;
+#include "netjit/Spec/Layers.def"
+  }
+  return "?";
+}
+
 const LayerKindInfo &layerKind(LayerKind K) {
   static const LayerKindInfo *const Kinds[] = {
 #define NETJIT_LAYER(Name, Summary) &Name##Kind,

@@ -21,8 +21,13 @@ def edit(name, fn):
 
 
 layers = lambda doc: doc["config"]["layers"]
+edit("lstm", lambda m: layers(m).insert(2, {"module": "keras.layers", "class_name": "LSTM",
+                                            "config": {"name": "lstm", "units": 8}}))
 edit("conv", lambda m: layers(m).insert(2, {"module": "keras.layers", "class_name": "Conv2D",
                                             "config": {"name": "conv2d", "filters": 8}}))
+edit("convpad", lambda m: layers(m).insert(2, {"module": "keras.layers", "class_name": "Conv2D",
+                                               "config": {"name": "conv2d", "filters": 8, "kernel_size": [3, 3],
+                                                          "padding": "full"}}))
 edit("noconfig", lambda m: layers(m)[2].pop("config"))
 edit("activation", lambda m: layers(m)[2]["config"].update(activation="crelu"))
 edit("scaling", lambda m: layers(m)[2]["config"]["kernel_initializer"]["config"].update(scale=3.0))
