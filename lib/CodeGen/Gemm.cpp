@@ -69,6 +69,13 @@ struct GemmEmitter {
     BasicBlock *Body = BasicBlock::Create(Ctx, "k.body", F);
     BasicBlock *Done = BasicBlock::Create(Ctx, "k.done", F);
     Value *Zero = ConstantFP::get(VT, 0.0);
+    // An implicit GEMM's rows start where their table says, loaded once.
+    SmallVector<Value *, 8> RowAt;
+    if (Ops.MOff)
+      for (unsigned R = 0; R < MR; ++R)
+        RowAt.push_back(B.CreateLoad(
+            B.getInt64Ty(),
+            B.CreateGEP(B.getInt64Ty(), Ops.MOff, B.CreateAdd(M0, i64(R)))));
     // The batch is never empty, so K >= 1: no guard before the loop.
     B.CreateBr(Body);
     B.SetInsertPoint(Body);
@@ -87,8 +94,13 @@ struct GemmEmitter {
                            V + 1 == NR ? mask(LastLive) : nullptr));
     }
     SmallVector<Value *, 32> Next(MR * NR);
+    Value *KAt = Ops.KOff ? B.CreateLoad(B.getInt64Ty(),
+                                         B.CreateGEP(B.getInt64Ty(), Ops.KOff, K))
+                          : nullptr;
     for (unsigned R = 0; R < MR; ++R) {
-      Value *A = B.CreateVectorSplat(L, loadA(B.CreateAdd(M0, i64(R)), K));
+      Value *A = B.CreateVectorSplat(
+          L, Ops.MOff ? B.CreateLoad(Fl, gep(Ops.A, B.CreateAdd(RowAt[R], KAt)))
+                      : loadA(B.CreateAdd(M0, i64(R)), K));
       for (unsigned V = 0; V < NR; ++V)
         Next[R * NR + V] = B.CreateIntrinsic(Intrinsic::fma, {VT},
                                              {A, BV[V], Acc[R * NR + V]});
@@ -286,7 +298,7 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
   // floats, so A^T fits when M, rounded up to vectors, is at most N.
   int64_t LdP = (Ops.MHint + Lanes - 1) / Lanes * Lanes;
   if (Ops.TransB && !Ops.TransA && Ops.MHint && LdP < Ops.N &&
-      !Ops.Accumulate) {
+      !Ops.Accumulate && !Ops.MOff) {
     G.transposedProduct(LdP);
     Epilogue(B.getInt64(0), Ops.M);
     return;

@@ -329,8 +329,10 @@ int64_t ProgramEmitter::tensorOffset(const TensorInfo &I) {
 }
 
 Value *ProgramEmitter::rowPtr(int Tensor, Value *Row) {
-  return B.CreateInBoundsGEP(Fl, ptr(Tensor),
-                             B.CreateMul(Row, i64(T.tensor(Tensor).Cols)));
+  const TensorInfo &I = T.tensor(Tensor);
+  if (I.PerSample)
+    return ptr(Tensor); // every sample's row is the one row
+  return B.CreateInBoundsGEP(Fl, ptr(Tensor), B.CreateMul(Row, i64(I.Cols)));
 }
 
 Value *ProgramEmitter::header(unsigned Field) {

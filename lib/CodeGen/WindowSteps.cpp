@@ -1,8 +1,10 @@
 // WindowSteps.cpp - the steps over images (Step::Win), sample by sample so
-// that each sample's row-wise epilogue runs while it is in cache: a
-// convolution is a GEMM per sample and group over its im2col buffer (or
-// over the image itself, for an unpadded 1x1 kernel of stride 1); pooling
-// and zero padding are loops over pixels, vectorized over channels.
+// that each sample's row-wise epilogue runs while it is in cache. A
+// convolution and its weight gradient are implicit GEMMs per sample and
+// group: the micro-kernel reads the image (a padded copy where the window
+// leaves it) through tables of offsets instead of an im2col buffer; the
+// input gradient is a GEMM into im2col rows added back onto the pixels.
+// Pooling and zero padding are loops over pixels, vectorized over channels.
 #include "netjit/CodeGen/Gemm.h"
 #include "netjit/CodeGen/ProgramEmitter.h"
 #include "netjit/Support/Diagnostics.h"
@@ -25,16 +27,9 @@ void ifThen(IRBuilder<> &B, Value *Cond, function_ref<void()> Body) {
   B.SetInsertPoint(After);
 }
 
-/// Whether some tap of the window falls outside the image (padding).
-bool mayLeave(const Window &W) {
-  return W.PadTop > 0 || W.PadLeft > 0 ||
-         (W.OH - 1) * W.SH + (W.KH - 1) * W.DH - W.PadTop >= W.H ||
-         (W.OW - 1) * W.SW + (W.KW - 1) * W.DW - W.PadLeft >= W.W;
-}
-
 /// A convolution whose im2col buffer would be the image itself.
 bool direct(const Window &W) {
-  return W.taps() == 1 && W.SH == 1 && W.SW == 1 && !mayLeave(W);
+  return W.taps() == 1 && W.SH == 1 && W.SW == 1 && !W.padded();
 }
 
 } // namespace
@@ -49,12 +44,19 @@ void ProgramEmitter::forTaps(const Window &W, Value *Oh, Value *Ow,
   auto Inside = [&](Value *I, int64_t N) {
     return B.CreateICmpULT(I, i64(N)); // also rejects negatives
   };
+  // Without padding every tap is inside: no tests.
+  auto IfInside = [&](Value *I, int64_t N, function_ref<void()> Then) {
+    if (W.padded())
+      ifThen(B, Inside(I, N), Then);
+    else
+      Then();
+  };
   Loop.counted(i64(0), i64(W.KH), 1, [&](Value *Kh) {
     Value *Ih = B.CreateAdd(H0, B.CreateMul(Kh, i64(W.DH)));
-    ifThen(B, Inside(Ih, W.H), [&] {
+    IfInside(Ih, W.H, [&] {
       Loop.counted(i64(0), i64(W.KW), 1, [&](Value *Kw) {
         Value *Iw = B.CreateAdd(W0, B.CreateMul(Kw, i64(W.DW)));
-        ifThen(B, Inside(Iw, W.W), [&] {
+        IfInside(Iw, W.W, [&] {
           Body(B.CreateAdd(B.CreateMul(Ih, i64(W.W)), Iw),
                B.CreateAdd(B.CreateMul(Kh, i64(W.KW)), Kw));
         });
@@ -74,25 +76,54 @@ void ProgramEmitter::forPixels(const Window &W,
   }, "oh");
 }
 
-/// Each group's [out pixels, taps x group channels] rows of one sample's
-/// image X, zero where a tap falls in the padding.
-void ProgramEmitter::im2col(const Window &W, Value *X, Value *Cols) {
-  int64_t Kg = W.taps() * W.groupC(), P = W.outPixels();
-  if (mayLeave(W))
-    B.CreateMemSet(Cols, B.getInt8(0), W.Groups * P * Kg * 4, Align(4));
-  LoopBuilder(B).counted(i64(0), i64(W.Groups), 1, [&](Value *G) {
-    Value *Src = B.CreateGEP(Fl, X, B.CreateMul(G, i64(W.groupC())));
-    Value *Dst = B.CreateGEP(Fl, Cols, B.CreateMul(G, i64(P * Kg)));
-    forPixels(W, [&](Value *Oh, Value *Ow, Value *Pix) {
-      Value *Row = B.CreateGEP(Fl, Dst, B.CreateMul(Pix, i64(Kg)));
-      forTaps(W, Oh, Ow, [&](Value *InPix, Value *Tap) {
-        B.CreateMemCpy(B.CreateGEP(Fl, Row, B.CreateMul(Tap, i64(W.groupC()))),
-                       Align(4),
-                       B.CreateGEP(Fl, Src, B.CreateMul(InPix, i64(W.C))),
-                       Align(4), W.groupC() * 4);
-      });
-    });
-  }, "g");
+/// Copies an H x W image of C channels between Small and its place inside
+/// a BigW-wide one (ToBig: Small into Big at row Top, column Left; else
+/// back). A padded copy, a padding step, or its gradient.
+void ProgramEmitter::placeRows(const Window &W, Value *Small, Value *Big,
+                               int64_t BigW, bool ToBig) {
+  LoopBuilder(B).counted(i64(0), i64(W.H), 1, [&](Value *H) {
+    Value *S = B.CreateGEP(Fl, Small, B.CreateMul(H, i64(W.W * W.C)));
+    Value *At = B.CreateAdd(B.CreateMul(B.CreateAdd(H, i64(W.PadTop)), i64(BigW)),
+                            i64(W.PadLeft));
+    Value *L = B.CreateGEP(Fl, Big, B.CreateMul(At, i64(W.C)));
+    B.CreateMemCpy(ToBig ? L : S, Align(4), ToBig ? S : L, Align(4),
+                   W.W * W.C * 4);
+  }, "h");
+}
+
+/// A constant i64 table of the module (an implicit GEMM's offsets).
+Value *ProgramEmitter::table(ArrayRef<int64_t> Values, const Twine &Name) {
+  Constant *Init = ConstantDataArray::get(M.getContext(), Values);
+  return new GlobalVariable(M, Init->getType(), true,
+                            GlobalValue::PrivateLinkage, Init, Prefix + Name);
+}
+
+/// A convolution as an implicit GEMM over the (padded) image: the row
+/// of output pixel p starts at Rows[p], and column k = (kh, kw, c) of its
+/// im2col row is Cols[k] floats after it.
+void ProgramEmitter::convTables(const Window &W, Value *&Rows, Value *&Cols) {
+  int64_t Ws = W.padded() ? W.paddedW() : W.W;
+  std::vector<int64_t> R, C;
+  for (int64_t Oh = 0; Oh < W.OH; ++Oh)
+    for (int64_t Ow = 0; Ow < W.OW; ++Ow)
+      R.push_back((Oh * W.SH * Ws + Ow * W.SW) * W.C);
+  for (int64_t Kh = 0; Kh < W.KH; ++Kh)
+    for (int64_t Kw = 0; Kw < W.KW; ++Kw)
+      for (int64_t Ch = 0; Ch < W.groupC(); ++Ch)
+        C.push_back((Kh * W.DH * Ws + Kw * W.DW) * W.C + Ch);
+  Rows = table(R, ".conv.rows");
+  Cols = table(C, ".conv.cols");
+}
+
+/// One sample's image as the implicit GEMM reads it: X itself, or a
+/// copy inside its border of zeros in Buf.
+Value *ProgramEmitter::convSource(const Window &W, Value *X, Value *Buf) {
+  if (!W.padded())
+    return X;
+  B.CreateMemSet(Buf, B.getInt8(0), W.paddedH() * W.paddedW() * W.C * 4,
+                 Align(4));
+  placeRows(W, X, Buf, W.paddedW(), true);
+  return Buf;
 }
 
 /// Adds each group's [out pixels, taps x group channels] rows back onto
@@ -117,114 +148,137 @@ void ProgramEmitter::col2im(const Window &W, Value *Cols, Value *DX) {
   }, "g");
 }
 
-/// Each sample of the part: Body(Row), then the step's epilogue on it.
-Error ProgramEmitter::perSample(const Step &S, function_ref<void(Value *)> Body) {
-  Error E = Error::success();
-  LoopBuilder(B).counted(i64(0), Fr.Batch, 1, [&](Value *R) {
-    Body(R);
-    for (const Step &Ep : S.Epilogue)
-      if (!E)
-        E = rowStep(Ep, R);
-  }, "n");
-  return E;
-}
+/// What a window step computes once per call, before its loop over the
+/// samples: an implicit GEMM's offset tables, the packed W^T.
+struct ProgramEmitter::WindowPlan {
+  Value *Rows = nullptr, *Cols = nullptr;
+};
 
-Error ProgramEmitter::windowStep(const Step &S) {
+ProgramEmitter::WindowPlan ProgramEmitter::windowPlan(const Step &S) {
   const Window &W = S.Win;
-  int64_t Kg = W.taps() * W.groupC(), P = W.outPixels();
-  // A GEMM per group: [P x K] rows of A, [K x N] of B, into [P x N] of C,
-  // each group's columns of B and C at G times its width.
-  auto Gemm = [&](Value *A, int64_t Lda, int64_t AStep, bool TransA,
-                  int64_t M, int64_t K, Value *Bm, int64_t Ldb, int64_t BStep,
-                  Value *C, int64_t Ldc, int64_t CStep, int64_t N, bool Acc) {
-    LoopBuilder(B).counted(i64(0), i64(W.Groups), 1, [&](Value *G) {
-      GemmOperands Ops;
-      Ops.A = B.CreateGEP(Fl, A, B.CreateMul(G, i64(AStep)));
-      Ops.B = B.CreateGEP(Fl, Bm, B.CreateMul(G, i64(BStep)));
-      Ops.C = B.CreateGEP(Fl, C, B.CreateMul(G, i64(CStep)));
-      Ops.Lda = Lda;
-      Ops.Ldb = Ldb;
-      Ops.Ldc = Ldc;
-      Ops.TransA = TransA;
-      Ops.M = i64(M);
-      Ops.K = i64(K);
-      Ops.MHint = M;
-      Ops.N = N;
-      Ops.Accumulate = Acc;
-      emitGemm(B, Ops, Lanes, [](Value *, Value *) {});
-    }, "g");
-  };
-  bool Direct = direct(W);
-  switch (S.Kind) {
-  case StepKind::Conv: {
-    // Z[p][oc] = sum over k of cols[p][k] W[k][oc], per group.
-    Value *Wt = ptr(S.In[1]), *Cols = ptr(S.In[2]);
-    return perSample(S, [&](Value *R) {
-      Value *X = rowPtr(S.In[0], R), *Z = rowPtr(S.Out, R);
-      if (Direct)
-        return Gemm(X, W.C, W.groupC(), false, P, Kg, Wt, W.OC, W.groupOC(), Z,
-                    W.OC, W.groupOC(), W.groupOC(), false);
-      im2col(W, X, Cols);
-      Gemm(Cols, Kg, P * Kg, false, P, Kg, Wt, W.OC, W.groupOC(), Z, W.OC,
-           W.groupOC(), W.groupOC(), false);
-    });
-  }
-  case StepKind::ConvGradWeight: {
-    // dW[k][oc] += sum over p of cols[p][k] dZ[p][oc], sample by sample.
-    Value *DW = ptr(S.Out), *Cols = ptr(S.In[2]);
-    return perSample(S, [&](Value *R) {
-      Value *X = rowPtr(S.In[0], R), *DZ = rowPtr(S.In[1], R);
-      if (!Direct)
-        im2col(W, X, Cols);
-      Value *A = Direct ? X : Cols;
-      Gemm(A, Direct ? W.C : Kg, Direct ? W.groupC() : P * Kg, true, Kg, P, DZ,
-           W.OC, W.groupOC(), DW, W.OC, W.groupOC(), W.groupOC(), true);
-    });
-  }
-  case StepKind::ConvGradInput: {
-    // dcols[p][k] = sum over oc of dZ[p][oc] W[k][oc], per group, with W
-    // transposed once per step; then each tap's share added to its pixel.
-    Value *Wt = ptr(S.In[1]), *Pack = ptr(S.In[2]), *Cols = ptr(S.In[3]);
+  WindowPlan Plan;
+  if ((S.Kind == StepKind::Conv || S.Kind == StepKind::ConvGradWeight) &&
+      !direct(W))
+    convTables(W, Plan.Rows, Plan.Cols);
+  if (S.Kind == StepKind::ConvGradInput) {
+    // Each group's kernel [taps x group channels, group filters] transposed,
+    // once per step, so the GEMM reads its rows as whole vectors.
+    int64_t Kg = W.taps() * W.groupC();
+    Value *Wt = ptr(S.In[1]), *Pack = ptr(S.In[2]);
     LoopBuilder(B).counted(i64(0), i64(W.Groups), 1, [&](Value *G) {
       emitTranspose(B, B.CreateGEP(Fl, Wt, B.CreateMul(G, i64(W.groupOC()))),
                     W.OC, i64(Kg), i64(W.groupOC()),
                     B.CreateGEP(Fl, Pack, B.CreateMul(G, i64(W.groupOC() * Kg))),
                     Kg, Lanes);
     }, "g");
-    return perSample(S, [&](Value *R) {
-      Value *DZ = rowPtr(S.In[0], R), *DX = rowPtr(S.Out, R);
-      if (Direct)
-        return Gemm(DZ, W.OC, W.groupOC(), false, P, W.groupOC(), Pack, Kg,
-                    W.groupOC() * Kg, DX, W.C, W.groupC(), Kg, false);
-      Gemm(DZ, W.OC, W.groupOC(), false, P, W.groupOC(), Pack, Kg,
-           W.groupOC() * Kg, Cols, Kg, P * Kg, Kg, false);
-      col2im(W, Cols, DX);
-    });
+  }
+  return Plan;
+}
+
+/// A window step and the per-sample steps fused after it (fuse-epilogues:
+/// row-wise ones and further window steps) in one loop over the part's
+/// samples, so each sample's values pass from step to step in cache.
+Error ProgramEmitter::windowStep(const Step &S) {
+  std::vector<const Step *> Steps = {&S};
+  for (const Step &E : S.Epilogue)
+    Steps.push_back(&E);
+  std::vector<WindowPlan> Plans;
+  for (const Step *T : Steps)
+    Plans.push_back(stepInfo(T->Kind).Rows == RowsProducer::Samples
+                        ? windowPlan(*T)
+                        : WindowPlan());
+  Error E = Error::success();
+  LoopBuilder(B).counted(i64(0), Fr.Batch, 1, [&](Value *R) {
+    for (size_t I = 0; I < Steps.size() && !E; ++I)
+      E = stepInfo(Steps[I]->Kind).Rows == RowsProducer::Samples
+              ? windowSample(*Steps[I], Plans[I], R)
+              : rowStep(*Steps[I], R);
+  }, "n");
+  return E;
+}
+
+/// One sample (row R) of a window step.
+Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
+                                   Value *R) {
+  const Window &W = S.Win;
+  int64_t Kg = W.taps() * W.groupC(), P = W.outPixels();
+  bool Direct = direct(W);
+  // Per group: a [M x K] A, [K x N] B and [M x N] C, each group's columns
+  // of them Step floats after the previous group's.
+  struct Operand {
+    Value *Base;
+    int64_t Ld, Step;
+  };
+  auto Gemm = [&](Operand A, Operand Bm, Operand C, int64_t M, int64_t K,
+                  int64_t N, bool TransA, bool Acc, Value *MOff, Value *KOff) {
+    LoopBuilder(B).counted(i64(0), i64(W.Groups), 1, [&](Value *G) {
+      GemmOperands Ops;
+      Ops.A = B.CreateGEP(Fl, A.Base, B.CreateMul(G, i64(A.Step)));
+      Ops.B = B.CreateGEP(Fl, Bm.Base, B.CreateMul(G, i64(Bm.Step)));
+      Ops.C = B.CreateGEP(Fl, C.Base, B.CreateMul(G, i64(C.Step)));
+      Ops.Lda = A.Ld;
+      Ops.Ldb = Bm.Ld;
+      Ops.Ldc = C.Ld;
+      Ops.TransA = TransA;
+      Ops.M = i64(M);
+      Ops.K = i64(K);
+      Ops.MHint = M;
+      Ops.N = N;
+      Ops.Accumulate = Acc;
+      Ops.MOff = MOff;
+      Ops.KOff = KOff;
+      emitGemm(B, Ops, Lanes, [](Value *, Value *) {});
+    }, "g");
+  };
+  switch (S.Kind) {
+  case StepKind::Conv: {
+    // Z[p][oc] = sum over k of X(p, k) W[k][oc]: an implicit GEMM over the
+    // image (X itself for an unpadded 1x1 kernel of stride 1).
+    Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
+    Gemm({X, W.C, W.groupC()}, {ptr(S.In[1]), W.OC, W.groupOC()},
+         {rowPtr(S.Out, R), W.OC, W.groupOC()}, P, Kg, W.groupOC(), false,
+         false, Plan.Rows, Plan.Cols);
+    return Error::success();
+  }
+  case StepKind::ConvGradWeight: {
+    // dW[k][oc] += sum over p of X(p, k) dZ[p][oc], sample by sample.
+    Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
+    Gemm({X, W.C, W.groupC()}, {rowPtr(S.In[1], R), W.OC, W.groupOC()},
+         {ptr(S.Out), W.OC, W.groupOC()}, Kg, P, W.groupOC(), Direct, true,
+         Plan.Cols, Plan.Rows);
+    return Error::success();
+  }
+  case StepKind::ConvGradInput: {
+    // dcols[p][k] = sum over oc of dZ[p][oc] W^T[oc][k], per group; then
+    // each tap's share added onto its pixel.
+    Value *DZ = rowPtr(S.In[0], R), *DX = rowPtr(S.Out, R);
+    Operand A{DZ, W.OC, W.groupOC()}, Pack{ptr(S.In[2]), Kg, W.groupOC() * Kg};
+    if (Direct) {
+      Gemm(A, Pack, {DX, W.C, W.groupC()}, P, W.groupOC(), Kg, false, false,
+           nullptr, nullptr);
+      return Error::success();
+    }
+    Value *Cols = ptr(S.In[3]);
+    Gemm(A, Pack, {Cols, Kg, P * Kg}, P, W.groupOC(), Kg, false, false,
+         nullptr, nullptr);
+    col2im(W, Cols, DX);
+    return Error::success();
   }
   case StepKind::MaxPool:
   case StepKind::AvgPool:
   case StepKind::MaxPoolGrad:
   case StepKind::AvgPoolGrad:
-    return pool(S);
+    poolSample(S, R);
+    return Error::success();
   case StepKind::Pad:
   case StepKind::PadGrad: {
     // Each input row of pixels to its place inside the border, or back.
     bool Fwd = S.Kind == StepKind::Pad;
-    return perSample(S, [&](Value *R) {
-      Value *In = rowPtr(S.In[0], R), *Out = rowPtr(S.Out, R);
-      if (Fwd)
-        B.CreateMemSet(Out, B.getInt8(0), W.outPixels() * W.C * 4, Align(4));
-      LoopBuilder(B).counted(i64(0), i64(W.H), 1, [&](Value *H) {
-        Value *Small = B.CreateMul(H, i64(W.W * W.C));
-        Value *Big = B.CreateMul(
-            B.CreateAdd(B.CreateMul(B.CreateAdd(H, i64(W.PadTop)), i64(W.OW)),
-                        i64(W.PadLeft)),
-            i64(W.C));
-        Value *Dst = B.CreateGEP(Fl, Out, Fwd ? Big : Small);
-        Value *Src = B.CreateGEP(Fl, In, Fwd ? Small : Big);
-        B.CreateMemCpy(Dst, Align(4), Src, Align(4), W.W * W.C * 4);
-      }, "h");
-    });
+    Value *In = rowPtr(S.In[0], R), *Out = rowPtr(S.Out, R);
+    if (Fwd)
+      B.CreateMemSet(Out, B.getInt8(0), W.outPixels() * W.C * 4, Align(4));
+    placeRows(W, Fwd ? In : Out, Fwd ? Out : In, W.OW, Fwd);
+    return Error::success();
   }
   default:
     break;
@@ -235,24 +289,31 @@ Error ProgramEmitter::windowStep(const Step &S) {
 
 /// Pooling and its gradient: per output pixel, over the window's taps
 /// inside the image, C channels a vector at a time.
-Error ProgramEmitter::pool(const Step &S) {
+void ProgramEmitter::poolSample(const Step &S, Value *R) {
   const Window &W = S.Win;
   bool Max = S.Kind == StepKind::MaxPool || S.Kind == StepKind::MaxPoolGrad;
   bool Grad = S.Kind == StepKind::MaxPoolGrad || S.Kind == StepKind::AvgPoolGrad;
   Type *I64 = B.getInt64Ty();
-  return perSample(S, [&](Value *R) {
     Value *In = rowPtr(S.In[0], R), *Out = rowPtr(S.Out, R);
     Value *X = Max && Grad ? rowPtr(S.In[1], R) : nullptr;
     Value *Y = Max && Grad ? rowPtr(S.In[2], R) : nullptr;
-    if (Grad)
+    // Windows that do not overlap write each tap of the gradient once (no
+    // sum), and where they also tile the image nothing is left to clear.
+    bool Disjoint = !W.padded() && W.SH >= W.KH && W.SW >= W.KW;
+    bool Tiled = Disjoint && W.SH == W.KH && W.SW == W.KW &&
+                 W.OH * W.SH == W.H && W.OW * W.SW == W.W;
+    if (Grad && !Tiled)
       B.CreateMemSet(Out, B.getInt8(0), W.inPixels() * W.C * 4, Align(4));
     forPixels(W, [&](Value *Oh, Value *Ow, Value *Pix) {
-      // The taps inside: a pooling window is not dilated, so a range.
-      Value *Count = accumulator(I64, i64(0));
-      forTaps(W, Oh, Ow, [&](Value *, Value *) {
-        B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Count), i64(1)), Count);
-      });
-      Value *N = B.CreateUIToFP(B.CreateLoad(I64, Count), Fl);
+      // The taps inside (all of them without padding).
+      Value *N = f32(W.taps());
+      if (W.padded()) {
+        Value *Count = accumulator(I64, i64(0));
+        forTaps(W, Oh, Ow, [&](Value *, Value *) {
+          B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Count), i64(1)), Count);
+        });
+        N = B.CreateUIToFP(B.CreateLoad(I64, Count), Fl);
+      }
       Value *At = B.CreateMul(Pix, i64(W.C));
       LoopBuilder(B).chunks(W.C, Lanes, [&](Value *J, Value *Mask) {
         Value *Col = B.CreateAdd(At, J);
@@ -281,11 +342,11 @@ Error ProgramEmitter::pool(const Step &S) {
             B.CreateStore(B.CreateAnd(Wait, B.CreateNot(Hit)), Pending);
             Add = B.CreateSelect(Hit, Share, splatF(Lanes, 0));
           }
-          store(B.CreateFAdd(load(Out, Pos, Mask), Add), Out, Pos, Mask);
+          store(Disjoint ? Add : B.CreateFAdd(load(Out, Pos, Mask), Add), Out,
+                Pos, Mask);
         });
       });
     });
-  });
 }
 
 } // namespace netjit

@@ -390,12 +390,24 @@ void TrainGraphBuilder::layout() {
       break;
     }
   }
-  for (TensorInfo &I : T.Tensors)
+  T.ValuesBegin = Next;
+  T.layoutValues();
+}
+
+void TrainGraph::layoutValues() {
+  int64_t Next = ValuesBegin;
+  for (TensorInfo &I : Tensors)
     if (I.Role == TensorRole::Value || I.Role == TensorRole::Scratch) {
       I.Offset = Next;
-      Next = Align(Next + I.Rows * I.Cols);
+      Next = (Next + I.Rows * I.Cols + 15) & ~int64_t(15);
     }
-  T.ArenaFloats = Next;
+  ArenaFloats = Next;
+}
+
+void TrainGraph::keepOneSample(int I) {
+  Tensors[I].PerSample = true;
+  Tensors[I].Rows = 1;
+  layoutValues();
 }
 
 Error TrainGraphBuilder::build() {
@@ -501,6 +513,8 @@ static std::string shapeOf(const TensorInfo &I) {
     S = I.BatchRows ? std::vector<int64_t>{I.Cols}
                     : std::vector<int64_t>{I.Rows, I.Cols};
   std::string Text = formatShape(S);
+  if (I.PerSample)
+    return "[1, " + Text.substr(1); // one sample at a time
   return I.BatchRows ? "[B, " + Text.substr(1) : Text;
 }
 
@@ -513,6 +527,7 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   if (S.Out2 >= 0 && S.Stat < 0)
     OS << ", " << Name(S.Out2);
   bool Accum = S.Kind == StepKind::ColSum || S.Kind == StepKind::ActParamGrad ||
+               S.Kind == StepKind::ConvGradWeight ||
                S.Kind == StepKind::SumTo;
   if (S.Out >= 0)
     OS << (Accum ? " += " : " = ");
@@ -564,7 +579,9 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
        << S.Stat << "], max |f'| in " << T.tensor(S.Out2).Name;
   OS << "\n";
   if (!S.Epilogue.empty()) {
-    OS.indent(Indent + 2) << "epilogue, per block of rows:\n";
+    OS.indent(Indent + 2) << (stepInfo(S.Kind).Rows == RowsProducer::Samples
+                                  ? "then, in the same loop per sample:\n"
+                                  : "epilogue, per block of rows:\n");
     for (const Step &E : S.Epilogue)
       printStep(OS, T, E, Indent + 4);
   }

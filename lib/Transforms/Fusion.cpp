@@ -9,6 +9,13 @@ namespace {
 
 bool isRowWise(StepKind K) { return stepInfo(K).RowWise; }
 
+/// Steps over images run one sample at a time; consecutive ones, with the
+/// row-wise steps between them, share one loop over the samples: sample
+/// r's steps read only sample r's rows (and tensors complete before).
+bool perSample(StepKind K) {
+  return stepInfo(K).Rows == RowsProducer::Samples;
+}
+
 /// Producers that finish rows block by block (Steps.def): the loss kernels,
 /// which go row by row, and a GEMM whose rows are the batch's (not the
 /// weight gradient, whose rows are features).
@@ -17,6 +24,7 @@ bool producesRows(const TrainGraph &T, const Step &S) {
   case RowsProducer::Never:
     return false;
   case RowsProducer::Always:
+  case RowsProducer::Samples:
     return true;
   case RowsProducer::BatchGemm:
     return !S.TransA && T.tensor(S.Out).BatchRows;
@@ -27,7 +35,7 @@ bool producesRows(const TrainGraph &T, const Step &S) {
 class EpilogueFusion : public Pass {
 public:
   StringRef name() const override { return "fuse-epilogues"; }
-  void run(const TrainGraph &T, std::vector<Step> &Program) override {
+  void run(TrainGraph &T, std::vector<Step> &Program) override {
     std::vector<Step> Out;
     for (size_t I = 0; I < Program.size(); ++I) {
       Step S = Program[I];
@@ -35,7 +43,9 @@ public:
         // A consecutive run of row-wise steps reads only rows the producer
         // (or an earlier step of the run) has finished, or tensors complete
         // before it.
-        while (I + 1 < Program.size() && isRowWise(Program[I + 1].Kind))
+        while (I + 1 < Program.size() &&
+               (isRowWise(Program[I + 1].Kind) ||
+                (perSample(S.Kind) && perSample(Program[I + 1].Kind))))
           S.Epilogue.push_back(Program[++I]);
       Out.push_back(std::move(S));
     }

@@ -24,6 +24,9 @@ struct GemmOperands {
   /// C += the product (a convolution's weight gradient, summed sample by
   /// sample), not C = it.
   bool Accumulate = false;
+  /// An implicit GEMM (a convolution without im2col): A(m, k) is
+  /// A[MOff[m] + KOff[k]], two i64 tables, instead of an Lda-strided matrix.
+  llvm::Value *MOff = nullptr, *KOff = nullptr;
 };
 
 /// Rows by vectors of accumulators in registers: as many as fit in 32

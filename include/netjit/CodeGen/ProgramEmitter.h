@@ -213,10 +213,12 @@ private:
                           llvm::Value *Extra);
 
   // Steps over images (WindowSteps.cpp).
+  struct WindowPlan;
+  WindowPlan windowPlan(const Step &S);
   llvm::Error windowStep(const Step &S);
-  llvm::Error pool(const Step &S);
-  llvm::Error perSample(const Step &S,
-                        llvm::function_ref<void(llvm::Value *Row)> Body);
+  llvm::Error windowSample(const Step &S, const WindowPlan &Plan,
+                           llvm::Value *Row);
+  void poolSample(const Step &S, llvm::Value *Row);
   void forPixels(const Window &W,
                  llvm::function_ref<void(llvm::Value *Oh, llvm::Value *Ow,
                                          llvm::Value *Pix)>
@@ -224,7 +226,11 @@ private:
   void forTaps(const Window &W, llvm::Value *Oh, llvm::Value *Ow,
                llvm::function_ref<void(llvm::Value *InPix, llvm::Value *Tap)>
                    Body);
-  void im2col(const Window &W, llvm::Value *X, llvm::Value *Cols);
+  void placeRows(const Window &W, llvm::Value *Small, llvm::Value *Big,
+                 int64_t BigW, bool ToBig);
+  llvm::Value *table(llvm::ArrayRef<int64_t> Values, const llvm::Twine &Name);
+  void convTables(const Window &W, llvm::Value *&Rows, llvm::Value *&Cols);
+  llvm::Value *convSource(const Window &W, llvm::Value *X, llvm::Value *Buf);
   void col2im(const Window &W, llvm::Value *Cols, llvm::Value *DX);
 
   // Steps and entry points (Program.cpp).

@@ -5,6 +5,7 @@
 #define NETJIT_GRAPH_STEP_H
 
 #include "llvm/ADT/StringRef.h"
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ struct TensorInfo {
   /// Its extents (a sample's where BatchRows, NHWC for images), where they
   /// are not just [Rows, Cols] or, per sample, [Cols].
   std::vector<int64_t> Shape;
+  /// A value only the steps of one loop over the samples use: one row,
+  /// which each sample reuses (Rows is 1; Transforms' sample-local).
+  bool PerSample = false;
   int Param = -1;      // Param, Grad, Slot: the NetworkGraph parameter
   int64_t Offset = -1; // in floats from the arena's start (-1: the caller's)
 };
@@ -40,8 +44,9 @@ enum class StepKind {
 #include "netjit/Graph/Steps.def"
 };
 
-/// Which steps finish the batch's rows block by block (Steps.def).
-enum class RowsProducer { Never, Always, BatchGemm };
+/// Which steps finish the batch's rows block by block, or sample by
+/// sample (Steps.def).
+enum class RowsProducer { Never, Always, BatchGemm, Samples };
 
 /// A step kind's row of Steps.def.
 struct StepInfo {
@@ -69,6 +74,17 @@ struct Window {
   int64_t taps() const { return KH * KW; }
   int64_t groupC() const { return C / Groups; }
   int64_t groupOC() const { return OC / Groups; }
+  /// The image with its padding: what the windows span, before and after.
+  int64_t paddedH() const {
+    return std::max(H + PadTop, (OH - 1) * SH + (KH - 1) * DH + 1);
+  }
+  int64_t paddedW() const {
+    return std::max(W + PadLeft, (OW - 1) * SW + (KW - 1) * DW + 1);
+  }
+  /// Whether some tap falls outside the image.
+  bool padded() const {
+    return PadTop > 0 || PadLeft > 0 || paddedH() > H || paddedW() > W;
+  }
   bool operator==(const Window &O) const {
     return H == O.H && W == O.W && C == O.C && OH == O.OH && OW == O.OW &&
            OC == O.OC && KH == O.KH && KW == O.KW && SH == O.SH &&

@@ -103,16 +103,23 @@ public:
 
   void print(llvm::raw_ostream &OS) const;
 
+  /// Makes value I one sample's row, reused by every sample: what only the
+  /// steps of one loop over the samples write and read (sample-local).
+  /// The workspace's values are laid out again.
+  void keepOneSample(int I);
+
 private:
   explicit TrainGraph(const NetworkGraph &G) : G(G) {}
   int add(TensorInfo T);
+  /// Offsets of the values and scratch tensors, from ValuesBegin.
+  void layoutValues();
   const NetworkGraph &G;
   std::vector<TensorInfo> Tensors;
   std::vector<int> ParamTensor;
   std::vector<int64_t> SlotBegin;
   std::vector<OptimizerSlot> Slots;
   int64_t MaxBatch = 0, ArenaFloats = 0, ParamsBegin = 0, ParamsEnd = 0,
-          GradBegin = 0, StatsDoubles = StatWord::Count;
+          GradBegin = 0, ValuesBegin = 0, StatsDoubles = StatWord::Count;
   int Output = -1;
   friend class TrainGraphBuilder;
 };

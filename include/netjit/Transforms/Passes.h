@@ -12,8 +12,9 @@ class Pass {
 public:
   virtual ~Pass() = default;
   virtual llvm::StringRef name() const = 0;
-  /// Rewrites one program (train, evaluate or predict) of T in place.
-  virtual void run(const TrainGraph &T, std::vector<Step> &Program) = 0;
+  /// Rewrites one program (train, evaluate or predict) of T in place (and
+  /// may change how T holds its tensors).
+  virtual void run(TrainGraph &T, std::vector<Step> &Program) = 0;
 };
 
 #define NETJIT_PASS(Name, Factory, Summary) std::unique_ptr<Pass> Factory();

@@ -106,20 +106,24 @@ public:
     return Error::success();
   }
 
-  /// The per-sample im2col buffer: each group's [out pixels, taps x group
-  /// channels], one after the other.
-  int cols(ProgramBuilder &B, StringRef What) const {
+  /// Per-sample scratch: the image inside its padding, which the implicit
+  /// GEMMs of the forward step and the weight gradient read, or (Cols) the
+  /// input gradient's im2col rows, each group's [out pixels, taps x group
+  /// channels] after the other.
+  int scratch(ProgramBuilder &B, StringRef What, bool Cols) const {
     TensorInfo C;
     C.Name = ("%" + this->Name + "." + What).str();
     C.Role = TensorRole::Scratch;
-    C.Rows = Win.Groups * Win.outPixels();
-    C.Cols = Win.taps() * Win.groupC();
+    C.Rows = Cols ? Win.Groups * Win.outPixels()
+                  : Win.padded() ? Win.paddedH() : 1;
+    C.Cols = Cols ? Win.taps() * Win.groupC()
+                  : Win.padded() ? Win.paddedW() * Win.C : 1;
     return B.tensor(C);
   }
 
   int forward(ProgramBuilder &B, int X) const override {
     int Z = B.value(this->Name + ".z" + B.suffix(), this->Out, this->Shape);
-    Step S{StepKind::Conv, {X, B.param(this->Kernel), cols(B, "cols" + B.suffix().str())}, Z};
+    Step S{StepKind::Conv, {X, B.param(this->Kernel), scratch(B, "padded" + B.suffix().str(), false)}, Z};
     S.Win = Win;
     B.emit(S);
     if (Bias >= 0)
@@ -130,7 +134,7 @@ public:
   void backwardParams(ProgramBuilder &B, int X, int DZ) const override {
     if (Bias >= 0)
       B.emit({StepKind::ColSum, {DZ}, B.grad(Bias)});
-    Step S{StepKind::ConvGradWeight, {X, DZ, cols(B, "dw.cols")},
+    Step S{StepKind::ConvGradWeight, {X, DZ, scratch(B, "dw.padded", false)},
            B.grad(this->Kernel)};
     S.Win = Win;
     B.emit(S);
@@ -146,7 +150,7 @@ public:
     Pack.Rows = Win.OC;
     Pack.Cols = Win.taps() * Win.groupC();
     Step S{StepKind::ConvGradInput,
-           {DZ, B.param(this->Kernel), B.tensor(Pack), cols(B, "dx.cols")}, DX};
+           {DZ, B.param(this->Kernel), B.tensor(Pack), scratch(B, "dx.cols", true)}, DX};
     S.Win = Win;
     B.emit(S);
     return DX;
