@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py - merge bench/run's rounds (median and spread) into tables,
 print them, write them into docs/performance.md (between the kernels,
-training, diagnostics and compile markers) and the merged figures as JSON.
+training, diagnostics, compile and cnn markers) and the merged figures as JSON.
    report.py OUT_DIR DOC RESULTS_JSON"""
 import glob
 import json
@@ -211,6 +211,49 @@ def compile_section(text):
                            os.environ.get("BENCH_COMMAND", f"bench/run {len(rounds)} compile"))
 
 
+def cnn_section(text):
+    peak, _ = stat([g["peak_gflops"] for g in load("cnngemm-*.json")])
+    lines = [f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()}; "
+             f"{len(load('cnn-netjit-1-*.json'))} alternating rounds; single-core FP32 peak "
+             f"(FMA loop, same run) {peak:.0f} GFLOP/s. examples/fashion_cnn.json (Conv 32 3x3 relu, "
+             "max pool 2, Conv 64 3x3 relu, max pool 2, flatten, dropout 0.5, dense 10 softmax; "
+             "Adam, batch 128) on 60000 in-memory images, the last epoch of each run, median "
+             "over rounds; PyTorch = bench/torch_cnn_training.py (Debian's python3-torch, "
+             "convolutions in oneDNN, channels_last). 'of peak' = the step's FLOPs (no input "
+             "gradient for the first conv) over the epoch time and the threads' peak.", "",
+             "| threads | netjit images/s | torch images/s | vs torch | netjit of peak | "
+             "torch of peak | compile cold / cached ms |",
+             "|---|---|---|---|---|---|---|"]
+    rows = []
+    for threads in (1, 2):
+        n = load(f"cnn-netjit-{threads}-*.json")
+        t = load(f"cnn-torch-{threads}-*.json")
+        if not n:
+            continue
+        ns, nsp = stat([r["epoch_s"][-1] for r in n])
+        ips = 60000 / ns
+        row = {"threads": threads, "netjit_images_per_s": ips, "netjit_epoch_s": ns,
+               "gflop": n[0]["gflop"]}
+        share = n[0]["gflop"] / ns / (peak * threads) * 100
+        cold = statistics.median(r["compile_ms"] for r in n)
+        cached = statistics.median(r["compile_cached_ms"] for r in n)
+        if t:
+            ts, _ = stat([r["epoch_s"][-1] for r in t])
+            tips = 60000 / ts
+            tshare = t[0]["gflop"] / ts / (peak * threads) * 100
+            row.update({"torch_images_per_s": tips, "torch_epoch_s": ts})
+            lines.append(f"| {threads} | {ips:.0f} (±{nsp/2:.0f}%) | {tips:.0f} | **{ips / tips:.2f}x** | "
+                         f"{share:.0f}% | {tshare:.0f}% | {cold:.0f} / {cached:.1f} |")
+        else:
+            lines.append(f"| {threads} | {ips:.0f} (±{nsp/2:.0f}%) | - | - | {share:.0f}% | - | "
+                         f"{cold:.0f} / {cached:.1f} |")
+        rows.append(row)
+    results["cnn"] = {"peak_gflops": peak, "runs": rows}
+    table = "\n".join(lines)
+    print(table)
+    return replace_section(text, "cnn", table, os.environ.get("BENCH_COMMAND", "bench/run cnn"))
+
+
 text = open(doc).read() if os.path.exists(doc) else "# Performance\n"
 if nj:
     text = kernels_section(text)
@@ -220,6 +263,8 @@ if glob.glob(os.path.join(out_dir, "diag-*.json")):
     text = diagnostics_section(text)
 if glob.glob(os.path.join(out_dir, "compile-*.json")):
     text = compile_section(text)
+if glob.glob(os.path.join(out_dir, "cnn-netjit-*.json")):
+    text = cnn_section(text)
 open(doc, "w").write(text)
 if os.path.exists(results_path):
     old = json.load(open(results_path))

@@ -104,13 +104,16 @@ int main(int argc, char **argv) {
     }
     Times.push_back(std::chrono::duration<double>(Clock::now() - T1).count());
   }
-  // Forward 2 MNK per dense layer, backward 4 MNK (2 without the input
-  // gradient of the first).
+  // A layer's multiply-adds per sample: its kernel's size at each output
+  // position (dense: one; conv: each output pixel). Forward 2 flops each,
+  // backward 4 (2 without the first layer's input gradient).
   double Flop = 0;
   bool First = true;
   for (const Layer *L : (*M)->network().layers())
     if (L->Kernel >= 0) {
-      Flop += 2.0 * N * L->In * L->Out * (First ? 2 : 3);
+      const ParamInfo &K = (*M)->network().params()[L->Kernel];
+      double Macs = double(K.size()) * (L->Out / K.cols());
+      Flop += 2.0 * N * Macs * (First ? 2 : 3);
       First = false;
     }
   nlohmann::json J = {{"spec", argv[1]},   {"batch", Batch},
