@@ -248,7 +248,24 @@ def cnn_section(text):
             lines.append(f"| {threads} | {ips:.0f} (±{nsp/2:.0f}%) | - | - | {share:.0f}% | - | "
                          f"{cold:.0f} / {cached:.1f} |")
         rows.append(row)
-    results["cnn"] = {"peak_gflops": peak, "runs": rows}
+    convs = load("cnnconv-*.json")
+    kernels = []
+    if convs:
+        lines += ["", "Each conv layer's kernels on their own (`netjit-bench-conv`: the layer in a "
+                  "spec of its own, batch 128, one thread, the fastest of the repeats; median "
+                  "over rounds), GFLOP/s and share of the peak:", "",
+                  "| layer | input | kernel | forward | weight gradient | input gradient |",
+                  "|---|---|---|---|---|---|"]
+        for k, layer in enumerate(convs[0]["layers"]):
+            cells = []
+            for key in ("forward_gflops", "weight_grad_gflops", "input_grad_gflops"):
+                v = statistics.median(r["layers"][k][key] for r in convs)
+                cells.append(f"{v:.0f} ({v / peak * 100:.0f}%)")
+            kernels.append({"name": layer["name"], "forward_gflops": statistics.median(
+                r["layers"][k]["forward_gflops"] for r in convs)})
+            lines.append(f"| {layer['name']} | {layer['input']} | {layer['kernel']} | " +
+                         " | ".join(cells) + " |")
+    results["cnn"] = {"peak_gflops": peak, "runs": rows, "conv_kernels": kernels}
     table = "\n".join(lines)
     print(table)
     return replace_section(text, "cnn", table, os.environ.get("BENCH_COMMAND", "bench/run cnn"))
