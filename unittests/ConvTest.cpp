@@ -146,19 +146,22 @@ std::string generateConvSpec(unsigned Index, std::mt19937 &R) {
       .str();
 }
 
+/// What the generated specs must cover between them.
+const char *const Cases[] = {
+    "conv1d", "conv2d", "max_pooling1d", "max_pooling2d",
+    "average_pooling1d", "average_pooling2d", "global_max_pooling1d",
+    "global_max_pooling2d", "global_average_pooling1d",
+    "global_average_pooling2d", "zero_padding1d", "zero_padding2d",
+    "reshape", "\"same\"", "\"causal\"", "\"groups\": 3",
+    "\"dilation_rate\": [2, 2]", "[7, ", "[5, "};
+
 TEST(ConvTest, GeneratedSpecsMatchTheFloat64Reference) {
   NETJIT_REQUIRE_JIT();
   std::mt19937 R(26);
   std::set<std::string> Seen; // every new kind and case, checked below
   for (unsigned I = 0; I < 40; ++I) {
     std::string Text = generateConvSpec(I, R);
-    for (const char *K :
-         {"conv1d", "conv2d", "max_pooling1d", "max_pooling2d",
-          "average_pooling1d", "average_pooling2d", "global_max_pooling1d",
-          "global_max_pooling2d", "global_average_pooling1d",
-          "global_average_pooling2d", "zero_padding1d", "zero_padding2d",
-          "reshape", "\"same\"", "\"causal\"", "\"groups\": 3",
-          "\"dilation_rate\": [2, 2]", "[7, ", "[5, "})
+    for (const char *K : Cases)
       if (Text.find(K) != std::string::npos)
         Seen.insert(K);
     int64_t Batch = 1 + R() % 5;
@@ -183,13 +186,7 @@ TEST(ConvTest, GeneratedSpecsMatchTheFloat64Reference) {
           << Text;
   }
   std::string Missing;
-  for (const char *K :
-       {"conv1d", "conv2d", "max_pooling1d", "max_pooling2d",
-        "average_pooling1d", "average_pooling2d", "global_max_pooling1d",
-        "global_max_pooling2d", "global_average_pooling1d",
-        "global_average_pooling2d", "zero_padding1d", "zero_padding2d",
-        "reshape", "\"same\"", "\"causal\"", "\"groups\": 3",
-        "\"dilation_rate\": [2, 2]", "[7, ", "[5, "})
+  for (const char *K : Cases)
     if (!Seen.count(K))
       Missing += std::string(" ") + K;
   EXPECT_EQ(Missing, "") << "the generator no longer covers every case";
