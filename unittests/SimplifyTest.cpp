@@ -106,12 +106,27 @@ TEST(Simplify, DerivativesInTermsOfTheOutput) {
   EXPECT_EQ(Y("celu"), "where(x > 0, 1, 1 + y / alpha)");
   EXPECT_EQ(Y("softplus"), "-expm1(-y)");
   EXPECT_EQ(Y("log_sigmoid"), "-expm1(y)");
-  EXPECT_EQ(Y("relu"), "where(x > 0, 1, 0)");
+  // A branch of f chosen by x is chosen by y where f's branches lie on
+  // either side of a threshold, as float arithmetic computes them.
+  EXPECT_EQ(Y("relu"), "where(y > 0, 1, 0)");
+  EXPECT_EQ(Y("relu6"), "where(y <= 0, 0, where(y >= 6, 0, 1))");
+  EXPECT_EQ(Y("leaky_relu"), "where(x > 0, 1, alpha)"); // alpha's sign unknown
   EXPECT_EQ(Y("gelu"), "none");
   EXPECT_EQ(Y("mish"), "none");
   ExprContext C;
   auto Sq = deriveActivation(C, "sqrt(x)", {});
   EXPECT_EQ(print(Sq->DerivativeY), "0.5 / y");
+  auto InY = [&](const char *F) {
+    auto D = deriveActivation(C, F, {});
+    return D->DerivativeY ? print(D->DerivativeY) : std::string("none");
+  };
+  EXPECT_EQ(InY("where(x <= 1, 1, x)"), "where(y <= 1, 0, 1)");
+  EXPECT_EQ(InY("where(x < 1, 1, x)"), "where(x < 1, 0, 1)"); // y = 1 either way
+  EXPECT_EQ(InY("where(x > 0, -x, 0)"), "where(y < 0, -1, 0)");
+  // |x|: both branches are positive, so y cannot tell them apart.
+  EXPECT_EQ(InY("where(x > 0, x, -x)"), "where(x > 0, 1, -1)");
+  // 0.5 x rounds to 0 for the least positive x: x > 0 is not y > 0.
+  EXPECT_EQ(InY("where(x > 0, 0.5 * x, 0)"), "where(x > 0, 0.5, 0)");
 }
 
 TEST(Simplify, PreservesValuesAndIsIdempotent) {

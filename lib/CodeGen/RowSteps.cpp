@@ -160,9 +160,12 @@ Error ProgramEmitter::gradientRow(const Step &S, Value *Row) {
   RowLoop R{B, L, cols(S.Out)};
   R.Ins = {{rowPtr(S.In[0], Row)}, {rowPtr(S.In[1], Row)}};
   ParamPlan P;
+  bool ReadsX = false;
   if (S.Kind == StepKind::ActGrad) {
-    R.Ins.push_back({rowPtr(S.In[2], Row)});
-    P = params(G.activation(S.Act), L, R.Ins);
+    const NetActivation &A = G.activation(S.Act);
+    if ((ReadsX = A.Forms.yFormReadsX()))
+      R.Ins.push_back({rowPtr(S.In[2], Row)});
+    P = params(A, L, R.Ins);
   }
   R.Outs = {rowPtr(S.Out, Row)};
   Value *Saturated = nullptr;
@@ -176,7 +179,8 @@ Error ProgramEmitter::gradientRow(const Step &S, Value *Row) {
         Value *D = In(1);
         if (S.Kind == StepKind::ActGrad) {
           auto DA =
-              Codes[S.Act]->derivative(B, VMRow, L, In(2), In(1), P.bind(In));
+              Codes[S.Act]->derivative(B, VMRow, L, ReadsX ? In(2) : nullptr,
+                                       In(1), P.bind(In));
           if (!DA)
             return DA.takeError();
           D = *DA;

@@ -7,12 +7,17 @@
 // Identities expose the known subterms (exp(u) = expm1(u) + 1,
 // sigmoid(u) = -expm1(-softplus(u))); then every known Lhs is replaced by its
 // Rhs and the result simplified with distribution so that c (r / c) cancels.
+// A branch condition on x becomes one on y where f's branches take values
+// on either side of a threshold (relu: x > 0 iff y > 0), so that the
+// backward pass needs y alone.
 #include "netjit/Expr/Canonical.h"
 #include "netjit/Expr/Simplify.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 namespace netjit {
 namespace {
@@ -111,6 +116,125 @@ ExprRef replaceSubproduct(ExprContext &C, ExprRef E, const Facts &Fs) {
   return nullptr;
 }
 
+// Intervals of x and of a branch's values, each end open or closed.
+struct End {
+  double V;
+  bool Open;
+};
+struct Interval {
+  End Lo{-INFINITY, true}, Hi{INFINITY, true};
+  bool empty() const {
+    return Lo.V > Hi.V || (Lo.V == Hi.V && (Lo.Open || Hi.Open));
+  }
+};
+
+/// The parts of R where K (x against a constant) holds and where it does
+/// not, or nothing for another condition.
+std::optional<std::pair<Interval, Interval>> split(ExprRef K, Interval R) {
+  if (!isComparison(K->op()))
+    return std::nullopt;
+  ExprRef A = K->operand(0), B = K->operand(1);
+  Op O = K->op();
+  if (B->isVar("x") && A->op() == Op::Const) { // c < x  is  x > c
+    std::swap(A, B);
+    O = O == Op::Lt ? Op::Gt : O == Op::Le ? Op::Ge : O == Op::Gt ? Op::Lt : Op::Le;
+  }
+  if (!A->isVar("x") || B->op() != Op::Const)
+    return std::nullopt;
+  double C = B->value();
+  auto above = [&](Interval I, bool Open) { // I with x > c (Open) or x >= c
+    if (C > I.Lo.V || (C == I.Lo.V && Open))
+      I.Lo = {C, Open};
+    return I;
+  };
+  auto below = [&](Interval I, bool Open) {
+    if (C < I.Hi.V || (C == I.Hi.V && Open))
+      I.Hi = {C, Open};
+    return I;
+  };
+  bool Upward = O == Op::Gt || O == Op::Ge, Strict = O == Op::Gt || O == Op::Lt;
+  if (Upward)
+    return std::make_pair(above(R, Strict), below(R, !Strict));
+  return std::make_pair(below(R, Strict), above(R, !Strict));
+}
+
+/// The values E takes for x in R, as float arithmetic computes them: only
+/// constants, x, -u, c x with a bound of 0 or infinity (rounding keeps the sign,
+/// not a strict bound) and branches of those; else nothing.
+std::optional<Interval> valuesOf(ExprRef E, Interval R) {
+  if (E->op() == Op::Const)
+    return Interval{{E->value(), false}, {E->value(), false}};
+  if (E->isVar("x"))
+    return R;
+  if (E->op() == Op::Neg) { // exact
+    auto V = valuesOf(E->operand(0), R);
+    if (!V)
+      return std::nullopt;
+    return Interval{{-V->Hi.V, V->Hi.Open}, {-V->Lo.V, V->Lo.Open}};
+  }
+  if (E->op() == Op::Mul) {
+    ExprRef P = E->operand(0), X = E->operand(1);
+    if (P->isVar("x"))
+      std::swap(P, X);
+    auto Exact = [](double V) { return V == 0 || std::isinf(V); };
+    if (P->op() != Op::Const || !X->isVar("x") || P->value() == 0 ||
+        !Exact(R.Lo.V) || !Exact(R.Hi.V))
+      return std::nullopt;
+    double Pv = P->value();
+    End Lo{Pv * R.Lo.V, false}, Hi{Pv * R.Hi.V, false};
+    if (Pv < 0)
+      std::swap(Lo, Hi);
+    return Interval{Lo, Hi};
+  }
+  if (E->op() != Op::Where)
+    return std::nullopt;
+  auto Parts = split(E->operand(0), R);
+  if (!Parts)
+    return std::nullopt;
+  std::optional<Interval> U;
+  for (auto [Part, Branch] : {std::make_pair(Parts->first, E->operand(1)),
+                              std::make_pair(Parts->second, E->operand(2))}) {
+    if (Part.empty())
+      continue;
+    auto V = valuesOf(Branch, Part);
+    if (!V)
+      return std::nullopt;
+    if (!U) {
+      U = V;
+      continue;
+    }
+    if (V->Lo.V < U->Lo.V || (V->Lo.V == U->Lo.V && !V->Lo.Open))
+      U->Lo = V->Lo;
+    if (V->Hi.V > U->Hi.V || (V->Hi.V == U->Hi.V && !V->Hi.Open))
+      U->Hi = V->Hi;
+  }
+  return U;
+}
+
+/// F = where(K, A, B) = y: K as a condition on y when A's values lie on
+/// one side of a threshold and B's on the other, or nothing.
+ExprRef conditionInY(ExprContext &C, ExprRef F) {
+  auto Parts = split(F->operand(0), Interval{});
+  if (!Parts || Parts->first.empty() || Parts->second.empty())
+    return nullptr;
+  auto A = valuesOf(F->operand(1), Parts->first);
+  auto B = valuesOf(F->operand(2), Parts->second);
+  if (!A || !B)
+    return nullptr;
+  auto Cmp = [&](Op O, double T) { // + 0.0: -0 prints as 0
+    return C.make(O, {C.y(), C.constant(T + 0.0)});
+  };
+  if (A->Lo.V > B->Hi.V) // A above B
+    return Cmp(Op::Gt, B->Hi.V);
+  if (A->Lo.V == B->Hi.V && (A->Lo.Open || B->Hi.Open))
+    return Cmp(A->Lo.Open ? Op::Gt : Op::Ge, A->Lo.V);
+  if (A->Hi.V < B->Lo.V) // A below B
+    return Cmp(Op::Lt, B->Lo.V);
+  if (A->Hi.V == B->Lo.V && (A->Hi.Open || B->Lo.Open))
+    return Cmp(A->Hi.Open ? Op::Lt : Op::Le, A->Hi.V);
+  return nullptr;
+}
+
 // Substitutes known facts bottom-up; one Walker per region (set of facts).
 struct Walker {
   Walker(ExprContext &C, Facts Fs) : C(C), Fs(std::move(Fs)) {}
@@ -150,12 +274,15 @@ struct Walker {
       break;
     case Op::Where: {
       Walker A{C, Fs}, B{C, Fs};
+      ExprRef K = nullptr;
       for (const Fact &F : Fs)
         if (F.Lhs->op() == Op::Where && F.Lhs->operand(0) == E->operand(0)) {
           solve(C, F.Lhs->operand(1), F.Rhs, A.Fs);
           solve(C, F.Lhs->operand(2), F.Rhs, B.Fs);
+          if (!K && F.Rhs == C.y())
+            K = conditionInY(C, F.Lhs);
         }
-      return C.where(walk(E->operand(0)), A.walk(E->operand(1)),
+      return C.where(K ? K : walk(E->operand(0)), A.walk(E->operand(1)),
                      B.walk(E->operand(2)));
     }
     default:

@@ -286,8 +286,9 @@ int TrainGraphBuilder::activationGrad(size_t R, int DY,
   int DZ = value(L.Name + ".dz", L.Out, L.Shape);
   Step AG{StepKind::Mul, {DY, St.DAct}, DZ};
   if (St.FromY) {
-    // The form in y may test x's sign (relu's), so it gets both.
-    AG = Step{StepKind::ActGrad, {DY, St.Y, St.Z}, DZ};
+    AG = Step{StepKind::ActGrad, {DY, St.Y}, DZ};
+    if (A.Forms.yFormReadsX())
+      AG.In.push_back(St.Z);
     AG.Act = L.Act;
     for (auto &[N, P] : A.Trained)
       AG.In.push_back(T.paramTensor(P));

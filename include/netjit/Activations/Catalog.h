@@ -57,6 +57,9 @@ struct ActivationForms {
   std::vector<std::string> Params;
   /// The context that owns these expressions.
   ExprContext *Ctx = nullptr;
+  /// Whether the form in y still tests x (elu's x > 0): a backward pass
+  /// that uses it then reads x as well as y.
+  bool yFormReadsX() const { return DerivativeY && DerivativeY->hasX(); }
 };
 
 /// Parses Formula (parameters named by Params), differentiates it with
