@@ -129,6 +129,8 @@ struct GemmEmitter {
         Value *Sum = Next[R * NR + V];
         if (Ops.Accumulate)
           Sum = B.CreateFAdd(loadVec(At, Mask), Sum);
+        if (Ops.Finish)
+          Sum = Ops.Finish(Sum, Col, Mask);
         storeVec(Sum, At, Mask);
       }
     }
@@ -298,7 +300,7 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
   // floats, so A^T fits when M, rounded up to vectors, is at most N.
   int64_t LdP = (Ops.MHint + Lanes - 1) / Lanes * Lanes;
   if (Ops.TransB && !Ops.TransA && Ops.MHint && LdP < Ops.N &&
-      !Ops.Accumulate && !Ops.MOff) {
+      !Ops.Accumulate && !Ops.MOff && !Ops.Finish) {
     G.transposedProduct(LdP);
     Epilogue(B.getInt64(0), Ops.M);
     return;

@@ -209,9 +209,15 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
     Value *Base;
     int64_t Ld, Step;
   };
+  using FinishFn = function_ref<Value *(Value *G, Value *Acc, Value *Col,
+                                        Value *Mask)>;
   auto Gemm = [&](Operand A, Operand Bm, Operand C, int64_t M, int64_t K,
-                  int64_t N, bool TransA, bool Acc, Value *MOff, Value *KOff) {
+                  int64_t N, bool TransA, bool Acc, Value *MOff, Value *KOff,
+                  FinishFn Finish = nullptr) {
     LoopBuilder(B).counted(i64(0), i64(W.Groups), 1, [&](Value *G) {
+      auto GroupFinish = [&](Value *Acc, Value *Col, Value *Mask) {
+        return Finish(G, Acc, Col, Mask);
+      };
       GemmOperands Ops;
       Ops.A = B.CreateGEP(Fl, A.Base, B.CreateMul(G, i64(A.Step)));
       Ops.B = B.CreateGEP(Fl, Bm.Base, B.CreateMul(G, i64(Bm.Step)));
@@ -227,6 +233,8 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
       Ops.Accumulate = Acc;
       Ops.MOff = MOff;
       Ops.KOff = KOff;
+      if (Finish)
+        Ops.Finish = GroupFinish;
       emitGemm(B, Ops, Lanes, [](Value *, Value *) {});
     }, "g");
   };
@@ -235,10 +243,33 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
     // Z[p][oc] = sum over k of X(p, k) W[k][oc]: an implicit GEMM over the
     // image (X itself for an unpadded 1x1 kernel of stride 1).
     Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
+    // conv-epilogue: the bias (In[3]) and a cheap activation applied to
+    // the accumulators before they are stored.
+    Error Err = Error::success();
+    auto Finish = [&](Value *Grp, Value *Acc, Value *Col, Value *Mask) {
+      Value *At = B.CreateGEP(
+          Fl, ptr(S.In[3]),
+          B.CreateAdd(B.CreateMul(Grp, i64(W.groupOC())), Col));
+      Value *Bias = Mask ? (Value *)B.CreateMaskedLoad(VT, At, Align(4), Mask,
+                                              ConstantFP::get(VT, 0.0))
+                         : B.CreateAlignedLoad(VT, At, Align(4));
+      Value *Z = B.CreateFAdd(Acc, Bias);
+      if (S.Act < 0)
+        return Z;
+      SmallVector<InStream, 1> None; // a folded activation has no streams
+      ParamPlan P = params(G.activation(S.Act), Lanes, None);
+      auto Y = Codes[S.Act]->forward(B, VMLane, Lanes, Z, P.Splats);
+      if (!Y) {
+        Err = joinErrors(std::move(Err), Y.takeError());
+        return Z;
+      }
+      return *Y;
+    };
     Gemm({X, W.C, W.groupC()}, {ptr(S.In[1]), W.OC, W.groupOC()},
          {rowPtr(S.Out, R), W.OC, W.groupOC()}, P, Kg, W.groupOC(), false,
-         false, Plan.Rows, Plan.Cols);
-    return Error::success();
+         false, Plan.Rows, Plan.Cols,
+         S.In.size() > 3 ? FinishFn(Finish) : FinishFn());
+    return Err;
   }
   case StepKind::ConvGradWeight: {
     // dW[k][oc] += sum over p of X(p, k) dZ[p][oc], sample by sample.

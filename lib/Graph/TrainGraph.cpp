@@ -405,6 +405,12 @@ void TrainGraph::layoutValues() {
   ArenaFloats = Next;
 }
 
+void TrainGraph::dropValue(int I) {
+  Tensors[I].Dropped = true;
+  Tensors[I].Rows = 0;
+  layoutValues();
+}
+
 void TrainGraph::keepOneSample(int I) {
   Tensors[I].PerSample = true;
   Tensors[I].Rows = 1;
@@ -533,7 +539,8 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   if (S.Out >= 0)
     OS << (Accum ? " += " : " = ");
   OS << stepName(S.Kind);
-  if (S.Act >= 0)
+  bool Folded = S.Kind == StepKind::Conv && S.In.size() > 3; // conv-epilogue
+  if (S.Act >= 0 && !Folded)
     OS << " " << T.network().activation(S.Act).Spec.describe();
   if (S.Kind == StepKind::ActParamGrad)
     OS << " d/d" << S.Param;
@@ -571,6 +578,12 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     if (S.Kind == StepKind::MatMul && I == 2)
       OS << " (packed)";
   }
+  if (Folded)
+    OS << " (+ bias"
+       << (S.Act >= 0
+               ? ", " + T.network().activation(S.Act).Spec.describe()
+               : std::string())
+       << " on the accumulators)";
   if (S.Out >= 0)
     OS << "  " << shapeOf(T.tensor(S.Out));
   if (S.Kind == StepKind::SumSquares || S.Kind == StepKind::CountAlive)
@@ -593,6 +606,8 @@ void TrainGraph::print(raw_ostream &OS) const {
      << formatv("{0:f1}", ArenaFloats * 4.0 / 1024) << " KiB), batch <= "
      << MaxBatch << "\n";
   for (const TensorInfo &I : Tensors) {
+    if (I.Dropped)
+      continue;
     OS << "  " << left_justify(I.Name, 28) << " " << left_justify(shapeOf(I), 12);
     if (I.Offset >= 0)
       OS << " @" << I.Offset;

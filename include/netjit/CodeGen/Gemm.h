@@ -27,6 +27,12 @@ struct GemmOperands {
   /// An implicit GEMM (a convolution without im2col): A(m, k) is
   /// A[MOff[m] + KOff[k]], two i64 tables, instead of an Lda-strided matrix.
   llvm::Value *MOff = nullptr, *KOff = nullptr;
+  /// What each vector of accumulators becomes before it is stored: C's
+  /// columns [Col, Col + lanes), Mask their live lanes or null (a
+  /// convolution's bias and activation, in registers).
+  llvm::function_ref<llvm::Value *(llvm::Value *Acc, llvm::Value *Col,
+                                   llvm::Value *Mask)>
+      Finish;
 };
 
 /// Rows by vectors of accumulators in registers: as many as fit in 32

@@ -35,6 +35,8 @@ struct TensorInfo {
   /// A value only the steps of one loop over the samples use: one row,
   /// which each sample reuses (Rows is 1; Transforms' sample-local).
   bool PerSample = false;
+  /// No step uses it (TrainGraph::dropValue): no space, not printed.
+  bool Dropped = false;
   int Param = -1;      // Param, Grad, Slot: the NetworkGraph parameter
   int64_t Offset = -1; // in floats from the arena's start (-1: the caller's)
 };

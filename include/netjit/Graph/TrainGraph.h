@@ -107,6 +107,9 @@ public:
   /// steps of one loop over the samples write and read (sample-local).
   /// The workspace's values are laid out again.
   void keepOneSample(int I);
+  /// Value I is written and read by no step any more (a conv's z folded
+  /// into its epilogue, conv-epilogue): it takes no space and is not listed.
+  void dropValue(int I);
 
 private:
   explicit TrainGraph(const NetworkGraph &G) : G(G) {}

@@ -1,0 +1,87 @@
+// ConvEpilogue.cpp - a convolution's bias and activation applied to its
+// accumulators before they are stored (CodeGen/WindowSteps.cpp), instead
+// of as passes over each sample's output: in the Fashion-MNIST CNN those
+// passes were a fifth of the forward time. The conv then writes y, and its
+// z, which nothing else reads when the activation's derivative has a form
+// in y alone (relu's y > 0), is dropped.
+#include "netjit/Transforms/Passes.h"
+
+#include <map>
+
+using namespace llvm;
+
+namespace netjit {
+namespace {
+
+/// The activation step after the bias, reading z alone: no trained
+/// parameters (whose rows the GEMM's registers do not have) and no
+/// diagnostics counting its lanes.
+bool foldable(const Step &A, int Z) {
+  return A.Kind == StepKind::Act && A.In.size() == 1 && A.In[0] == Z &&
+         A.Stat < 0 && A.Out2 < 0;
+}
+
+class ConvEpilogue : public Pass {
+public:
+  StringRef name() const override { return "conv-epilogue"; }
+  void run(TrainGraph &T, std::vector<Step> &Program) override {
+    // How many times the steps of every program name each tensor.
+    std::map<int, int> Refs;
+    for (std::vector<Step> *P : {&T.Train, &T.Evaluate, &T.Predict})
+      for (const Step &S : *P)
+        for (const Step *X : stepAndEpilogue(S)) {
+          for (int In : X->In)
+            ++Refs[In];
+          ++Refs[X->Out];
+          ++Refs[X->Out2];
+        }
+    for (Step &S : Program) {
+      // A conv leads its loop over the samples, or is a step inside it;
+      // the steps after it in that loop are its candidates.
+      if (S.Kind == StepKind::Conv)
+        fold(T, S, S.Epilogue, 0, Refs);
+      for (size_t I = 0; I < S.Epilogue.size(); ++I)
+        if (S.Epilogue[I].Kind == StepKind::Conv)
+          fold(T, S.Epilogue[I], S.Epilogue, I + 1, Refs);
+    }
+  }
+
+private:
+  /// Folds Next[At] (bias_add on the conv's z) and Next[At + 1] (act) into
+  /// Conv where they match.
+  static void fold(TrainGraph &T, Step &Conv, std::vector<Step> &Next,
+                   size_t At, std::map<int, int> &Refs) {
+    int Z = Conv.Out;
+    if (At >= Next.size())
+      return;
+    const Step &Bias = Next[At];
+    if (Bias.Kind != StepKind::BiasAdd || Bias.In[0] != Z || Bias.Out != Z ||
+        Bias.Stat >= 0)
+      return;
+    Conv.In.push_back(Bias.In[1]);
+    Next.erase(Next.begin() + At);
+    Refs[Z] -= 2;
+    // Left: the conv's write and, if nothing else reads z, the act's read.
+    if (Refs[Z] != 2 || At >= Next.size() || !foldable(Next[At], Z))
+      return;
+    Conv.Act = Next[At].Act;
+    Conv.Out = Next[At].Out;
+    Next.erase(Next.begin() + At);
+    T.dropValue(Z);
+  }
+
+  static SmallVector<const Step *, 8> stepAndEpilogue(const Step &S) {
+    SmallVector<const Step *, 8> V = {&S};
+    for (const Step &E : S.Epilogue)
+      V.push_back(&E);
+    return V;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createConvEpiloguePass() {
+  return std::make_unique<ConvEpilogue>();
+}
+
+} // namespace netjit
