@@ -243,17 +243,20 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
     // Z[p][oc] = sum over k of X(p, k) W[k][oc]: an implicit GEMM over the
     // image (X itself for an unpadded 1x1 kernel of stride 1).
     Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
-    // conv-epilogue: the bias (In[3]) and a cheap activation applied to
-    // the accumulators before they are stored.
+    // conv-epilogue: the bias (In[3], if any) and the activation applied
+    // to the accumulators before they are stored.
     Error Err = Error::success();
     auto Finish = [&](Value *Grp, Value *Acc, Value *Col, Value *Mask) {
-      Value *At = B.CreateGEP(
-          Fl, ptr(S.In[3]),
-          B.CreateAdd(B.CreateMul(Grp, i64(W.groupOC())), Col));
-      Value *Bias = Mask ? (Value *)B.CreateMaskedLoad(VT, At, Align(4), Mask,
-                                              ConstantFP::get(VT, 0.0))
-                         : B.CreateAlignedLoad(VT, At, Align(4));
-      Value *Z = B.CreateFAdd(Acc, Bias);
+      Value *Z = Acc;
+      if (S.In.size() > 3) {
+        Value *At = B.CreateGEP(
+            Fl, ptr(S.In[3]),
+            B.CreateAdd(B.CreateMul(Grp, i64(W.groupOC())), Col));
+        Z = B.CreateFAdd(
+            Z, Mask ? (Value *)B.CreateMaskedLoad(VT, At, Align(4), Mask,
+                                                  ConstantFP::get(VT, 0.0))
+                    : B.CreateAlignedLoad(VT, At, Align(4)));
+      }
       if (S.Act < 0)
         return Z;
       SmallVector<InStream, 1> None; // a folded activation has no streams
@@ -268,7 +271,7 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
     Gemm({X, W.C, W.groupC()}, {ptr(S.In[1]), W.OC, W.groupOC()},
          {rowPtr(S.Out, R), W.OC, W.groupOC()}, P, Kg, W.groupOC(), false,
          false, Plan.Rows, Plan.Cols,
-         S.In.size() > 3 ? FinishFn(Finish) : FinishFn());
+         S.In.size() > 3 || S.Act >= 0 ? FinishFn(Finish) : FinishFn());
     return Err;
   }
   case StepKind::ConvGradWeight: {

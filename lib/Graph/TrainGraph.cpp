@@ -539,7 +539,8 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   if (S.Out >= 0)
     OS << (Accum ? " += " : " = ");
   OS << stepName(S.Kind);
-  bool Folded = S.Kind == StepKind::Conv && S.In.size() > 3; // conv-epilogue
+  // conv-epilogue: a bias (In[3]) and an activation on the accumulators.
+  bool Folded = S.Kind == StepKind::Conv && (S.In.size() > 3 || S.Act >= 0);
   if (S.Act >= 0 && !Folded)
     OS << " " << T.network().activation(S.Act).Spec.describe();
   if (S.Kind == StepKind::ActParamGrad)
@@ -578,12 +579,12 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     if (S.Kind == StepKind::MatMul && I == 2)
       OS << " (packed)";
   }
-  if (Folded)
-    OS << " (+ bias"
-       << (S.Act >= 0
-               ? ", " + T.network().activation(S.Act).Spec.describe()
-               : std::string())
+  if (Folded) {
+    bool Bias = S.In.size() > 3;
+    OS << " (" << (Bias ? "+ bias" : "") << (Bias && S.Act >= 0 ? ", " : "")
+       << (S.Act >= 0 ? T.network().activation(S.Act).Spec.describe() : "")
        << " on the accumulators)";
+  }
   if (S.Out >= 0)
     OS << "  " << shapeOf(T.tensor(S.Out));
   if (S.Kind == StepKind::SumSquares || S.Kind == StepKind::CountAlive)

@@ -47,20 +47,17 @@ public:
   }
 
 private:
-  /// Folds Next[At] (bias_add on the conv's z) and Next[At + 1] (act) into
-  /// Conv where they match.
+  /// Folds Next[At] (bias_add on the conv's z, if the layer has a bias) and
+  /// the act after it into Conv where they match.
   static void fold(TrainGraph &T, Step &Conv, std::vector<Step> &Next,
                    size_t At, std::map<int, int> &Refs) {
     int Z = Conv.Out;
-    if (At >= Next.size())
-      return;
-    const Step &Bias = Next[At];
-    if (Bias.Kind != StepKind::BiasAdd || Bias.In[0] != Z || Bias.Out != Z ||
-        Bias.Stat >= 0)
-      return;
-    Conv.In.push_back(Bias.In[1]);
-    Next.erase(Next.begin() + At);
-    Refs[Z] -= 2;
+    if (At < Next.size() && Next[At].Kind == StepKind::BiasAdd &&
+        Next[At].In[0] == Z && Next[At].Out == Z && Next[At].Stat < 0) {
+      Conv.In.push_back(Next[At].In[1]);
+      Next.erase(Next.begin() + At);
+      Refs[Z] -= 2;
+    }
     // Left: the conv's write and, if nothing else reads z, the act's read.
     if (Refs[Z] != 2 || At >= Next.size() || !foldable(Next[At], Z))
       return;
