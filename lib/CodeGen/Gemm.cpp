@@ -120,11 +120,19 @@ struct GemmEmitter {
     Loop->replaceOperandWith(0, Loop);
     Back->setMetadata(LLVMContext::MD_loop, Loop);
     B.SetInsertPoint(Done);
+    auto Entry = [&](Value *Table, Value *I) {
+      return B.CreateLoad(B.getInt64Ty(),
+                          B.CreateGEP(B.getInt64Ty(), Table, I));
+    };
     for (unsigned R = 0; R < MR; ++R) {
-      Value *RowOff = B.CreateMul(B.CreateAdd(M0, i64(R)), i64(Ops.Ldc));
+      Value *RowOff =
+          Ops.CMOff ? Entry(Ops.CMOff, B.CreateAdd(M0, i64(R)))
+                    : B.CreateMul(B.CreateAdd(M0, i64(R)), i64(Ops.Ldc));
       for (unsigned V = 0; V < NR; ++V) {
         Value *Col = B.CreateAdd(N0, i64(V * L));
-        Value *At = gep(Ops.C, B.CreateAdd(RowOff, Col));
+        Value *At = gep(Ops.C, B.CreateAdd(RowOff, Ops.CMOff
+                                                       ? Entry(Ops.CNOff, Col)
+                                                       : Col));
         Value *Mask = V + 1 == NR ? mask(LastLive) : nullptr;
         Value *Sum = Next[R * NR + V];
         if (Ops.Accumulate)
@@ -300,7 +308,7 @@ void emitGemm(IRBuilder<> &B, const GemmOperands &Ops, unsigned Lanes,
   // floats, so A^T fits when M, rounded up to vectors, is at most N.
   int64_t LdP = (Ops.MHint + Lanes - 1) / Lanes * Lanes;
   if (Ops.TransB && !Ops.TransA && Ops.MHint && LdP < Ops.N &&
-      !Ops.Accumulate && !Ops.MOff && !Ops.Finish) {
+      !Ops.Accumulate && !Ops.MOff && !Ops.Finish && !Ops.CMOff) {
     G.transposedProduct(LdP);
     Epilogue(B.getInt64(0), Ops.M);
     return;

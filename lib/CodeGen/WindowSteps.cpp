@@ -3,7 +3,8 @@
 // convolution and its weight gradient are implicit GEMMs per sample and
 // group: the micro-kernel reads the image (a padded copy where the window
 // leaves it) through tables of offsets instead of an im2col buffer; the
-// input gradient is a GEMM into im2col rows added back onto the pixels.
+// input gradient is a GEMM that adds onto the pixels through the same
+// tables (into im2col rows for col2im where the window reaches padding).
 // Pooling and zero padding are loops over pixels, vectorized over channels.
 #include "netjit/CodeGen/Gemm.h"
 #include "netjit/CodeGen/ProgramEmitter.h"
@@ -25,6 +26,15 @@ void ifThen(IRBuilder<> &B, Value *Cond, function_ref<void()> Body) {
   Body();
   B.CreateBr(After);
   B.SetInsertPoint(After);
+}
+
+/// An input gradient whose GEMM adds its products onto the pixels itself
+/// (through the forward step's offset tables) instead of into im2col rows
+/// for col2im: every tap is inside the image, and a vector of a tap's
+/// channels stays whole. col2im was about a fifth of the 3x3 32 -> 64
+/// layer's input gradient (docs/performance.md).
+bool scatters(const Window &W, unsigned Lanes) {
+  return !W.padded() && W.groupC() % Lanes == 0;
 }
 
 /// A convolution whose im2col buffer would be the image itself.
@@ -157,7 +167,8 @@ struct ProgramEmitter::WindowPlan {
 ProgramEmitter::WindowPlan ProgramEmitter::windowPlan(const Step &S) {
   const Window &W = S.Win;
   WindowPlan Plan;
-  if ((S.Kind == StepKind::Conv || S.Kind == StepKind::ConvGradWeight) &&
+  if (((S.Kind == StepKind::Conv || S.Kind == StepKind::ConvGradWeight) ||
+       (S.Kind == StepKind::ConvGradInput && scatters(W, Lanes))) &&
       !direct(W))
     convTables(W, Plan.Rows, Plan.Cols);
   if (S.Kind == StepKind::ConvGradInput) {
@@ -213,7 +224,8 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
                                         Value *Mask)>;
   auto Gemm = [&](Operand A, Operand Bm, Operand C, int64_t M, int64_t K,
                   int64_t N, bool TransA, bool Acc, Value *MOff, Value *KOff,
-                  FinishFn Finish = nullptr) {
+                  FinishFn Finish = nullptr, Value *CMOff = nullptr,
+                  Value *CNOff = nullptr) {
     LoopBuilder(B).counted(i64(0), i64(W.Groups), 1, [&](Value *G) {
       auto GroupFinish = [&](Value *Acc, Value *Col, Value *Mask) {
         return Finish(G, Acc, Col, Mask);
@@ -233,6 +245,8 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
       Ops.Accumulate = Acc;
       Ops.MOff = MOff;
       Ops.KOff = KOff;
+      Ops.CMOff = CMOff;
+      Ops.CNOff = CNOff;
       if (Finish)
         Ops.Finish = GroupFinish;
       emitGemm(B, Ops, Lanes, [](Value *, Value *) {});
@@ -290,6 +304,12 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
     if (Direct) {
       Gemm(A, Pack, {DX, W.C, W.groupC()}, P, W.groupOC(), Kg, false, false,
            nullptr, nullptr);
+      return Error::success();
+    }
+    if (scatters(W, Lanes)) {
+      B.CreateMemSet(DX, B.getInt8(0), W.inPixels() * W.C * 4, Align(4));
+      Gemm(A, Pack, {DX, 0, W.groupC()}, P, W.groupOC(), Kg, false, true,
+           nullptr, nullptr, nullptr, Plan.Rows, Plan.Cols);
       return Error::success();
     }
     Value *Cols = ptr(S.In[3]);

@@ -27,6 +27,11 @@ struct GemmOperands {
   /// An implicit GEMM (a convolution without im2col): A(m, k) is
   /// A[MOff[m] + KOff[k]], two i64 tables, instead of an Lda-strided matrix.
   llvm::Value *MOff = nullptr, *KOff = nullptr;
+  /// C(m, n) is C[CMOff[m] + CNOff[n]], two i64 tables, instead of an
+  /// Ldc-strided matrix: a convolution's input gradient added (Accumulate)
+  /// straight onto the image's pixels. Each vector of columns must stay
+  /// contiguous (within one tap's channels).
+  llvm::Value *CMOff = nullptr, *CNOff = nullptr;
   /// What each vector of accumulators becomes before it is stored: C's
   /// columns [Col, Col + lanes), Mask their live lanes or null (a
   /// convolution's bias and activation, in registers).
