@@ -122,6 +122,10 @@ void emitProduct(Module &M, const Shape &S, unsigned Lanes) {
 
 int main(int argc, char **argv) {
   int Reps = argc > 1 ? std::atoi(argv[1]) : 7;
+  if (argc > 2 || Reps < 1) {
+    std::fprintf(stderr, "usage: netjit-bench-gemm [REPS >= 1]\n");
+    return 2;
+  }
   JitOptions JO;
   JO.UseCache = false;
   auto J = Jit::create(JO);
