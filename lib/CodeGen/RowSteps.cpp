@@ -252,6 +252,45 @@ Error ProgramEmitter::perPixel(int Image, int PerChannel, Value *Row,
   return E;
 }
 
+/// Sums[c] += the sum over a row of Image's pixels of channel c, in
+/// registers: U pixels at a time into U x V accumulators (V vectors of
+/// channels), so that no add waits on another or on a store. (Added into
+/// Sums pixel by pixel, the 26x26x32 bias gradient of the Fashion-MNIST
+/// CNN took 2.7% of its step.)
+Error ProgramEmitter::channelSums(int Image, int Sums, Value *Row) {
+  int64_t C = cols(Sums), Pixels = cols(Image) / C;
+  int64_t V = (C + Lanes - 1) / Lanes, U = std::max<int64_t>(1, std::min<int64_t>(4, 16 / V));
+  Value *At = rowPtr(Image, Row), *Sum = ptr(Sums);
+  auto Mask = [&](int64_t J) -> Value * {
+    return J + 1 == V && C % Lanes ? prefixMask(B, Lanes, C % Lanes) : nullptr;
+  };
+  std::vector<Value *> Acc;
+  for (int64_t I = 0; I < U * V; ++I)
+    Acc.push_back(accumulator(VT, splatF(Lanes, 0)));
+  auto Add = [&](Value *P, int64_t Slot) {
+    Value *Pix = B.CreateMul(P, i64(C));
+    for (int64_t J = 0; J < V; ++J)
+      accumulate(Acc[Slot * V + J],
+                 load(At, B.CreateAdd(Pix, i64(J * Lanes)), Mask(J)));
+  };
+  LoopBuilder Loop(B);
+  int64_t Full = Pixels / U * U;
+  Loop.counted(i64(0), i64(Full), U, [&](Value *P) {
+    for (int64_t Slot = 0; Slot < U; ++Slot)
+      Add(B.CreateAdd(P, i64(Slot)), Slot);
+  }, "px");
+  if (Full < Pixels)
+    Loop.counted(i64(Full), i64(Pixels), 1, [&](Value *P) { Add(P, 0); }, "pr");
+  for (int64_t J = 0; J < V; ++J) {
+    Value *Total = B.CreateLoad(VT, Acc[J]);
+    for (int64_t Slot = 1; Slot < U; ++Slot)
+      Total = B.CreateFAdd(Total, B.CreateLoad(VT, Acc[Slot * V + J]));
+    Value *Col = i64(J * Lanes);
+    store(B.CreateFAdd(load(Sum, Col, Mask(J)), Total), Sum, Col, Mask(J));
+  }
+  return Error::success();
+}
+
 /// One row of an element-wise step, as a loop over its columns.
 Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   RowLoop R{B, L, cols(S.Out >= 0 ? S.Out : S.In[0])};
@@ -291,6 +330,8 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
     return Error::success();
   }
   case StepKind::ColSum:
+    if (cols(S.In[0]) > cols(S.Out) && cols(S.Out) <= 8 * int64_t(Lanes))
+      return channelSums(S.In[0], S.Out, Row);
     return perPixel(S.In[0], S.Out, Row, [&](Value *At, Value *Sum) {
       RowLoop P{B, L, cols(S.Out)};
       P.Ins = {{Sum}, {At}};

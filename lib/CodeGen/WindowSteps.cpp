@@ -322,8 +322,7 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
   case StepKind::AvgPool:
   case StepKind::MaxPoolGrad:
   case StepKind::AvgPoolGrad:
-    poolSample(S, R);
-    return Error::success();
+    return poolSample(S, R);
   case StepKind::Pad:
   case StepKind::PadGrad: {
     // Each input row of pixels to its place inside the border, or back.
@@ -342,65 +341,89 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
 }
 
 /// Pooling and its gradient: per output pixel, over the window's taps
-/// inside the image, C channels a vector at a time.
-void ProgramEmitter::poolSample(const Step &S, Value *R) {
+/// inside the image, C channels a vector at a time. A gradient with a
+/// folded derivative (pool-grad-act) multiplies each value it writes by
+/// f'(z) there.
+Error ProgramEmitter::poolSample(const Step &S, Value *R) {
   const Window &W = S.Win;
   bool Max = S.Kind == StepKind::MaxPool || S.Kind == StepKind::MaxPoolGrad;
   bool Grad = S.Kind == StepKind::MaxPoolGrad || S.Kind == StepKind::AvgPoolGrad;
   Type *I64 = B.getInt64Ty();
-    Value *In = rowPtr(S.In[0], R), *Out = rowPtr(S.Out, R);
-    Value *X = Max && Grad ? rowPtr(S.In[1], R) : nullptr;
-    Value *Y = Max && Grad ? rowPtr(S.In[2], R) : nullptr;
-    // Windows that do not overlap write each tap of the gradient once (no
-    // sum), and where they also tile the image nothing is left to clear.
-    bool Disjoint = !W.padded() && W.SH >= W.KH && W.SW >= W.KW;
-    bool Tiled = Disjoint && W.SH == W.KH && W.SW == W.KW &&
-                 W.OH * W.SH == W.H && W.OW * W.SW == W.W;
-    if (Grad && !Tiled)
-      B.CreateMemSet(Out, B.getInt8(0), W.inPixels() * W.C * 4, Align(4));
-    forPixels(W, [&](Value *Oh, Value *Ow, Value *Pix) {
-      // The taps inside (all of them without padding).
-      Value *N = f32(W.taps());
-      if (W.padded()) {
-        Value *Count = accumulator(I64, i64(0));
-        forTaps(W, Oh, Ow, [&](Value *, Value *) {
-          B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Count), i64(1)), Count);
-        });
-        N = B.CreateUIToFP(B.CreateLoad(I64, Count), Fl);
-      }
-      Value *At = B.CreateMul(Pix, i64(W.C));
-      LoopBuilder(B).chunks(W.C, Lanes, [&](Value *J, Value *Mask) {
-        Value *Col = B.CreateAdd(At, J);
-        if (!Grad) {
-          Value *Acc = accumulator(VT, splatF(Lanes, Max ? -INFINITY : 0.0));
-          forTaps(W, Oh, Ow, [&](Value *InPix, Value *) {
-            Value *V = load(In, B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J), Mask);
-            accumulate(Acc, V, Max ? Intrinsic::maximum : Intrinsic::not_intrinsic);
-          });
-          Value *V = B.CreateLoad(VT, Acc);
-          store(Max ? V : B.CreateFDiv(V, splat(Lanes, N)), Out, Col, Mask);
-          return;
-        }
-        Value *DY = load(In, Col, Mask);
-        Value *Share = Max ? DY : B.CreateFDiv(DY, splat(Lanes, N));
-        Value *YV = Max ? load(Y, Col, Mask) : nullptr;
-        // Max: the first tap equal to the max takes the gradient.
-        Type *MT = FixedVectorType::get(B.getInt1Ty(), Lanes);
-        Value *Pending = accumulator(MT, Constant::getAllOnesValue(MT));
+  Value *In = rowPtr(S.In[0], R), *Out = rowPtr(S.Out, R);
+  Value *X = Max && Grad ? rowPtr(S.In[1], R) : nullptr;
+  Value *Y = Max && Grad ? rowPtr(S.In[2], R) : nullptr;
+  // Windows that do not overlap write each tap of the gradient once (no
+  // sum), and where they also tile the image nothing is left to clear.
+  bool Disjoint = W.disjoint();
+  bool Tiled = Disjoint && W.SH == W.KH && W.SW == W.KW &&
+               W.OH * W.SH == W.H && W.OW * W.SW == W.W;
+  if (Grad && !Tiled)
+    B.CreateMemSet(Out, B.getInt8(0), W.inPixels() * W.C * 4, Align(4));
+  // The folded derivative at input position Pos: f'(z) stored, or from
+  // y (and z where its form in y still reads it).
+  Error Err = Error::success();
+  auto Derivative = [&](Value *Pos, Value *Mask) -> Value * {
+    auto Operand = [&](int I) { return load(rowPtr(S.In[S.DerivIn + I], R), Pos, Mask); };
+    if (S.Act < 0)
+      return Operand(0);
+    const NetActivation &A = G.activation(S.Act);
+    SmallVector<InStream, 1> None; // no trained parameters (pool-grad-act)
+    ParamPlan P = params(A, Lanes, None);
+    auto D = Codes[S.Act]->derivative(B, VMLane, Lanes,
+                                      A.Forms.yFormReadsX() ? Operand(1) : nullptr,
+                                      Operand(0), P.Splats);
+    if (!D) {
+      Err = joinErrors(std::move(Err), D.takeError());
+      return splatF(Lanes, 0);
+    }
+    return *D;
+  };
+  forPixels(W, [&](Value *Oh, Value *Ow, Value *Pix) {
+    // The taps inside (all of them without padding).
+    Value *N = f32(W.taps());
+    if (W.padded()) {
+      Value *Count = accumulator(I64, i64(0));
+      forTaps(W, Oh, Ow, [&](Value *, Value *) {
+        B.CreateStore(B.CreateAdd(B.CreateLoad(I64, Count), i64(1)), Count);
+      });
+      N = B.CreateUIToFP(B.CreateLoad(I64, Count), Fl);
+    }
+    Value *At = B.CreateMul(Pix, i64(W.C));
+    LoopBuilder(B).chunks(W.C, Lanes, [&](Value *J, Value *Mask) {
+      Value *Col = B.CreateAdd(At, J);
+      if (!Grad) {
+        Value *Acc = accumulator(VT, splatF(Lanes, Max ? -INFINITY : 0.0));
         forTaps(W, Oh, Ow, [&](Value *InPix, Value *) {
-          Value *Pos = B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J);
-          Value *Add = Share;
-          if (Max) {
-            Value *Wait = B.CreateLoad(MT, Pending);
-            Value *Hit = B.CreateAnd(B.CreateFCmpOEQ(load(X, Pos, Mask), YV), Wait);
-            B.CreateStore(B.CreateAnd(Wait, B.CreateNot(Hit)), Pending);
-            Add = B.CreateSelect(Hit, Share, splatF(Lanes, 0));
-          }
-          store(Disjoint ? Add : B.CreateFAdd(load(Out, Pos, Mask), Add), Out,
-                Pos, Mask);
+          Value *V = load(In, B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J), Mask);
+          accumulate(Acc, V, Max ? Intrinsic::maximum : Intrinsic::not_intrinsic);
         });
+        Value *V = B.CreateLoad(VT, Acc);
+        store(Max ? V : B.CreateFDiv(V, splat(Lanes, N)), Out, Col, Mask);
+        return;
+      }
+      Value *DY = load(In, Col, Mask);
+      Value *Share = Max ? DY : B.CreateFDiv(DY, splat(Lanes, N));
+      Value *YV = Max ? load(Y, Col, Mask) : nullptr;
+      // Max: the first tap equal to the max takes the gradient.
+      Type *MT = FixedVectorType::get(B.getInt1Ty(), Lanes);
+      Value *Pending = accumulator(MT, Constant::getAllOnesValue(MT));
+      forTaps(W, Oh, Ow, [&](Value *InPix, Value *) {
+        Value *Pos = B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J);
+        Value *Add = Share;
+        if (Max) {
+          Value *Wait = B.CreateLoad(MT, Pending);
+          Value *Hit = B.CreateAnd(B.CreateFCmpOEQ(load(X, Pos, Mask), YV), Wait);
+          B.CreateStore(B.CreateAnd(Wait, B.CreateNot(Hit)), Pending);
+          Add = B.CreateSelect(Hit, Share, splatF(Lanes, 0));
+        }
+        if (S.DerivIn >= 0) // disjoint: this is the value's one write
+          Add = B.CreateFMul(Add, Derivative(Pos, Mask));
+        store(Disjoint ? Add : B.CreateFAdd(load(Out, Pos, Mask), Add), Out,
+              Pos, Mask);
       });
     });
+  });
+  return Err;
 }
 
 } // namespace netjit

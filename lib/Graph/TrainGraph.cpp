@@ -541,7 +541,7 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
   OS << stepName(S.Kind);
   // conv-epilogue: a bias (In[3]) and an activation on the accumulators.
   bool Folded = S.Kind == StepKind::Conv && (S.In.size() > 3 || S.Act >= 0);
-  if (S.Act >= 0 && !Folded)
+  if (S.Act >= 0 && !Folded && S.DerivIn < 0)
     OS << " " << T.network().activation(S.Act).Spec.describe();
   if (S.Kind == StepKind::ActParamGrad)
     OS << " d/d" << S.Param;
@@ -572,7 +572,8 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
            << T.tensor(T.paramTensor(T.network().layers()[D.Layer]->Kernel)).Name
            << " -> stats[" << D.WeightSumSq << "]";
   }
-  for (size_t I = 0; I < S.In.size(); ++I) {
+  size_t Shown = S.DerivIn >= 0 ? S.DerivIn : S.In.size();
+  for (size_t I = 0; I < Shown; ++I) {
     OS << (I ? ", " : " ") << Name(S.In[I]);
     if (S.Kind == StepKind::MatMul && ((I == 0 && S.TransA) || (I == 1 && S.TransB)))
       OS << "^T";
@@ -584,6 +585,15 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     OS << " (" << (Bias ? "+ bias" : "") << (Bias && S.Act >= 0 ? ", " : "")
        << (S.Act >= 0 ? T.network().activation(S.Act).Spec.describe() : "")
        << " on the accumulators)";
+  }
+  // pool-grad-act: the derivative applied as each value is written.
+  if (S.DerivIn >= 0) {
+    OS << " (times ";
+    if (S.Act >= 0)
+      OS << T.network().activation(S.Act).Spec.describe() << "' of ";
+    for (size_t I = S.DerivIn; I < S.In.size(); ++I)
+      OS << (I > size_t(S.DerivIn) ? ", " : "") << Name(S.In[I]);
+    OS << ", as each value is written)";
   }
   if (S.Out >= 0)
     OS << "  " << shapeOf(T.tensor(S.Out));

@@ -6,8 +6,6 @@
 // in y alone (relu's y > 0), is dropped.
 #include "netjit/Transforms/Passes.h"
 
-#include <map>
-
 using namespace llvm;
 
 namespace netjit {
@@ -25,16 +23,7 @@ class ConvEpilogue : public Pass {
 public:
   StringRef name() const override { return "conv-epilogue"; }
   void run(TrainGraph &T, std::vector<Step> &Program) override {
-    // How many times the steps of every program name each tensor.
-    std::map<int, int> Refs;
-    for (std::vector<Step> *P : {&T.Train, &T.Evaluate, &T.Predict})
-      for (const Step &S : *P)
-        for (const Step *X : stepAndEpilogue(S)) {
-          for (int In : X->In)
-            ++Refs[In];
-          ++Refs[X->Out];
-          ++Refs[X->Out2];
-        }
+    std::map<int, int> Refs = tensorRefs(T);
     for (Step &S : Program) {
       // A conv leads its loop over the samples, or is a step inside it;
       // the steps after it in that loop are its candidates.
@@ -65,13 +54,6 @@ private:
     Conv.Out = Next[At].Out;
     Next.erase(Next.begin() + At);
     T.dropValue(Z);
-  }
-
-  static SmallVector<const Step *, 8> stepAndEpilogue(const Step &S) {
-    SmallVector<const Step *, 8> V = {&S};
-    for (const Step &E : S.Epilogue)
-      V.push_back(&E);
-    return V;
   }
 };
 

@@ -59,6 +59,23 @@ std::unique_ptr<Pass> createEpilogueFusionPass() {
   return std::make_unique<EpilogueFusion>();
 }
 
+std::map<int, int> tensorRefs(const TrainGraph &T) {
+  std::map<int, int> Refs;
+  auto Count = [&](const Step &X) {
+    for (int In : X.In)
+      ++Refs[In];
+    ++Refs[X.Out];
+    ++Refs[X.Out2];
+  };
+  for (const std::vector<Step> *P : {&T.Train, &T.Evaluate, &T.Predict})
+    for (const Step &S : *P) {
+      Count(S);
+      for (const Step &E : S.Epilogue)
+        Count(E);
+    }
+  return Refs;
+}
+
 void runPasses(TrainGraph &T) {
   std::unique_ptr<Pass> Passes[] = {
 #define NETJIT_PASS(Name, Factory, Summary) Factory(),

@@ -181,6 +181,7 @@ private:
                        llvm::function_ref<llvm::Error(llvm::Value *At,
                                                       llvm::Value *V)>
                            Body);
+  llvm::Error channelSums(int Image, int Sums, llvm::Value *Row);
   llvm::Error activationRow(const Step &S, llvm::Value *Row);
   llvm::Error gradientRow(const Step &S, llvm::Value *Row);
   llvm::Error softmaxRow(const Step &S, llvm::Value *Row);
@@ -218,7 +219,7 @@ private:
   llvm::Error windowStep(const Step &S);
   llvm::Error windowSample(const Step &S, const WindowPlan &Plan,
                            llvm::Value *Row);
-  void poolSample(const Step &S, llvm::Value *Row);
+  llvm::Error poolSample(const Step &S, llvm::Value *Row);
   void forPixels(const Window &W,
                  llvm::function_ref<void(llvm::Value *Oh, llvm::Value *Ow,
                                          llvm::Value *Pix)>

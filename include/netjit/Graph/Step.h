@@ -87,6 +87,11 @@ struct Window {
   bool padded() const {
     return PadTop > 0 || PadLeft > 0 || paddedH() > H || paddedW() > W;
   }
+  /// Whether each input pixel is in at most one window (pooling's
+  /// gradient then writes each once instead of summing).
+  bool disjoint() const {
+    return !padded() && (SH >= KH || OH == 1) && (SW >= KW || OW == 1);
+  }
   bool operator==(const Window &O) const {
     return H == O.H && W == O.W && C == O.C && OH == O.OH && OW == O.OW &&
            OC == O.OC && KH == O.KH && KW == O.KW && SH == O.SH &&
@@ -107,6 +112,10 @@ struct Step {
   double Rate = 0;      // Dropout
   int Layer = -1;       // Dropout: its seed stream
   Window Win;           // Conv*, *Pool*, Pad*
+  /// MaxPoolGrad, AvgPoolGrad (pool-grad-act): In[DerivIn...] are the
+  /// operands of the activation's derivative applied to each value as it
+  /// is written: y[, z] of Act, or f'(z) itself when Act < 0.
+  int DerivIn = -1;
   /// Diagnostics: the stats field added to (SumSquares, CountAlive; for
   /// ActGrad and Mul, the count of |f'| < 0.01, with Out2 the per-unit
   /// max |f'| so far this step).

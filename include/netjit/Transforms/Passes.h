@@ -4,6 +4,7 @@
 
 #include "netjit/Graph/TrainGraph.h"
 
+#include <map>
 #include <memory>
 
 namespace netjit {
@@ -19,6 +20,11 @@ public:
 
 #define NETJIT_PASS(Name, Factory, Summary) std::unique_ptr<Pass> Factory();
 #include "netjit/Transforms/Passes.def"
+
+/// How many times the steps of T's three programs, epilogues included,
+/// name each tensor (reads and writes): a fold that removes a value checks
+/// that nothing else names it.
+std::map<int, int> tensorRefs(const TrainGraph &T);
 
 /// Runs every pass of Passes.def over the three programs of T.
 void runPasses(TrainGraph &T);
