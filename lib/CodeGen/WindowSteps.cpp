@@ -350,8 +350,14 @@ Error ProgramEmitter::poolSample(const Step &S, Value *R) {
   bool Grad = S.Kind == StepKind::MaxPoolGrad || S.Kind == StepKind::AvgPoolGrad;
   Type *I64 = B.getInt64Ty();
   Value *In = rowPtr(S.In[0], R), *Out = rowPtr(S.Out, R);
-  Value *X = Max && Grad ? rowPtr(S.In[1], R) : nullptr;
-  Value *Y = Max && Grad ? rowPtr(S.In[2], R) : nullptr;
+  // Max pooling's argmax: written by the training forward, read by the
+  // gradient (as floats: tap indices are small integers).
+  Value *Arg = !Max ? nullptr
+               : Grad ? rowPtr(S.In[1], R)
+               : S.Out2 >= 0 ? rowPtr(S.Out2, R)
+                             : nullptr;
+  Type *MT = FixedVectorType::get(B.getInt1Ty(), Lanes);
+  auto TapF = [&](Value *Tap) { return splat(Lanes, B.CreateUIToFP(Tap, Fl)); };
   // Windows that do not overlap write each tap of the gradient once (no
   // sum), and where they also tile the image nothing is left to clear.
   bool Disjoint = W.disjoint();
@@ -399,24 +405,35 @@ Error ProgramEmitter::poolSample(const Step &S, Value *R) {
         });
         Value *V = B.CreateLoad(VT, Acc);
         store(Max ? V : B.CreateFDiv(V, splat(Lanes, N)), Out, Col, Mask);
+        if (!Arg)
+          return;
+        // The first tap equal to the max (none where it is NaN), again
+        // over the taps while they are in cache.
+        Value *Idx = accumulator(VT, splatF(Lanes, -1));
+        Value *Pending = accumulator(MT, Constant::getAllOnesValue(MT));
+        forTaps(W, Oh, Ow, [&](Value *InPix, Value *Tap) {
+          Value *X = load(In, B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J), Mask);
+          Value *Wait = B.CreateLoad(MT, Pending);
+          Value *Hit = B.CreateAnd(B.CreateFCmpOEQ(X, V), Wait);
+          B.CreateStore(B.CreateAnd(Wait, B.CreateNot(Hit)), Pending);
+          B.CreateStore(B.CreateSelect(Hit, TapF(Tap), B.CreateLoad(VT, Idx)), Idx);
+        });
+        store(B.CreateLoad(VT, Idx), Arg, Col, Mask);
         return;
       }
       Value *DY = load(In, Col, Mask);
       Value *Share = Max ? DY : B.CreateFDiv(DY, splat(Lanes, N));
-      Value *YV = Max ? load(Y, Col, Mask) : nullptr;
-      // Max: the first tap equal to the max takes the gradient.
-      Type *MT = FixedVectorType::get(B.getInt1Ty(), Lanes);
-      Value *Pending = accumulator(MT, Constant::getAllOnesValue(MT));
-      forTaps(W, Oh, Ow, [&](Value *InPix, Value *) {
+      // The max's f', from the pool's output (pool-grad-act).
+      if (S.DerivAtMax)
+        Share = B.CreateFMul(Share, Derivative(Col, Mask));
+      Value *ArgV = Max ? load(Arg, Col, Mask) : nullptr;
+      forTaps(W, Oh, Ow, [&](Value *InPix, Value *Tap) {
         Value *Pos = B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J);
         Value *Add = Share;
-        if (Max) {
-          Value *Wait = B.CreateLoad(MT, Pending);
-          Value *Hit = B.CreateAnd(B.CreateFCmpOEQ(load(X, Pos, Mask), YV), Wait);
-          B.CreateStore(B.CreateAnd(Wait, B.CreateNot(Hit)), Pending);
-          Add = B.CreateSelect(Hit, Share, splatF(Lanes, 0));
-        }
-        if (S.DerivIn >= 0) // disjoint: this is the value's one write
+        if (Max)
+          Add = B.CreateSelect(B.CreateFCmpOEQ(ArgV, TapF(Tap)), Share,
+                               splatF(Lanes, 0));
+        if (S.DerivIn >= 0 && !S.DerivAtMax) // disjoint: the one write
           Add = B.CreateFMul(Add, Derivative(Pos, Mask));
         store(Disjoint ? Add : B.CreateFAdd(load(Out, Pos, Mask), Add), Out,
               Pos, Mask);

@@ -56,6 +56,8 @@ public:
   }
   int forwardInput() const override { return State[CurLayer].In; }
   int forwardOutput() const override { return State[CurLayer].Z; }
+  void keep(int Tensor) override { Kept = Tensor; }
+  int forwardKept() const override { return State[CurLayer].Kept; }
   int tensor(TensorInfo I) override { return T.add(std::move(I)); }
   int param(int P) const override { return T.paramTensor(P); }
   int grad(int P) const override { return GradTensor[P]; }
@@ -71,10 +73,11 @@ private:
   const Spec &S;
   /// What the forward pass left for the backward one, per layer.
   struct LayerState {
-    int In = -1, Z = -1, Y = -1, DAct = -1;
+    int In = -1, Z = -1, Y = -1, DAct = -1, Kept = -1;
     bool FromY = false;
   };
   std::vector<LayerState> State;
+  int Kept = -1; // what the current layer's forward keep()s
   std::vector<int> GradTensor, Partial; // per parameter
   std::vector<int> Accumulated;         // zeroed before each step
   bool WithDiagnostics;
@@ -169,7 +172,9 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
     LayerState St;
     int From = L.Inputs.front();
     St.In = Cur = From < 0 ? T.inputTensor() : Outs[From];
+    Kept = -1;
     St.Z = Cur = L.forward(*this, Cur);
+    St.Kept = Kept;
     if (L.Act >= 0) {
       const NetActivation &A = G.activation(L.Act);
       if (A.Spec.RowWise) {
@@ -593,7 +598,8 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
       OS << T.network().activation(S.Act).Spec.describe() << "' of ";
     for (size_t I = S.DerivIn; I < S.In.size(); ++I)
       OS << (I > size_t(S.DerivIn) ? ", " : "") << Name(S.In[I]);
-    OS << ", as each value is written)";
+    OS << (S.DerivAtMax ? " at each window's max" : "")
+       << ", as each value is written)";
   }
   if (S.Out >= 0)
     OS << "  " << shapeOf(T.tensor(S.Out));

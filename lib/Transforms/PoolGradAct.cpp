@@ -3,7 +3,9 @@
 // windows share a pixel so that each is written once: dz = dx * f'(y)
 // without a pass of its own over the conv's output, and dx is never kept.
 // In the Fashion-MNIST CNN that pass read and wrote 26x26x32 floats per
-// sample, a few percent of the step.
+// sample, a few percent of the step; and since max pooling's gradient goes
+// to each window's max, where y is the pool's output, a derivative from y
+// alone reads that instead of the conv's y.
 #include "netjit/Transforms/Passes.h"
 
 using namespace llvm;
@@ -32,6 +34,17 @@ public:
   }
 
 private:
+  /// The output of the max pool whose argmax is Arg.
+  static int poolOutput(const TrainGraph &T, int Arg) {
+    for (const Step &S : T.Train) {
+      if (S.Kind == StepKind::MaxPool && S.Out2 == Arg)
+        return S.Out;
+      for (const Step &E : S.Epilogue)
+        if (E.Kind == StepKind::MaxPool && E.Out2 == Arg)
+          return E.Out;
+    }
+    return -1;
+  }
   static void fold(TrainGraph &T, Step &Pool, std::vector<Step> &Next,
                    size_t At, std::map<int, int> &Refs) {
     int DX = Pool.Out;
@@ -47,7 +60,19 @@ private:
         D.Out2 >= 0)
       return;
     Pool.DerivIn = Pool.In.size();
-    Pool.In.insert(Pool.In.end(), D.In.begin() + 1, D.In.end());
+    // Max pooling's gradient lands only on each window's max, where y is
+    // the pool's output: f' from y alone is then taken once per window
+    // from that, and the conv's y is not read back at all.
+    int AtMax = Pool.Kind == StepKind::MaxPoolGrad && Act &&
+                        !T.network().activation(D.Act).Forms.yFormReadsX()
+                    ? poolOutput(T, Pool.In[1])
+                    : -1;
+    if (AtMax >= 0) {
+      Pool.In.push_back(AtMax);
+      Pool.DerivAtMax = true;
+    } else {
+      Pool.In.insert(Pool.In.end(), D.In.begin() + 1, D.In.end());
+    }
     Pool.Act = Act ? D.Act : -1;
     Pool.Out = D.Out;
     Next.erase(Next.begin() + At);

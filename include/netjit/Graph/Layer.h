@@ -289,6 +289,11 @@ public:
   /// training program's forward pass left them.
   virtual int forwardInput() const = 0;
   virtual int forwardOutput() const = 0;
+  /// In the training program's forward: a tensor the layer's backward
+  /// reads besides its input and output (max pooling's argmax); in
+  /// backward, that tensor.
+  virtual void keep(int Tensor) = 0;
+  virtual int forwardKept() const = 0;
 };
 
 // --- The registry ------------------------------------------------------------

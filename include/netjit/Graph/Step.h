@@ -114,8 +114,11 @@ struct Step {
   Window Win;           // Conv*, *Pool*, Pad*
   /// MaxPoolGrad, AvgPoolGrad (pool-grad-act): In[DerivIn...] are the
   /// operands of the activation's derivative applied to each value as it
-  /// is written: y[, z] of Act, or f'(z) itself when Act < 0.
+  /// is written: y[, z] of Act, or f'(z) itself when Act < 0. With
+  /// DerivAtMax (max pooling, f' from y alone) the one operand is the
+  /// pool's output: y at each window's max, f' taken once per window.
   int DerivIn = -1;
+  bool DerivAtMax = false;
   /// Diagnostics: the stats field added to (SumSquares, CountAlive; for
   /// ActGrad and Mul, the count of |f'| < 0.01, with Out2 the per-unit
   /// max |f'| so far this step).

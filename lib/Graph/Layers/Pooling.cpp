@@ -25,6 +25,12 @@ public:
     int Y = B.value(this->Name + ".y" + B.suffix(), this->Out, this->Shape);
     Step S{Max ? StepKind::MaxPool : StepKind::AvgPool, {X}, Y};
     S.Win = Win;
+    if (Max && B.training()) {
+      // Which tap each max came from, for the backward pass: a quarter of
+      // a 2x2 pool's input, so the input need not be kept (nor read back).
+      S.Out2 = B.value(this->Name + ".arg", this->Out, this->Shape);
+      B.keep(S.Out2);
+    }
     B.emit(S);
     return Y;
   }
@@ -33,8 +39,7 @@ public:
     int DX = B.value(this->Name + ".dx", this->In, this->InShape);
     Step S{StepKind::AvgPoolGrad, {DY}, DX};
     if (Max)
-      S = Step{StepKind::MaxPoolGrad,
-               {DY, B.forwardInput(), B.forwardOutput()}, DX};
+      S = Step{StepKind::MaxPoolGrad, {DY, B.forwardKept()}, DX};
     S.Win = Win;
     B.emit(S);
     return DX;
