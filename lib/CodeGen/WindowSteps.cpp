@@ -42,6 +42,15 @@ bool direct(const Window &W) {
   return W.taps() == 1 && W.SH == 1 && W.SW == 1 && !W.padded();
 }
 
+/// A depthwise convolution, one input channel and one filter per group:
+/// as GEMMs it is one per channel with a single column (5, 4 and 2 GFLOP/s
+/// forward, weight and input gradient for a 3x3 one over 28x28x32), so it
+/// runs as loops over pixels and taps instead, vectorized over the
+/// channels (44, 31 and 23 GFLOP/s; docs/performance.md).
+bool depthwise(const Window &W) {
+  return W.groupC() == 1 && W.groupOC() == 1;
+}
+
 } // namespace
 
 /// Runs Body for each tap inside the image of output pixel (Oh, Ow):
@@ -167,6 +176,8 @@ struct ProgramEmitter::WindowPlan {
 ProgramEmitter::WindowPlan ProgramEmitter::windowPlan(const Step &S) {
   const Window &W = S.Win;
   WindowPlan Plan;
+  if (depthwise(W))
+    return Plan;
   if (((S.Kind == StepKind::Conv || S.Kind == StepKind::ConvGradWeight) ||
        (S.Kind == StepKind::ConvGradInput && scatters(W, Lanes))) &&
       !direct(W))
@@ -254,9 +265,6 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
   };
   switch (S.Kind) {
   case StepKind::Conv: {
-    // Z[p][oc] = sum over k of X(p, k) W[k][oc]: an implicit GEMM over the
-    // image (X itself for an unpadded 1x1 kernel of stride 1).
-    Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
     // conv-epilogue: the bias (In[3], if any) and the activation applied
     // to the accumulators before they are stored.
     Error Err = Error::success();
@@ -282,13 +290,26 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
       }
       return *Y;
     };
+    bool Finishes = S.In.size() > 3 || S.Act >= 0;
+    if (depthwise(W)) {
+      depthwiseSample(S, R, [&](Value *Acc, Value *Col, Value *Mask) {
+        return Finishes ? Finish(i64(0), Acc, Col, Mask) : Acc;
+      });
+      return Err;
+    }
+    // Z[p][oc] = sum over k of X(p, k) W[k][oc]: an implicit GEMM over the
+    // image (X itself for an unpadded 1x1 kernel of stride 1).
+    Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
     Gemm({X, W.C, W.groupC()}, {ptr(S.In[1]), W.OC, W.groupOC()},
          {rowPtr(S.Out, R), W.OC, W.groupOC()}, P, Kg, W.groupOC(), false,
-         false, Plan.Rows, Plan.Cols,
-         S.In.size() > 3 || S.Act >= 0 ? FinishFn(Finish) : FinishFn());
+         false, Plan.Rows, Plan.Cols, Finishes ? FinishFn(Finish) : FinishFn());
     return Err;
   }
   case StepKind::ConvGradWeight: {
+    if (depthwise(W)) {
+      depthwiseSample(S, R, nullptr);
+      return Error::success();
+    }
     // dW[k][oc] += sum over p of X(p, k) dZ[p][oc], sample by sample.
     Value *X = convSource(W, rowPtr(S.In[0], R), ptr(S.In[2]));
     Gemm({X, W.C, W.groupC()}, {rowPtr(S.In[1], R), W.OC, W.groupOC()},
@@ -299,6 +320,10 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
   case StepKind::ConvGradInput: {
     // dcols[p][k] = sum over oc of dZ[p][oc] W^T[oc][k], per group; then
     // each tap's share added onto its pixel.
+    if (depthwise(W)) {
+      depthwiseSample(S, R, nullptr);
+      return Error::success();
+    }
     Value *DZ = rowPtr(S.In[0], R), *DX = rowPtr(S.Out, R);
     Operand A{DZ, W.OC, W.groupOC()}, Pack{ptr(S.In[2]), Kg, W.groupOC() * Kg};
     if (Direct) {
@@ -338,6 +363,57 @@ Error ProgramEmitter::windowSample(const Step &S, const WindowPlan &Plan,
   }
   return plainError(ErrorKind::Compile,
                     "no window lowering for " + stepName(S.Kind));
+}
+
+/// One sample of a depthwise convolution (channel c's filter reads channel
+/// c alone), its weight gradient or its input gradient, per output pixel
+/// and tap inside the image (no padded copy), C channels a vector at a
+/// time: y = Finish(sum over taps of x W), dW += x dz, dx += dz W.
+void ProgramEmitter::depthwiseSample(
+    const Step &S, Value *R,
+    function_ref<Value *(Value *Acc, Value *Col, Value *Mask)> Finish) {
+  const Window &W = S.Win;
+  Value *Kernel = nullptr, *X = nullptr, *DZ = nullptr, *Out = nullptr;
+  switch (S.Kind) {
+  case StepKind::Conv:
+    X = rowPtr(S.In[0], R), Kernel = ptr(S.In[1]), Out = rowPtr(S.Out, R);
+    break;
+  case StepKind::ConvGradWeight:
+    X = rowPtr(S.In[0], R), DZ = rowPtr(S.In[1], R), Out = ptr(S.Out);
+    break;
+  default: // ConvGradInput
+    DZ = rowPtr(S.In[0], R), Kernel = ptr(S.In[1]), Out = rowPtr(S.Out, R);
+    B.CreateMemSet(Out, B.getInt8(0), W.inPixels() * W.C * 4, Align(4));
+    break;
+  }
+  auto At = [&](Value *Pixel, Value *J) {
+    return B.CreateAdd(B.CreateMul(Pixel, i64(W.C)), J);
+  };
+  auto Fma = [&](Value *A, Value *Bv, Value *C) {
+    return B.CreateIntrinsic(Intrinsic::fma, {VT}, {A, Bv, C});
+  };
+  forPixels(W, [&](Value *Oh, Value *Ow, Value *Pix) {
+    LoopBuilder(B).chunks(W.C, Lanes, [&](Value *J, Value *Mask) {
+      Value *Acc = S.Kind == StepKind::Conv
+                       ? accumulator(VT, splatF(Lanes, 0))
+                       : nullptr;
+      Value *D = DZ ? load(DZ, At(Pix, J), Mask) : nullptr;
+      forTaps(W, Oh, Ow, [&](Value *InPix, Value *Tap) {
+        Value *In = At(InPix, J), *K = At(Tap, J);
+        if (S.Kind == StepKind::Conv)
+          B.CreateStore(Fma(load(X, In, Mask), load(Kernel, K, Mask),
+                            B.CreateLoad(VT, Acc)),
+                        Acc);
+        else if (S.Kind == StepKind::ConvGradWeight)
+          store(Fma(load(X, In, Mask), D, load(Out, K, Mask)), Out, K, Mask);
+        else
+          store(Fma(D, load(Kernel, K, Mask), load(Out, In, Mask)), Out, In,
+                Mask);
+      });
+      if (Acc)
+        store(Finish(B.CreateLoad(VT, Acc), J, Mask), Out, At(Pix, J), Mask);
+    });
+  });
 }
 
 /// Pooling and its gradient: per output pixel, over the window's taps

@@ -220,6 +220,11 @@ private:
   llvm::Error windowSample(const Step &S, const WindowPlan &Plan,
                            llvm::Value *Row);
   llvm::Error poolSample(const Step &S, llvm::Value *Row);
+  void depthwiseSample(
+      const Step &S, llvm::Value *R,
+      llvm::function_ref<llvm::Value *(llvm::Value *, llvm::Value *,
+                                       llvm::Value *)>
+          Finish);
   void forPixels(const Window &W,
                  llvm::function_ref<void(llvm::Value *Oh, llvm::Value *Ow,
                                          llvm::Value *Pix)>
