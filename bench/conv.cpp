@@ -5,8 +5,9 @@
 // pooling and one output; the weight gradient is its gradients entry less
 // its evaluate; the input gradient, that spec's gradients again with a 1x1
 // depthwise layer in front (which trains, so the gradient flows to the
-// input; its own cost is about 1/(9 filters) of the layer's), less the
-// first. Minimum over REPS calls, one thread.
+// input), less the first, and less that front layer's own cost (the
+// pooling and dense tail's gradients with and without it). Minimum over
+// REPS calls, one thread.
 //   netjit-bench-conv SPEC BATCH REPS
 // {"layers": [{"name", "input", "macs_per_sample", "forward_gflops",
 //   "weight_grad_gflops", "input_grad_gflops"}]}
@@ -103,24 +104,32 @@ int main(int argc, char **argv) {
     int64_t C = L.InShape.back();
     json Depthwise = {{"type", Type}, {"filters", C}, {"kernel_size", 1},
                       {"groups", C}, {"use_bias", false}};
-    auto Spec = [&](bool Front) {
+    auto Spec = [&](bool Front, bool WithConv) {
       json Ls = json::array();
       if (Front)
         Ls.push_back(Depthwise);
-      Ls.push_back(Conv);
+      if (WithConv)
+        Ls.push_back(Conv);
       for (const json &T : Tail)
         Ls.push_back(T);
       return json{{"input", {{"shape", L.InShape}}}, {"layers", Ls},
                   {"loss", "mse"}, {"optimizer", "sgd"}};
     };
-    auto A = build(Spec(false), Batch), B = build(Spec(true), Batch);
-    if (!A || !B) {
-      llvm::errs() << toString(A ? B.takeError() : A.takeError()) << "\n";
-      return 1;
-    }
+    // A: the layer; B: the depthwise layer in front of it; Tail1 and
+    // Tail0: the tail with and without that depthwise layer, whose difference is the
+    // front layer's own cost, taken off B's.
+    auto A = build(Spec(false, true), Batch), B = build(Spec(true, true), Batch);
+    auto Tail1 = build(Spec(true, false), Batch), Tail0 = build(Spec(false, false), Batch);
+    for (llvm::Expected<Timed> *T : {&A, &B, &Tail1, &Tail0})
+      if (!*T) {
+        llvm::errs() << llvm::toString(T->takeError()) << "\n";
+        return 1;
+      }
     double Fwd = fastest(*A, false, Batch, Reps);
     double GradA = fastest(*A, true, Batch, Reps);
     double GradB = fastest(*B, true, Batch, Reps);
+    double Front = fastest(*Tail1, true, Batch, Reps) -
+                   fastest(*Tail0, true, Batch, Reps);
     const ParamInfo &K = (*G)->params()[L.Kernel];
     double Macs = double(K.size()) * (L.Out / K.cols());
     double Flop = 2 * Macs * Batch / 1e9;
@@ -131,7 +140,7 @@ int main(int argc, char **argv) {
          {"macs_per_sample", Macs},
          {"forward_gflops", Flop / Fwd},
          {"weight_grad_gflops", Flop / std::max(GradA - Fwd, 1e-9)},
-         {"input_grad_gflops", Flop / std::max(GradB - GradA, 1e-9)}});
+         {"input_grad_gflops", Flop / std::max(GradB - GradA - Front, 1e-9)}});
   }
   std::printf("%s\n", Out.dump().c_str());
   return 0;
