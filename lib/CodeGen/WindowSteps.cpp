@@ -432,7 +432,6 @@ Error ProgramEmitter::poolSample(const Step &S, Value *R) {
                : Grad ? rowPtr(S.In[1], R)
                : S.Out2 >= 0 ? rowPtr(S.Out2, R)
                              : nullptr;
-  Type *MT = FixedVectorType::get(B.getInt1Ty(), Lanes);
   auto TapF = [&](Value *Tap) { return splat(Lanes, B.CreateUIToFP(Tap, Fl)); };
   // Windows that do not overlap write each tap of the gradient once (no
   // sum), and where they also tile the image nothing is left to clear.
@@ -474,27 +473,25 @@ Error ProgramEmitter::poolSample(const Step &S, Value *R) {
     LoopBuilder(B).chunks(W.C, Lanes, [&](Value *J, Value *Mask) {
       Value *Col = B.CreateAdd(At, J);
       if (!Grad) {
+        // With the argmax (training): the first tap above every one before
+        // it, or the first tap at all (a window of -inf); a NaN's window
+        // keeps the tap before it.
         Value *Acc = accumulator(VT, splatF(Lanes, Max ? -INFINITY : 0.0));
-        forTaps(W, Oh, Ow, [&](Value *InPix, Value *) {
+        Value *Idx = Arg ? accumulator(VT, splatF(Lanes, -1)) : nullptr;
+        forTaps(W, Oh, Ow, [&](Value *InPix, Value *Tap) {
           Value *V = load(In, B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J), Mask);
+          if (Idx) {
+            Value *Old = B.CreateLoad(VT, Idx);
+            Value *Take = B.CreateOr(B.CreateFCmpOGT(V, B.CreateLoad(VT, Acc)),
+                                     B.CreateFCmpOLT(Old, splatF(Lanes, 0)));
+            B.CreateStore(B.CreateSelect(Take, TapF(Tap), Old), Idx);
+          }
           accumulate(Acc, V, Max ? Intrinsic::maximum : Intrinsic::not_intrinsic);
         });
         Value *V = B.CreateLoad(VT, Acc);
         store(Max ? V : B.CreateFDiv(V, splat(Lanes, N)), Out, Col, Mask);
-        if (!Arg)
-          return;
-        // The first tap equal to the max (none where it is NaN), again
-        // over the taps while they are in cache.
-        Value *Idx = accumulator(VT, splatF(Lanes, -1));
-        Value *Pending = accumulator(MT, Constant::getAllOnesValue(MT));
-        forTaps(W, Oh, Ow, [&](Value *InPix, Value *Tap) {
-          Value *X = load(In, B.CreateAdd(B.CreateMul(InPix, i64(W.C)), J), Mask);
-          Value *Wait = B.CreateLoad(MT, Pending);
-          Value *Hit = B.CreateAnd(B.CreateFCmpOEQ(X, V), Wait);
-          B.CreateStore(B.CreateAnd(Wait, B.CreateNot(Hit)), Pending);
-          B.CreateStore(B.CreateSelect(Hit, TapF(Tap), B.CreateLoad(VT, Idx)), Idx);
-        });
-        store(B.CreateLoad(VT, Idx), Arg, Col, Mask);
+        if (Idx)
+          store(B.CreateLoad(VT, Idx), Arg, Col, Mask);
         return;
       }
       Value *DY = load(In, Col, Mask);
