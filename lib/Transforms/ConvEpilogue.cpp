@@ -24,15 +24,13 @@ public:
   StringRef name() const override { return "conv-epilogue"; }
   void run(TrainGraph &T, std::vector<Step> &Program) override {
     std::map<int, int> Refs = tensorRefs(T);
-    for (Step &S : Program) {
-      // A conv leads its loop over the samples, or is a step inside it;
-      // the steps after it in that loop are its candidates.
-      if (S.Kind == StepKind::Conv)
-        fold(T, S, S.Epilogue, 0, Refs);
-      for (size_t I = 0; I < S.Epilogue.size(); ++I)
-        if (S.Epilogue[I].Kind == StepKind::Conv)
-          fold(T, S.Epilogue[I], S.Epilogue, I + 1, Refs);
-    }
+    // A conv leads its loop over the samples, or is a step inside it; the
+    // steps after it in that loop are its candidates.
+    forEachWithFollowers(
+        Program, [](StepKind K) { return K == StepKind::Conv; },
+        [&](Step &S, std::vector<Step> &Next, size_t At) {
+          fold(T, S, Next, At, Refs);
+        });
   }
 
 private:

@@ -76,6 +76,18 @@ std::map<int, int> tensorRefs(const TrainGraph &T) {
   return Refs;
 }
 
+void forEachWithFollowers(
+    std::vector<Step> &Program, function_ref<bool(StepKind)> IsKind,
+    function_ref<void(Step &S, std::vector<Step> &Next, size_t At)> Fold) {
+  for (Step &S : Program) {
+    if (IsKind(S.Kind))
+      Fold(S, S.Epilogue, 0);
+    for (size_t I = 0; I < S.Epilogue.size(); ++I)
+      if (IsKind(S.Epilogue[I].Kind))
+        Fold(S.Epilogue[I], S.Epilogue, I + 1);
+  }
+}
+
 void runPasses(TrainGraph &T) {
   std::unique_ptr<Pass> Passes[] = {
 #define NETJIT_PASS(Name, Factory, Summary) Factory(),

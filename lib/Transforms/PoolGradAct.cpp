@@ -22,15 +22,12 @@ public:
   StringRef name() const override { return "pool-grad-act"; }
   void run(TrainGraph &T, std::vector<Step> &Program) override {
     std::map<int, int> Refs = tensorRefs(T);
-    for (Step &S : Program) {
-      // The derivative follows the pooling's gradient in its loop over
-      // the samples.
-      if (poolGrad(S.Kind))
-        fold(T, S, S.Epilogue, 0, Refs);
-      for (size_t I = 0; I < S.Epilogue.size(); ++I)
-        if (poolGrad(S.Epilogue[I].Kind))
-          fold(T, S.Epilogue[I], S.Epilogue, I + 1, Refs);
-    }
+    // The derivative follows the pooling's gradient in its loop over the
+    // samples.
+    forEachWithFollowers(Program, poolGrad,
+                         [&](Step &S, std::vector<Step> &Next, size_t At) {
+                           fold(T, S, Next, At, Refs);
+                         });
   }
 
 private:

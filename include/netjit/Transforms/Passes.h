@@ -4,6 +4,8 @@
 
 #include "netjit/Graph/TrainGraph.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
+
 #include <map>
 #include <memory>
 
@@ -25,6 +27,14 @@ public:
 /// name each tensor (reads and writes): a fold that removes a value checks
 /// that nothing else names it.
 std::map<int, int> tensorRefs(const TrainGraph &T);
+
+/// Calls Fold(S, Next, At) for each step S of Program (or of a step's
+/// epilogue) of kind K: Next is the list S is in, S's own epilogue when it
+/// leads its loop, and Next[At...] are the steps after it in its loop over
+/// the samples.
+void forEachWithFollowers(
+    std::vector<Step> &Program, llvm::function_ref<bool(StepKind)> IsKind,
+    llvm::function_ref<void(Step &S, std::vector<Step> &Next, size_t At)> Fold);
 
 /// Runs every pass of Passes.def over the three programs of T.
 void runPasses(TrainGraph &T);
