@@ -102,6 +102,7 @@ Error ProgramEmitter::step(const Step &S) {
   case StepKind::ActWithGrad:
   case StepKind::ActGrad:
   case StepKind::Mul:
+  case StepKind::Add:
   case StepKind::ColSum:
   case StepKind::ActParamGrad:
   case StepKind::Dropout:

@@ -312,6 +312,17 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   case StepKind::ActGrad:
   case StepKind::Mul:
     return gradientRow(S, Row);
+  case StepKind::Add: {
+    for (int In : S.In)
+      R.Ins.push_back({rowPtr(In, Row)});
+    R.Outs = {rowPtr(S.Out, Row)};
+    return R.run([&](LoadFn In) -> Expected<Vals> {
+      Value *Sum = In(0);
+      for (unsigned K = 1; K < S.In.size(); ++K)
+        Sum = B.CreateFAdd(Sum, In(K));
+      return Vals{Sum};
+    });
+  }
   case StepKind::SumSquares: {
     // stats += batch^2 sum of squares: the rows are the mean loss's
     // gradient, each sample's own scaled by 1 / batch.

@@ -118,9 +118,12 @@ Error NetworkBuilder::build() {
   for (size_t I = 0; I < S.Layers.size(); ++I) {
     Layer &L = *S.Layers[I];
     Current = &L;
-    // Every kind takes one input so far (the spec reader checked).
+    // The spec reader checked each kind's number of inputs.
+    L.InShapes.clear();
+    for (int From : L.Inputs)
+      L.InShapes.push_back(From < 0 ? S.InputShape : S.Layers[From]->Shape);
     int From = L.Inputs.front();
-    L.InShape = From < 0 ? S.InputShape : S.Layers[From]->Shape;
+    L.InShape = L.InShapes.front();
     L.In = From < 0 ? G.InputSize : S.Layers[From]->Out;
     L.Params.clear();
     L.Kernel = L.Act = -1;

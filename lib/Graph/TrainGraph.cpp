@@ -58,6 +58,7 @@ public:
   int forwardOutput() const override { return State[CurLayer].Z; }
   void keep(int Tensor) override { Kept = Tensor; }
   int forwardKept() const override { return State[CurLayer].Kept; }
+  ArrayRef<int> inputs() const override { return CurInputs; }
   int tensor(TensorInfo I) override { return T.add(std::move(I)); }
   int param(int P) const override { return T.paramTensor(P); }
   int grad(int P) const override { return GradTensor[P]; }
@@ -74,10 +75,12 @@ private:
   /// What the forward pass left for the backward one, per layer.
   struct LayerState {
     int In = -1, Z = -1, Y = -1, DAct = -1, Kept = -1;
+    std::vector<int> Ins;
     bool FromY = false;
   };
   std::vector<LayerState> State;
   int Kept = -1; // what the current layer's forward keep()s
+  std::vector<int> CurInputs; // the current layer's input tensors
   std::vector<int> GradTensor, Partial; // per parameter
   std::vector<int> Accumulated;         // zeroed before each step
   bool WithDiagnostics;
@@ -170,8 +173,11 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
     CurLayer = I;
     bool Last = I + 1 == Layers.size();
     LayerState St;
-    int From = L.Inputs.front();
-    St.In = Cur = From < 0 ? T.inputTensor() : Outs[From];
+    CurInputs.clear();
+    for (int From : L.Inputs)
+      CurInputs.push_back(From < 0 ? T.inputTensor() : Outs[From]);
+    St.In = Cur = CurInputs.front();
+    St.Ins = CurInputs;
     Kept = -1;
     St.Z = Cur = L.forward(*this, Cur);
     St.Kept = Kept;
@@ -325,6 +331,7 @@ void TrainGraphBuilder::backward(int DOut) {
   for (size_t R = Layers.size(); R-- > 0;) {
     const Layer &L = *Layers[R];
     CurLayer = R;
+    CurInputs = State[R].Ins;
     int Cur = DOutOf[R];
     if (Cur < 0)
       continue; // nothing below trains
@@ -342,14 +349,29 @@ void TrainGraphBuilder::backward(int DOut) {
     // The gradient flows on only while a layer below trains something.
     if (!Below[R])
       continue;
-    Cur = L.backwardInput(*this, Cur);
-    if (Diag && Diag->InputSumSq >= 0) {
-      Step SS{StepKind::SumSquares, {Cur}};
-      SS.Stat = Diag->InputSumSq;
-      emit(SS);
+    std::vector<int> DX = L.backwardInputs(*this, Cur);
+    for (size_t K = 0; K < DX.size(); ++K) {
+      int From = L.Inputs[K];
+      // Only into a branch that trains something.
+      if (DX[K] < 0 || From < 0 ||
+          !(Below[From] || !Layers[From]->Params.empty()))
+        continue;
+      if (Diag && Diag->InputSumSq >= 0 && K == 0) {
+        Step SS{StepKind::SumSquares, {DX[K]}};
+        SS.Stat = Diag->InputSumSq;
+        emit(SS);
+      }
+      // A value read by several layers: the sum of their gradients.
+      int &D = DOutOf[From];
+      if (D >= 0) {
+        int Sum = value(Layers[From]->Name + ".dsum" + std::to_string(R),
+                        Layers[From]->Out, Layers[From]->Shape);
+        emit({StepKind::Add, {D, DX[K]}, Sum});
+        D = Sum;
+      } else {
+        D = DX[K];
+      }
     }
-    if (L.Inputs.front() >= 0)
-      DOutOf[L.Inputs.front()] = Cur;
   }
   if (WithDiagnostics)
     for (size_t R = 0; R < Layers.size(); ++R)

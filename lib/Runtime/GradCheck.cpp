@@ -61,6 +61,8 @@ Expected<double> referenceLoss(const NetworkGraph &G,
     Matrix &H = Outs[I];
     H = From < 0 ? Input : Outs[From];
     ReferenceValues V{Batch, H, P};
+    for (int In : L.Inputs)
+      V.Inputs.push_back(In < 0 ? &Input : &Outs[In]);
     if (Error E = L.reference(V))
       return std::move(E);
     Cols = L.Out;

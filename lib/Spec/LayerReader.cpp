@@ -237,13 +237,12 @@ Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
 }
 
 /// Resolves each layer's inputs: the layers it names (earlier ones, or
-/// the network's input), else the layer before it. Every layer but the last
-/// feeds exactly one other, so the network's output is the last layer.
+/// the network's input), else the layer before it. A value may feed several
+/// layers; every layer must lead to the network's output, the last layer.
 Error SpecReader::wire(Spec &S) {
   std::map<std::string, int> Index;
   for (size_t I = 0; I < S.Layers.size(); ++I)
     Index[S.Layers[I]->Name] = I;
-  std::vector<int> Consumer(S.Layers.size() + 1, -1); // by input + 1
   for (size_t I = 0; I < S.Layers.size(); ++I) {
     Layer &L = *S.Layers[I];
     L.Inputs.clear();
@@ -269,27 +268,30 @@ Error SpecReader::wire(Spec &S) {
       }
     }
     unsigned Arity = layerKind(L.Kind).Inputs;
-    if (L.Inputs.size() != Arity)
+    if (Arity ? L.Inputs.size() != Arity : L.Inputs.size() < 2)
       return fail(L.Pointer + "/inputs",
-                  formatv("a {0} layer takes {1} input{2}, got {3}",
-                          layerName(L.Kind), Arity, Arity == 1 ? "" : "s",
-                          L.Inputs.size()));
-    for (int In : L.Inputs) {
-      int &C = Consumer[In + 1];
-      std::string From = In < 0 ? S.InputName : S.Layers[In]->Name;
-      if (C >= 0)
-        return fail(L.Pointer + (L.InputNames.empty() ? "" : "/inputs"),
-                    "'" + From + "' already feeds '" + S.Layers[C]->Name +
-                        "': a value with several consumers is not supported "
-                        "yet");
-      C = I;
-    }
+                  Arity ? formatv("a {0} layer takes {1} input{2}, got {3}",
+                                  layerName(L.Kind), Arity,
+                                  Arity == 1 ? "" : "s", L.Inputs.size())
+                              .str()
+                        : formatv("'{0}' takes two or more inputs, got {1}",
+                                  layerName(L.Kind), L.Inputs.size())
+                              .str());
   }
+  // Every layer must lead to the output, the last layer: walk back from it.
+  std::vector<bool> Reaches(S.Layers.size(), false);
+  if (!S.Layers.empty())
+    Reaches.back() = true;
+  for (size_t I = S.Layers.size(); I-- > 0;)
+    if (Reaches[I])
+      for (int In : S.Layers[I]->Inputs)
+        if (In >= 0)
+          Reaches[In] = true;
   for (size_t I = 0; I + 1 < S.Layers.size(); ++I)
-    if (Consumer[I + 1] < 0)
+    if (!Reaches[I])
       return fail(S.Layers[I]->Pointer,
                   "layer '" + S.Layers[I]->Name +
-                      "' feeds no other layer; the network's output is its "
+                      "' reaches no output; the network's output is its "
                       "last layer");
   return Error::success();
 }

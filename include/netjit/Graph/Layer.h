@@ -175,8 +175,10 @@ class ProgramBuilder;
 /// layer's input rows on entry and its output rows on return.
 struct ReferenceValues {
   int64_t Batch;
-  std::vector<double> &H;
+  std::vector<double> &H; // the first input's rows in, the output's out
   const std::vector<std::vector<double>> &Params; // by ParamInfo index
+  /// Every input's rows (a merge's), the first's as it came in.
+  std::vector<const std::vector<double> *> Inputs = {};
 };
 
 /// One layer of a network: what the spec says of it (its kind's fields) and,
@@ -196,6 +198,7 @@ public:
   std::vector<int> Inputs;
   // Set by the graph builder (build() sets Shape; the rest is derived):
   std::vector<int64_t> InShape, Shape; // input and output, batch excluded
+  std::vector<std::vector<int64_t>> InShapes; // every input's (a merge's)
   int64_t In = 0, Out = 0;             // features in and out (flattened)
   std::vector<int> Params; // its ParamInfo indices (activation ones too)
   int Kernel = -1;         // the weights diagnostics measure, if any
@@ -223,6 +226,10 @@ public:
   virtual void backwardParams(ProgramBuilder &B, int X, int DY) const = 0;
   /// The gradient of its input from DY.
   virtual int backwardInput(ProgramBuilder &B, int DY) const = 0;
+  /// The gradient of each input (a merge's several), -1 where none flows.
+  virtual std::vector<int> backwardInputs(ProgramBuilder &B, int DY) const {
+    return {backwardInput(B, DY)};
+  }
   /// The float64 forward pass of what forward() emits.
   virtual llvm::Error reference(ReferenceValues &V) const = 0;
 
@@ -293,6 +300,8 @@ public:
   /// reads besides its input and output (max pooling's argmax); in
   /// backward, that tensor.
   virtual void keep(int Tensor) = 0;
+  /// Every input's tensor, in forward and backward (a merge's several).
+  virtual llvm::ArrayRef<int> inputs() const = 0;
   virtual int forwardKept() const = 0;
 };
 
@@ -303,7 +312,7 @@ struct LayerKindInfo {
   llvm::ArrayRef<LayerField> Fields;
   llvm::ArrayRef<KerasClass> Keras;
   std::unique_ptr<Layer> (*Create)();
-  unsigned Inputs = 1; // how many inputs it takes
+  unsigned Inputs = 1; // how many inputs it takes; 0: two or more
 };
 
 const LayerKindInfo &layerKind(LayerKind K);
