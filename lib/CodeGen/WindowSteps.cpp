@@ -443,15 +443,15 @@ Error ProgramEmitter::poolSample(const Step &S, Value *R) {
   // The folded derivative at input position Pos: f'(z) stored, or from
   // y (and z where its form in y still reads it).
   Error Err = Error::success();
+  const NetActivation *A = S.Act >= 0 ? &G.activation(S.Act) : nullptr;
+  SmallVector<InStream, 1> None; // no trained parameters (pool-grad-act)
+  ParamPlan P = A ? params(*A, Lanes, None) : ParamPlan();
   auto Derivative = [&](Value *Pos, Value *Mask) -> Value * {
     auto Operand = [&](int I) { return load(rowPtr(S.In[S.DerivIn + I], R), Pos, Mask); };
-    if (S.Act < 0)
+    if (!A)
       return Operand(0);
-    const NetActivation &A = G.activation(S.Act);
-    SmallVector<InStream, 1> None; // no trained parameters (pool-grad-act)
-    ParamPlan P = params(A, Lanes, None);
     auto D = Codes[S.Act]->derivative(B, VMLane, Lanes,
-                                      A.Forms.yFormReadsX() ? Operand(1) : nullptr,
+                                      A->Forms.yFormReadsX() ? Operand(1) : nullptr,
                                       Operand(0), P.Splats);
     if (!D) {
       Err = joinErrors(std::move(Err), D.takeError());

@@ -54,7 +54,7 @@ public:
       I.Shape = Shape;
     return T.add(std::move(I));
   }
-  int forwardInput() const override { return State[CurLayer].In; }
+  int forwardInput() const override { return State[CurLayer].Ins.front(); }
   int forwardOutput() const override { return State[CurLayer].Z; }
   void keep(int Tensor) override { Kept = Tensor; }
   int forwardKept() const override { return State[CurLayer].Kept; }
@@ -74,8 +74,8 @@ private:
   const Spec &S;
   /// What the forward pass left for the backward one, per layer.
   struct LayerState {
-    int In = -1, Z = -1, Y = -1, DAct = -1, Kept = -1;
-    std::vector<int> Ins;
+    std::vector<int> Ins; // every input's tensor
+    int Z = -1, Y = -1, DAct = -1, Kept = -1;
     bool FromY = false;
   };
   std::vector<LayerState> State;
@@ -176,7 +176,7 @@ std::vector<Step> TrainGraphBuilder::forward(Mode M) {
     CurInputs.clear();
     for (int From : L.Inputs)
       CurInputs.push_back(From < 0 ? T.inputTensor() : Outs[From]);
-    St.In = Cur = CurInputs.front();
+    Cur = CurInputs.front();
     St.Ins = CurInputs;
     Kept = -1;
     St.Z = Cur = L.forward(*this, Cur);
@@ -339,7 +339,7 @@ void TrainGraphBuilder::backward(int DOut) {
         WithDiagnostics && DiagOf[R] >= 0 ? &T.Diagnostics[DiagOf[R]] : nullptr;
     if (hasActGrad(R))
       Cur = activationGrad(R, Cur, Diag);
-    L.backwardParams(*this, State[R].In, Cur);
+    L.backwardParams(*this, State[R].Ins.front(), Cur);
     // Shared activation parameters: their per-column partial sums, added up
     // once every row is in.
     if (L.Act >= 0)

@@ -31,16 +31,16 @@ public:
   }
 
 private:
-  /// The output of the max pool whose argmax is Arg.
-  static int poolOutput(const TrainGraph &T, int Arg) {
+  /// The max pool whose argmax is Arg.
+  static const Step *maxPool(const TrainGraph &T, int Arg) {
     for (const Step &S : T.Train) {
       if (S.Kind == StepKind::MaxPool && S.Out2 == Arg)
-        return S.Out;
+        return &S;
       for (const Step &E : S.Epilogue)
         if (E.Kind == StepKind::MaxPool && E.Out2 == Arg)
-          return E.Out;
+          return &E;
     }
-    return -1;
+    return nullptr;
   }
   static void fold(TrainGraph &T, Step &Pool, std::vector<Step> &Next,
                    size_t At, std::map<int, int> &Refs) {
@@ -59,13 +59,14 @@ private:
     Pool.DerivIn = Pool.In.size();
     // Max pooling's gradient lands only on each window's max, where y is
     // the pool's output: f' from y alone is then taken once per window
-    // from that, and the conv's y is not read back at all.
-    int AtMax = Pool.Kind == StepKind::MaxPoolGrad && Act &&
-                        !T.network().activation(D.Act).Forms.yFormReadsX()
-                    ? poolOutput(T, Pool.In[1])
-                    : -1;
-    if (AtMax >= 0) {
-      Pool.In.push_back(AtMax);
+    // from that, and the conv's y is not read back at all. (Only where the
+    // pool reads that y itself.)
+    const Step *Fwd = Pool.Kind == StepKind::MaxPoolGrad && Act &&
+                              !T.network().activation(D.Act).Forms.yFormReadsX()
+                          ? maxPool(T, Pool.In[1])
+                          : nullptr;
+    if (Fwd && Fwd->In[0] == D.In[1]) {
+      Pool.In.push_back(Fwd->Out);
       Pool.DerivAtMax = true;
     } else {
       Pool.In.insert(Pool.In.end(), D.In.begin() + 1, D.In.end());
