@@ -108,9 +108,12 @@ const UpdateFn Updates[] = {
 
 } // namespace
 
-/// The header's per-step counters: the step count and Adam's beta powers
-/// (in double), once per step before the update reads them.
+/// Once per update, before the optimizer: the header's per-step counters
+/// (the step count and Adam's beta powers, in double) and the layers'
+/// own state (TrainGraph::OnUpdate, the moving statistics).
 void ProgramEmitter::advance() {
+  for (const Step &S : T.OnUpdate)
+    normStep(S);
   const OptimizerSpec &O = G.spec().Optimizer;
   Type *Dbl = B.getDoubleTy();
   Value *StepP = header(HeaderWord::Step);
@@ -255,7 +258,7 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
   for (const ParamInfo &P : G.params())
     AnyReg |= P.L1 || P.L2;
   if (!AnyReg && T.Diagnostics.empty())
-    return Range(T.paramsOffset(), T.paramsSpan(), 0, 0, -1);
+    return Range(T.paramsOffset(), T.trainedSpan(), 0, 0, -1);
   std::vector<int> SumSqStat(G.params().size(), -1);
   for (const LayerDiagnostics &D : T.Diagnostics)
     if (D.WeightSumSq >= 0)
@@ -263,6 +266,8 @@ Error ProgramEmitter::update(Value *Lo, Value *Hi, unsigned NExtra,
   for (size_t P = 0; P < G.params().size(); ++P) {
     const ParamInfo &PI = G.params()[P];
     const TensorInfo &TI = T.tensor(T.paramTensor(P));
+    if (!PI.Trainable)
+      continue;
     if (Error E = Range(TI.Offset, PI.size(), PI.L1, PI.L2, SumSqStat[P]))
       return E;
   }

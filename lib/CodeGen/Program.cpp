@@ -61,6 +61,11 @@ Error ProgramEmitter::step(const Step &S) {
     B.CreateStore(B.CreateFAdd(B.CreateLoad(Fl, Dst), reduceAdd(Acc)), Dst);
     return Error::success();
   }
+  case StepKind::NormCoeffs:
+  case StepKind::NormGradCoeffs:
+  case StepKind::MovingStats:
+    normStep(S);
+    return Error::success();
   case StepKind::CountAlive: {
     // A unit is alive in a step when some row had f'(z) != 0 (NaN too).
     Type *Dbl = B.getDoubleTy();
@@ -109,11 +114,16 @@ Error ProgramEmitter::step(const Step &S) {
   case StepKind::DropoutGrad:
   case StepKind::Softmax:
   case StepKind::LogSoftmax:
-  case StepKind::SumSquares: {
-    // A row-wise step no producer took: its own pass over the batch.
+  case StepKind::SumSquares:
+  case StepKind::ChannelStats:
+  case StepKind::Affine: {
+    // A row-wise step no producer took: its own pass over the batch, with
+    // the steps fused after it (affine's activation).
     KernelUses U = uses(S, "rows");
+    std::vector<Step> Run = {S};
+    Run.insert(Run.end(), S.Epilogue.begin(), S.Epilogue.end());
     auto F = kernel(U, Sig::Kernel,
-                    [&](Function *) { return rowSteps(S, i64(0), Fr.Batch); });
+                    [&](Function *) { return rowSteps(Run, i64(0), Fr.Batch); });
     if (!F)
       return F.takeError();
     callKernel(*F, U);
@@ -234,9 +244,9 @@ Error ProgramEmitter::emit(EntryPoint EP) {
         Function *UP = declare(Prefix + "_update_part", Sig::Update);
         CallInst *C =
             B.CreateCall(UP, {Fr.Arena, Constant::getNullValue(B.getPtrTy()),
-                              i64(0), i64(T.paramsSpan()), Fr.Stats});
+                              i64(0), i64(T.trainedSpan()), Fr.Stats});
         C->addFnAttr(Attribute::NoInline);
-      } else if (Error E = update(i64(0), i64(T.paramsSpan()), 0, nullptr)) {
+      } else if (Error E = update(i64(0), i64(T.trainedSpan()), 0, nullptr)) {
         return E;
       }
     }

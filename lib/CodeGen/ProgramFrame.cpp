@@ -198,6 +198,9 @@ void ProgramEmitter::enter(Function *F, Sig S, const KernelUses *U) {
     Fr.Stats = A(4);
     break;
   case Sig::Advance:
+    // The moving statistics read what the step left in the arena's own
+    // workspace (a batch-coupled step runs on one thread).
+    Fr.Work = B.CreateConstInBoundsGEP1_64(Fl, A(0), T.workOffset());
     break;
   }
   if (S == Sig::Entry || S == Sig::Part || S == Sig::Update)

@@ -56,6 +56,9 @@ void ProgramEmitter::collectUses(const Step &S, KernelUses &U,
   OS << " ->";
   Tensor(S.Out);
   Tensor(S.Out2);
+  Tensor(S.Out3);
+  if (S.Norm.Channels)
+    OS << " n" << S.Norm.Channels << ',' << S.Norm.Pixels;
   if (S.Act >= 0) {
     OS << " a" << ActClass[S.Act];
     for (auto &[Name, Index] : G.activation(S.Act).Trained)

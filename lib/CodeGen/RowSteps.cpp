@@ -363,6 +363,10 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   case StepKind::Softmax:
   case StepKind::LogSoftmax:
     return softmaxRow(S, Row);
+  case StepKind::ChannelStats:
+    return channelStatsRow(S, Row);
+  case StepKind::Affine:
+    return affineRow(S, Row);
   case StepKind::SoftmaxXent:
   case StepKind::SigmoidXent:
   case StepKind::PointLoss:
@@ -381,6 +385,9 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
   case StepKind::Zero:
   case StepKind::Update:
   case StepKind::CountAlive:
+  case StepKind::NormCoeffs:
+  case StepKind::NormGradCoeffs:
+  case StepKind::MovingStats:
     break; // not row-wise (Steps.def): step() lowers them
   }
   return plainError(ErrorKind::Compile,

@@ -260,7 +260,8 @@ void CompiledModel::gradientPhase(const float *X, const void *Labels,
   auto *Part = entry<PartFn>(EntryPoint::GradientsPart);
   // Below 2 x MinRowsPerThread rows one thread takes the whole batch; the
   // other workspaces' gradients, which update_part adds, are then zero.
-  bool Split = Pool && Batch >= 2 * MinRowsPerThread;
+  // A batch-coupled step (batch statistics) needs every row in one part.
+  bool Split = Pool && Batch >= 2 * MinRowsPerThread && !T->batchCoupled();
   if (!Split)
     for (float *W : WorkPtrs)
       std::memset(W + T->gradOffset() - T->workOffset(), 0,
@@ -285,7 +286,7 @@ StepStats CompiledModel::updatePhase() {
   entry<AdvanceFn>(EntryPoint::Advance)(Arena.get());
   auto *Update = entry<UpdateFn>(EntryPoint::UpdatePart);
   auto Run = [&](unsigned I) {
-    auto [P0, P1] = slice(T->paramsSpan(), I, N);
+    auto [P0, P1] = slice(T->trainedSpan(), I, N);
     Update(Arena.get(), WorkPtrs.data(), P0, P1, stats(I));
   };
   if (Pool && N > 1)

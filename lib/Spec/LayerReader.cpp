@@ -38,6 +38,22 @@ Error SpecReader::field(const json &V, StringRef P, const LayerField &F,
     Out.Number = *R;
     return Error::success();
   }
+  case FieldType::Axis: {
+    if (!V.is_number_integer() ||
+        (V.is_number_unsigned() ? V.get<uint64_t>() > 64
+                                : V.get<int64_t>() < -64 || V.get<int64_t>() > 64))
+      return fail(P, "expected an axis (an integer, negative from the end), "
+                     "got " + describeValue(V));
+    Out.Count = V.get<int64_t>();
+    return Error::success();
+  }
+  case FieldType::Positive: {
+    auto R = numberIn(V, P, 0, 1e6, true, false);
+    if (!R)
+      return R.takeError();
+    Out.Number = *R;
+    return Error::success();
+  }
   case FieldType::Initializer: {
     auto I = oneOf(V, P, "initializer", InitNames);
     if (!I)

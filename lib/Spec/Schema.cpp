@@ -69,6 +69,10 @@ json fieldSchema(const LayerField &F) {
     return {{"type", "boolean"}};
   case FieldType::Fraction:
     return {{"type", "number"}, {"minimum", 0}, {"exclusiveMaximum", 1}};
+  case FieldType::Axis:
+    return {{"type", "integer"}, {"minimum", -64}, {"maximum", 64}};
+  case FieldType::Positive:
+    return {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1e6}};
   case FieldType::Initializer: {
     std::vector<std::string> Inits;
 #define NETJIT_INIT(Name, Summary) Inits.push_back(#Name);

@@ -66,8 +66,10 @@ std::map<int, int> tensorRefs(const TrainGraph &T) {
       ++Refs[In];
     ++Refs[X.Out];
     ++Refs[X.Out2];
+    ++Refs[X.Out3];
   };
-  for (const std::vector<Step> *P : {&T.Train, &T.Evaluate, &T.Predict})
+  for (const std::vector<Step> *P :
+       {&T.Train, &T.Evaluate, &T.Predict, &T.OnUpdate})
     for (const Step &S : *P) {
       Count(S);
       for (const Step &E : S.Epilogue)

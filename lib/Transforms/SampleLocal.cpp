@@ -36,6 +36,7 @@ public:
           Use(In, G);
         Use(X.Out, G);
         Use(X.Out2, G);
+        Use(X.Out3, G);
       };
       All(S);
       for (const Step &E : S.Epilogue)
@@ -56,6 +57,7 @@ public:
               Use(In, -1);
             Use(X->Out, -1);
             Use(X->Out2, -1);
+            Use(X->Out3, -1);
           }
     for (auto [Id, G] : Group) {
       const TensorInfo &I = T.tensor(Id);

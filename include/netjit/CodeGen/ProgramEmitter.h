@@ -2,7 +2,7 @@
 // shared by its files: the ABI and frame (ProgramFrame.cpp), the kernels
 // layers share (ProgramKernels.cpp), row steps (RowSteps.cpp), losses
 // (Losses.cpp), optimizers (Optimizers.cpp), steps over images
-// (WindowSteps.cpp) and entry points (Program.cpp).
+// (WindowSteps.cpp), batch normalization (NormSteps.cpp) and entry points (Program.cpp).
 #ifndef NETJIT_CODEGEN_PROGRAMEMITTER_H
 #define NETJIT_CODEGEN_PROGRAMEMITTER_H
 
@@ -192,6 +192,13 @@ private:
   llvm::Value *dropoutScale(const Step &S, llvm::Value *Key,
                             llvm::Value *ColIdx);
   llvm::GlobalVariable *columnIndices(int64_t N);
+
+  // Batch normalization (NormSteps.cpp).
+  llvm::Error channelStatsRow(const Step &S, llvm::Value *Row);
+  llvm::Error affineRow(const Step &S, llvm::Value *Row);
+  void perChannel(const Step &S, llvm::function_ref<void(llvm::Value *)> Body);
+  /// norm_coeffs, norm_grad_coeffs, moving_stats: inline, per channel.
+  void normStep(const Step &S);
 
   // Losses (Losses.cpp).
   llvm::Error lossRows(const Step &S);

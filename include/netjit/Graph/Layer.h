@@ -32,6 +32,10 @@ struct ParamInfo {
   /// Its gradient is added to block by block (a sum over the batch's rows),
   /// so each step starts it at zero.
   bool SummedOverRows = false;
+  /// Trained by the optimizer; false for state a layer's own steps keep
+  /// (batch normalization's moving statistics), which is saved and loaded
+  /// like the weights but has no gradient.
+  bool Trainable = true;
   std::string Pointer;
   int64_t size() const { return rows() * cols(); }
   /// The matrix the kernels see: the last axis as columns, the others as
@@ -63,6 +67,9 @@ enum class FieldType {
   Padding,     // zero padding per spatial axis (Max axes): a non-negative
                // integer, one per axis, or a [before, after] pair per axis
   TargetShape, // a non-empty array of positive integers, at most one -1
+  Axis,        // an integer; a negative one counts from the end (the
+               // layer's build() checks it against its input's rank)
+  Positive,    // a finite number above 0 (epsilon)
 };
 
 /// One row of a kind's field table: the reader's checks, the schema and
@@ -302,7 +309,14 @@ public:
   virtual void keep(int Tensor) = 0;
   /// Every input's tensor, in forward and backward (a merge's several).
   virtual llvm::ArrayRef<int> inputs() const = 0;
-  virtual int forwardKept() const = 0;
+  /// The I-th tensor forward keep()s.
+  virtual int forwardKept(unsigned I = 0) const = 0;
+  /// A new scratch tensor that each training step starts at zero (sums
+  /// over the batch).
+  virtual int accumulator(TensorInfo T) = 0;
+  /// Emits S into what runs once per update, after the gradients are
+  /// found good (the moving statistics): never on a step that is skipped.
+  virtual void emitOnUpdate(Step S) = 0;
 };
 
 // --- The registry ------------------------------------------------------------

@@ -100,12 +100,21 @@ struct Window {
   }
 };
 
+/// Batch normalization's constants (NormCoeffs, NormGradCoeffs,
+/// MovingStats).
+struct NormInfo {
+  int64_t Channels = 0, Pixels = 1; // per sample
+  double Epsilon = 0, Momentum = 0;
+  bool Batch = false;               // the batch's statistics, not the moving
+  bool Scale = false, Center = false; // gamma, beta among In
+};
+
 struct Step {
   Step(StepKind Kind, std::vector<int> In = {}, int Out = -1)
       : Kind(Kind), In(std::move(In)), Out(Out) {}
   StepKind Kind;
   std::vector<int> In;  // tensors read
-  int Out = -1, Out2 = -1;
+  int Out = -1, Out2 = -1, Out3 = -1;
   bool TransA = false, TransB = false; // MatMul
   int Act = -1;         // NetworkGraph activation
   std::string Param;    // ActParamGrad: the activation parameter
@@ -123,6 +132,7 @@ struct Step {
   /// ActGrad and Mul, the count of |f'| < 0.01, with Out2 the per-unit
   /// max |f'| so far this step).
   int Stat = -1;
+  NormInfo Norm;
   /// Row-wise steps fused into this one, run on each block of its rows as
   /// soon as they are written (Transforms/Fusion).
   std::vector<Step> Epilogue;

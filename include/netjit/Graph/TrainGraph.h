@@ -76,6 +76,9 @@ public:
   /// the alignment gaps, which stay zero).
   int64_t paramsOffset() const { return ParamsBegin; }
   int64_t paramsSpan() const { return ParamsEnd - ParamsBegin; }
+  /// The part of that span the optimizer updates: the trainable
+  /// parameters, laid out first.
+  int64_t trainedSpan() const { return TrainedEnd - ParamsBegin; }
   int64_t gradOffset() const { return GradBegin; }
   /// The workspace: gradients, values and scratch, the arena's tail from
   /// gradOffset(). A thread computing gradients on part of a batch writes
@@ -96,6 +99,12 @@ public:
   int outputTensor() const { return Output; }
 
   std::vector<Step> Train, Evaluate, Predict;
+  /// What runs once per update, before the optimizer (advance): state
+  /// that changes only on a step that is taken (moving statistics).
+  std::vector<Step> OnUpdate;
+  /// Whether a training step's rows depend on each other (batch
+  /// statistics): threads cannot then split the batch.
+  bool batchCoupled() const;
   std::vector<LayerDiagnostics> Diagnostics;
   /// Doubles in the stats array train_step, gradients_part and update_part
   /// add to: StepStats' four, then the diagnostics' fields.
@@ -122,7 +131,7 @@ private:
   std::vector<int64_t> SlotBegin;
   std::vector<OptimizerSlot> Slots;
   int64_t MaxBatch = 0, ArenaFloats = 0, ParamsBegin = 0, ParamsEnd = 0,
-          GradBegin = 0, ValuesBegin = 0, StatsDoubles = StatWord::Count;
+          TrainedEnd = 0, GradBegin = 0, ValuesBegin = 0, StatsDoubles = StatWord::Count;
   int Output = -1;
   friend class TrainGraphBuilder;
 };
