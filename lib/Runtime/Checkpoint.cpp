@@ -39,6 +39,8 @@ std::vector<Entry> entries(const TrainGraph &T, float *Arena) {
   for (unsigned K = 0; K < T.numSlots(); ++K)
     for (size_t P = 0; P < Params.size(); ++P) {
       const ParamInfo &I = Params[P];
+      if (!I.Trainable)
+        continue; // the optimizer keeps no state for it
       float *Slot = Arena + T.tensor(T.paramTensor(P)).Offset -
                     T.paramsOffset() + T.slotOffset(K);
       Out.push_back({I.Name + "/" + T.slotName(K), &I, Slot});
