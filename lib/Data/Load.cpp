@@ -171,19 +171,25 @@ Expected<Dataset> DataReader::fashion() {
   return S;
 }
 
-/// {"dataset": circle|xor|gauss|spiral, "samples", "noise", "seed"}: as many
-/// test points again, from another seed.
+/// {"dataset": circle|xor|gauss|spiral|shapes, "samples", "noise", "seed"}:
+/// as many test samples again, from another seed.
 Expected<Dataset> DataReader::synthetic(const json &V, const std::string &Name) {
   if (Error E = checkKeys(V, "/data", {"dataset", "samples", "noise", "seed"}))
     return E;
+  SyntheticSetInfo Info = syntheticSetInfo(Name);
   int64_t Samples = 500;
   double Noise = 0;
   uint64_t Seed = 0;
   if (V.contains("samples")) {
     const json &N = V["samples"];
     if (!N.is_number_unsigned() || N.get<uint64_t>() < 2 ||
-        N.get<uint64_t>() > (1u << 24))
-      return fail("/data/samples", "expected an integer in [2, 2^24]");
+        N.get<uint64_t>() > uint64_t(Info.MaxRows))
+      return fail("/data/samples",
+                  "expected an integer in [2, " +
+                      (Info.MaxRows == (1 << 24)
+                           ? std::string("2^24")
+                           : std::to_string(Info.MaxRows)) +
+                      "]");
     Samples = N.get<int64_t>();
   }
   if (V.contains("noise")) {
@@ -207,8 +213,9 @@ Expected<Dataset> DataReader::synthetic(const json &V, const std::string &Name) 
     return Te.takeError();
   S.Train = std::move(*Tr);
   S.Test = std::move(*Te);
-  S.Shape = {2};
-  S.Classes = 2;
+  S.Shape = std::move(Info.Shape);
+  S.Classes = Info.Classes;
+  S.ClassNames = std::move(Info.ClassNames);
   return S;
 }
 
@@ -235,9 +242,12 @@ Expected<Dataset> DataReader::read(const json &V) {
   }
   if (Error E = checkKeys(V, "/data", {"train", "test"}))
     return E;
-  if (!V.contains("train"))
-    return fail("/data", "expected \"dataset\" (fashion_mnist, circle, xor, "
-                         "gauss, spiral) or \"train\" files");
+  if (!V.contains("train")) {
+    std::vector<std::string> Names = syntheticSetNames();
+    Names.insert(Names.begin(), "fashion_mnist");
+    return fail("/data", "expected \"dataset\" (" + join(Names, ", ") +
+                             ") or \"train\" files");
+  }
   Dataset S;
   auto Tr = split(V["train"], "/data/train");
   if (!Tr)

@@ -34,7 +34,7 @@ public:
   Error build();
 
   Error fail(StringRef Pointer, const Twine &Message) const override {
-    return locatedError(ErrorKind::Spec, S.File, Pointer, Message);
+    return locatedError(ErrorKind::Spec, S.File, S.locate(Pointer), Message);
   }
   Expected<int> addParam(ParamInfo P, StringRef LimitPointer) override {
     const int64_t Max = S.Limits.MaxWeights;
@@ -152,13 +152,21 @@ Expected<std::unique_ptr<NetworkGraph>> NetworkGraph::build(Spec S) {
 void NetworkGraph::print(raw_ostream &OS) const {
   OS << "network " << S.Name << " (" << S.File << ")\n";
   OS << "  input " << formatShape(S.InputShape) << "\n";
-  for (const Layer *LP : Layers) {
-    const Layer &L = *LP;
+  for (size_t I = 0; I < Layers.size(); ++I) {
+    const Layer &L = *Layers[I];
     OS << "  " << L.Name << ": " << layerName(L.Kind);
     L.print(OS);
     if (L.Act >= 0)
       OS << ", activation " << Acts[L.Act]->Spec.describe();
-    OS << "  " << formatShape(L.Shape) << "\n";
+    OS << "  " << formatShape(L.Shape);
+    // The wiring, where it is not the chain's.
+    if (L.Inputs != std::vector<int>{int(I) - 1}) {
+      const char *Sep = "  <- ";
+      for (int In : L.Inputs)
+        OS << std::exchange(Sep, ", ")
+           << (In < 0 ? S.InputName : Layers[In]->Name);
+    }
+    OS << "\n";
     if (L.Act >= 0 && !Acts[L.Act]->Spec.RowWise) {
       const ActivationForms &F = Acts[L.Act]->Forms;
       OS << "      f(x)  = " << netjit::print(F.Forward) << "\n";

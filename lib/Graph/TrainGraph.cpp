@@ -97,7 +97,7 @@ private:
   std::vector<int> DiagOf, AliveTensor;
 
   Error fail(StringRef Pointer, const Twine &Message) const {
-    return locatedError(ErrorKind::Spec, S.File, Pointer, Message);
+    return locatedError(ErrorKind::Spec, S.File, S.locate(Pointer), Message);
   }
   /// How the output layer meets the loss: through its logits (softmax or
   /// sigmoid with a cross-entropy, or from_logits), or through its outputs.

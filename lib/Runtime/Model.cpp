@@ -101,7 +101,7 @@ static Error checkMemory(const NetworkGraph &G, const TrainGraph &T,
            (Threads > 1 ? " (on " + std::to_string(Threads) + " threads)" : "") +
            " " + bytesText(Activations) + ", the weights' " + bytesText(Params);
   }
-  return locatedError(ErrorKind::Spec, G.spec().File, Pointer,
+  return locatedError(ErrorKind::Spec, G.spec().File, G.spec().locate(Pointer),
                       "training needs " + bytesText(Total) + " (" + What +
                           "), " + Short);
 }

@@ -80,7 +80,7 @@ Error checkDataFits(const CompiledModel &M, const Dataset &D) {
     std::string Shape;
     for (int64_t S : D.Shape)
       Shape += (Shape.empty() ? "" : "x") + std::to_string(S);
-    return locatedError(ErrorKind::Spec, G.spec().File, "/input/shape",
+    return locatedError(ErrorKind::Spec, G.spec().File, G.spec().locate("/input/shape"),
                         formatv("the network takes {0} features per sample; "
                                 "the data ({1}) has {2} ({3})",
                                 G.inputSize(), D.Name, D.Train.Features, Shape)

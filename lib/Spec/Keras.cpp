@@ -1,4 +1,6 @@
-// Keras.cpp - a Keras `model.to_json()` Sequential model, in the Keras 2
+// Keras.cpp - a Keras `model.to_json()` Sequential or functional model
+// (Functional, or Model in Keras 2: layers wired by their inbound_nodes,
+// Keras 2's nested lists or Keras 3's __keras_tensor__ histories), in the Keras 2
 // form (class_name/config, batch_input_shape; in 2.0, config is the list of
 // layers), the tf.keras 2.13+ mix (module and registered_name with
 // batch_input_shape) or the Keras 3 form (module, registered_name,
@@ -9,6 +11,8 @@
 #include "netjit/Expr/Expr.h"
 #include "netjit/Graph/Layer.h"
 #include "netjit/Support/Diagnostics.h"
+
+#include "SpecReader.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -25,6 +29,7 @@ bool isKerasModel(const nlohmann::json &Doc) {
 namespace {
 
 using json = nlohmann::json;
+using spec_reader::describeValue;
 
 /// Keras' activation names and netjit's (Keras 3 names, and Keras 2's
 /// swish).
@@ -80,6 +85,15 @@ private:
                              const json &Layer);
   Expected<json> loss(const json &V, const std::string &P);
   Expected<json> optimizer(const json &V, const std::string &P);
+  /// A functional model's layer's inputs, by name (none for an input).
+  Expected<std::vector<std::string>> inbound(const json &L,
+                                             const std::string &P,
+                                             size_t Index);
+  Expected<std::vector<std::string>> endpoints(const json &V,
+                                               const std::string &P);
+  std::string InputName, InputPointer; // a functional model's InputLayer
+public:
+  std::vector<std::string> Origins; // per spec layer, its Keras pointer
 };
 
 /// A number field with a default, from Keras 2's or Keras 3's name.
@@ -306,10 +320,93 @@ std::vector<std::string> classNames() {
   return Out;
 }
 
+/// The keras_history entries [layer, node, tensor] of a Keras 3 node's
+/// arguments, wherever they nest (a merge's list of tensors).
+void kerasTensors(const json &V, std::vector<const json *> &Out) {
+  if (V.is_array()) {
+    for (const json &E : V)
+      kerasTensors(E, Out);
+  } else if (V.is_object()) {
+    if (str(V, "class_name", "") == "__keras_tensor__" &&
+        V.contains("config") && V["config"].is_object() &&
+        V["config"].contains("keras_history"))
+      Out.push_back(&V["config"]["keras_history"]);
+  }
+}
+
+Expected<std::vector<std::string>>
+KerasReader::inbound(const json &L, const std::string &P, size_t Index) {
+  std::vector<std::string> Names;
+  if (!L.contains("inbound_nodes") || !L["inbound_nodes"].is_array())
+    return layerFail(P, Index, L,
+                     "missing field 'inbound_nodes' (a functional model's "
+                     "layer names its inputs there)");
+  const json &Nodes = L["inbound_nodes"];
+  if (Nodes.empty())
+    return Names;
+  if (Nodes.size() > 1)
+    return layerFail(P + "/inbound_nodes", Index, L,
+                     formatv("the layer is called {0} times; shared layers "
+                             "are not supported",
+                             Nodes.size())
+                         .str());
+  const json &Node = Nodes[0];
+  std::vector<const json *> History;
+  if (Node.is_object()) {
+    // Keras 3: {"args": [...], "kwargs": {...}} holding __keras_tensor__s.
+    if (Node.contains("args"))
+      kerasTensors(Node["args"], History);
+  } else if (Node.is_array()) {
+    // Keras 2: [[name, node, tensor, kwargs], ...].
+    for (const json &E : Node)
+      History.push_back(&E);
+  }
+  std::string NP = P + "/inbound_nodes/0";
+  for (const json *H : History) {
+    if (!H->is_array() || H->size() < 3 || !(*H)[0].is_string() ||
+        !(*H)[1].is_number_integer() || !(*H)[2].is_number_integer())
+      return layerFail(NP, Index, L,
+                       "expected inputs as [layer, node, tensor], got " +
+                           describeValue(*H));
+    std::string From = (*H)[0].get<std::string>();
+    if ((*H)[1].get<int64_t>() != 0 || (*H)[2].get<int64_t>() != 0)
+      return layerFail(NP, Index, L,
+                       "it reads '" + From +
+                           "' at a later call or a second output; shared "
+                           "layers and layers with several outputs are not "
+                           "supported");
+    Names.push_back(From);
+  }
+  if (Names.empty())
+    return layerFail(NP, Index, L, "the node names no input tensor");
+  return Names;
+}
+
+/// [layer, node, tensor] or a list of them (input_layers, output_layers):
+/// the layers' names.
+Expected<std::vector<std::string>> KerasReader::endpoints(const json &V,
+                                                          const std::string &P) {
+  json List = V.is_array() && !V.empty() && V[0].is_string() ? json::array({V}) : V;
+  std::vector<std::string> Names;
+  if (!List.is_array() || List.empty())
+    return fail(P, "expected [[layer, node, tensor], ...], got " +
+                       describeValue(V));
+  for (const json &E : List) {
+    if (!E.is_array() || E.empty() || !E[0].is_string())
+      return fail(P, "expected [layer, node, tensor], got " + describeValue(E));
+    Names.push_back(E[0].get<std::string>());
+  }
+  return Names;
+}
+
 Expected<json> KerasReader::read(const json &Doc) {
-  if (Doc["class_name"] != "Sequential")
-    return fail("/class_name", "only Sequential models are supported, got " +
-                                   Doc["class_name"].dump());
+  std::string Model = str(Doc, "class_name", "");
+  bool Functional = Model == "Functional" || Model == "Model";
+  if (Model != "Sequential" && !Functional)
+    return fail("/class_name",
+                "expected a Sequential or functional (Functional, Model) "
+                "model, got " +
+                    Doc["class_name"].dump());
   const json &Config = Doc["config"];
   // Keras 2 stores the layers under config.layers (or config itself as a
   // list in very old versions).
@@ -318,13 +415,13 @@ Expected<json> KerasReader::read(const json &Doc) {
   if (Config.is_object() && Config.contains("layers")) {
     Layers = &Config["layers"];
     LP = "/config/layers";
-  } else if (Config.is_array()) {
+  } else if (Config.is_array() && !Functional) {
     Layers = &Config;
     LP = "/config";
   }
   if (!Layers || !Layers->is_array() || Layers->empty())
-    return fail("/config", "missing field 'layers' (a Sequential model's "
-                           "list of layers)");
+    return fail("/config", "missing field 'layers' (the model's list of "
+                           "layers)");
   json Spec = json::object();
   if (Config.is_object() && Config.contains("name") && Config["name"].is_string())
     Spec["name"] = Config["name"];
@@ -361,15 +458,56 @@ Expected<json> KerasReader::read(const json &Doc) {
       return layerFail(P + "/class_name", I, L,
                        "layer type " + Class + " is not supported (" +
                            join(classNames(), ", ") + ")");
-    if (!Kind->Map)
-      continue; // InputLayer: its shape was read above
+    std::string Name = str(C, "name", str(L, "name", "").c_str());
+    if (!Kind->Map) {
+      InputPointer = P;
+      // InputLayer: its shape was read above; a functional model's layers
+      // name it.
+      if (Functional) {
+        if (!InputName.empty())
+          return layerFail(P, I, L,
+                           "a second input ('" + InputName +
+                               "' is the first); models with several inputs "
+                               "are not supported");
+        InputName = Name;
+      }
+      continue;
+    }
     Mapper M(*this, CP, I, L);
     auto Layer = Kind->Map(M);
     if (!Layer)
       return Layer.takeError();
-    if (C.contains("name") && C["name"].is_string())
-      (*Layer)["name"] = C["name"];
+    if (!Name.empty())
+      (*Layer)["name"] = Name;
+    if (Functional) {
+      auto Ins = inbound(L, P, I);
+      if (!Ins)
+        return Ins.takeError();
+      if (Ins->empty())
+        return layerFail(P + "/inbound_nodes", I, L,
+                         "the layer reads nothing (no inbound node)");
+      (*Layer)["inputs"] = *Ins;
+    }
     Out.push_back(std::move(*Layer));
+    Origins.push_back(P);
+  }
+  if (Functional) {
+    if (InputName.empty())
+      return fail(LP, "no InputLayer: a functional model's input is one");
+    for (const char *K : {"input_layers", "output_layers"})
+      if (!Config.contains(K))
+        return fail("/config", std::string("missing field '") + K + "'");
+    auto Ins = endpoints(Config["input_layers"], "/config/input_layers");
+    if (!Ins)
+      return Ins.takeError();
+    if (Ins->size() != 1 || Ins->front() != InputName)
+      return fail("/config/input_layers",
+                  "expected the one input layer '" + InputName + "', got " +
+                      Config["input_layers"].dump());
+    auto Outs = endpoints(Config["output_layers"], "/config/output_layers");
+    if (!Outs)
+      return Outs.takeError();
+    Spec["outputs"] = *Outs;
   }
   // channels_first models (Theano's order) become channels_last: netjit's
   // images are NHWC, so the input's channel axis moves last. The weights
@@ -390,7 +528,13 @@ Expected<json> KerasReader::read(const json &Doc) {
     return fail(LP + "/0/config",
                 "no input shape: expected batch_input_shape (Keras 2) or "
                 "batch_shape (Keras 3) on the first layer, or build_config");
-  Spec["input"] = {{"shape", Input}};
+  if (Functional) {
+    Out.insert(Out.begin(),
+               json{{"type", "input"}, {"shape", Input}, {"name", InputName}});
+    Origins.insert(Origins.begin(), InputPointer);
+  }
+  else
+    Spec["input"] = {{"shape", Input}};
   Spec["layers"] = Out;
   // compile_config (Keras 3) gives the loss and the optimizer.
   if (Doc.contains("compile_config") && Doc["compile_config"].is_object()) {
@@ -413,8 +557,25 @@ Expected<json> KerasReader::read(const json &Doc) {
 
 } // namespace
 
-Expected<nlohmann::json> kerasToSpec(const nlohmann::json &Doc, StringRef File) {
-  return KerasReader(File).read(Doc);
+Expected<nlohmann::json> kerasToSpec(const nlohmann::json &Doc, StringRef File,
+                                     std::vector<std::string> *Layers) {
+  KerasReader R(File);
+  auto Spec = R.read(Doc);
+  if (Spec && Layers)
+    *Layers = std::move(R.Origins);
+  return Spec;
+}
+
+std::string kerasPointer(ArrayRef<std::string> Layers, StringRef P) {
+  StringRef Rest = P;
+  unsigned N;
+  if (Rest.consume_front("/layers/") && !Rest.consumeInteger(10, N) &&
+      N < Layers.size() && (Rest.empty() || Rest.starts_with("/"))) {
+    if (Rest.starts_with("/inputs"))
+      return Layers[N] + "/inbound_nodes";
+    return Rest.empty() ? Layers[N] : Layers[N] + "/config" + Rest.str();
+  }
+  return ("(as a netjit spec) " + P).str();
 }
 
 } // namespace netjit

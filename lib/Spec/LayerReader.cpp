@@ -252,36 +252,41 @@ Expected<LayerPtr> SpecReader::layer(const json &V, StringRef P, size_t Index) {
   return LayerPtr(std::move(L));
 }
 
-/// Resolves each layer's inputs: the layers it names (earlier ones, or
-/// the network's input), else the layer before it. A value may feed several
-/// layers; every layer must lead to the network's output, the last layer.
+/// Resolves each layer's inputs: the layers it names (anywhere in the
+/// list, or the network's input), else the layer before it; then orders the
+/// layers so that each comes after its inputs (the file's order where it
+/// already does). A value may feed several layers; every layer must lead to
+/// the network's output (the last layer, or "outputs").
 Error SpecReader::wire(Spec &S) {
+  size_t N = S.Layers.size();
   std::map<std::string, int> Index;
-  for (size_t I = 0; I < S.Layers.size(); ++I)
+  for (size_t I = 0; I < N; ++I)
     Index[S.Layers[I]->Name] = I;
-  for (size_t I = 0; I < S.Layers.size(); ++I) {
+  std::vector<std::string> Known = {S.InputName};
+  for (const LayerPtr &L : S.Layers)
+    Known.push_back(L->Name);
+  auto Resolve = [&](const std::string &Name,
+                     const std::string &P) -> Expected<int> {
+    if (Name == S.InputName)
+      return -1;
+    auto It = Index.find(Name);
+    if (It == Index.end())
+      return fail(P, "no layer named '" + Name + "'" + didYouMean(Name, Known));
+    return It->second;
+  };
+  for (size_t I = 0; I < N; ++I) {
     Layer &L = *S.Layers[I];
     L.Inputs.clear();
     if (L.InputNames.empty())
       L.Inputs.push_back(int(I) - 1);
     for (size_t K = 0; K < L.InputNames.size(); ++K) {
-      const std::string &N = L.InputNames[K];
-      std::string P = L.Pointer + "/inputs" +
-                      (L.InputNames.size() > 1 ? "/" + std::to_string(K) : "");
-      auto It = Index.find(N);
-      if (N == S.InputName) {
-        L.Inputs.push_back(-1);
-      } else if (It == Index.end()) {
-        std::vector<std::string> Names = {S.InputName};
-        for (size_t J = 0; J < I; ++J)
-          Names.push_back(S.Layers[J]->Name);
-        return fail(P, "no layer named '" + N + "'" + didYouMean(N, Names));
-      } else if (It->second >= int(I)) {
-        return fail(P, "layer '" + N + "' does not come before this one; a "
-                                       "layer's inputs are listed before it");
-      } else {
-        L.Inputs.push_back(It->second);
-      }
+      auto In = Resolve(L.InputNames[K],
+                        L.Pointer + "/inputs" +
+                            (L.InputNames.size() > 1 ? "/" + std::to_string(K)
+                                                     : ""));
+      if (!In)
+        return In.takeError();
+      L.Inputs.push_back(*In);
     }
     unsigned Arity = layerKind(L.Kind).Inputs;
     if (Arity ? L.Inputs.size() != Arity : L.Inputs.size() < 2)
@@ -294,21 +299,78 @@ Error SpecReader::wire(Spec &S) {
                                   layerName(L.Kind), L.Inputs.size())
                               .str());
   }
-  // Every layer must lead to the output, the last layer: walk back from it.
-  std::vector<bool> Reaches(S.Layers.size(), false);
-  if (!S.Layers.empty())
-    Reaches.back() = true;
-  for (size_t I = S.Layers.size(); I-- > 0;)
-    if (Reaches[I])
-      for (int In : S.Layers[I]->Inputs)
+  std::vector<int> Outputs;
+  for (size_t K = 0; K < S.OutputNames.size(); ++K) {
+    auto O = Resolve(S.OutputNames[K],
+                     S.OutputNames.size() > 1 ? "/outputs/" + std::to_string(K)
+                                              : "/outputs");
+    if (!O)
+      return O.takeError();
+    if (*O < 0)
+      return fail("/outputs", "the network's input cannot be its output");
+    Outputs.push_back(*O);
+  }
+  if (Outputs.empty() && N)
+    Outputs.push_back(N - 1);
+  // Each pass places, in the file's order, the layers whose inputs are
+  // placed; a pass that places none leaves a cycle.
+  std::vector<int> Order, At(N, -1);
+  while (Order.size() < N) {
+    size_t Before = Order.size();
+    for (size_t I = 0; I < N; ++I)
+      if (At[I] < 0 && all_of(S.Layers[I]->Inputs,
+                              [&](int In) { return In < 0 || At[In] >= 0; })) {
+        At[I] = Order.size();
+        Order.push_back(I);
+      }
+    if (Order.size() > Before)
+      continue;
+    // Walk back through unplaced inputs from an unplaced layer until a
+    // layer repeats: the walk from its first visit is the cycle.
+    std::vector<int> Walk;
+    int Cur = find(At, -1) - At.begin();
+    while (!is_contained(Walk, Cur)) {
+      Walk.push_back(Cur);
+      for (int In : S.Layers[Cur]->Inputs)
+        if (In >= 0 && At[In] < 0) {
+          Cur = In;
+          break;
+        }
+    }
+    std::string Path = "'" + S.Layers[Cur]->Name + "' reads ";
+    for (auto It = find(Walk, Cur) + 1; It != Walk.end(); ++It)
+      Path += "'" + S.Layers[*It]->Name + "', which reads ";
+    return fail(S.Layers[Cur]->Pointer + "/inputs",
+                "a cycle: " + Path + "'" + S.Layers[Cur]->Name +
+                    "'; a layer cannot depend on its own output");
+  }
+  // Every layer must lead to an output: walk back from them.
+  std::vector<bool> Reaches(N, false);
+  for (int O : Outputs)
+    Reaches[O] = true;
+  for (size_t K = N; K-- > 0;)
+    if (Reaches[Order[K]])
+      for (int In : S.Layers[Order[K]]->Inputs)
         if (In >= 0)
           Reaches[In] = true;
-  for (size_t I = 0; I + 1 < S.Layers.size(); ++I)
+  for (size_t I = 0; I < N; ++I)
     if (!Reaches[I])
       return fail(S.Layers[I]->Pointer,
-                  "layer '" + S.Layers[I]->Name +
-                      "' reaches no output; the network's output is its "
-                      "last layer");
+                  "layer '" + S.Layers[I]->Name + "' reaches no output; " +
+                      (S.OutputNames.empty()
+                           ? "the network's output is its last layer"
+                           : "the network's output is '" +
+                                 S.Layers[Outputs[0]]->Name + "'"));
+  // The layers in their order, the output last (every other layer leads
+  // to it, so comes before it), their inputs renumbered.
+  std::vector<LayerPtr> Sorted;
+  for (int I : Order) {
+    for (int &In : S.Layers[I]->Inputs)
+      if (In >= 0)
+        In = At[In];
+    Sorted.push_back(std::move(S.Layers[I]));
+  }
+  S.Layers = std::move(Sorted);
   return Error::success();
 }
 

@@ -296,8 +296,9 @@ Expected<Spec> SpecReader::read(const json &Doc) {
   if (Error E = expectObject(Doc, ""))
     return E;
   if (Error E = checkKeys(Doc, "",
-                          {"name", "input", "activations", "layers", "loss",
-                           "optimizer", "training", "data", "metrics"}))
+                          {"name", "input", "activations", "layers", "outputs",
+                           "loss", "optimizer", "training", "data",
+                           "metrics"}))
     return E;
   Spec S;
   S.File = File;
@@ -360,6 +361,21 @@ Expected<Spec> SpecReader::read(const json &Doc) {
     }
     S.Layers.push_back(std::move(*L));
   }
+  if (Doc.contains("outputs")) {
+    const json &O = Doc["outputs"];
+    json List = O.is_string() ? json::array({O}) : O;
+    if (!List.is_array() || List.empty() ||
+        !all_of(List, [](const json &V) { return V.is_string(); }))
+      return fail("/outputs", "expected a layer's name or a non-empty array "
+                              "of them, got " + describeValue(O));
+    if (List.size() > 1)
+      return fail("/outputs", formatv("a network with {0} outputs is not "
+                                      "supported yet; name one",
+                                      List.size())
+                                  .str());
+    for (const json &V : List)
+      S.OutputNames.push_back(V.get<std::string>());
+  }
   if (Error E = wire(S))
     return E;
   if (S.InputShape.empty())
@@ -408,20 +424,26 @@ Expected<Spec> parseSpec(StringRef Text, StringRef File) {
   if (isKerasModel(Doc)) {
     // Rewritten as a spec; what the reader then refuses is reported at
     // the spec's pointers, marked as such.
-    auto Converted = kerasToSpec(Doc, File);
+    std::vector<std::string> Layers;
+    auto Converted = kerasToSpec(Doc, File, &Layers);
     if (!Converted)
       return Converted.takeError();
     auto S = SpecReader(File).read(*Converted);
     if (!S)
       return handleErrors(S.takeError(), [&](const LocatedError &L) {
-        return locatedError(L.kind(), L.file(),
-                            "(as a netjit spec) " + L.where(), L.text());
+        return locatedError(L.kind(), L.file(), kerasPointer(Layers, L.where()),
+                            L.text());
       });
     S->FromKeras = true;
+    S->KerasLayers = std::move(Layers);
     S->KerasCompiled = Doc.contains("compile_config");
     return S;
   }
   return SpecReader(File).read(Doc);
+}
+
+std::string Spec::locate(StringRef Pointer) const {
+  return FromKeras ? kerasPointer(KerasLayers, Pointer) : Pointer.str();
 }
 
 Expected<ActivationSpec> parseActivation(StringRef Json, StringRef DeclaredJson,

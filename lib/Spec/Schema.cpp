@@ -128,9 +128,9 @@ json layers() {
     Props["type"] = {{"const", Type}};
     Props["name"] = {{"type", "string"}};
     Props["inputs"] = {
-        {"description", "the layers it reads (their names, or the input "
-                        "layer's, default \"input\"); default: the layer "
-                        "before it"},
+        {"description", "the layers it reads (their names, anywhere in the "
+                        "list, or the input layer's, default \"input\"); "
+                        "default: the layer before it"},
         {"oneOf",
          {{{"type", "string"}},
           {{"type", "array"}, {"items", {{"type", "string"}}}, {"minItems", 1}}}}};
@@ -215,6 +215,12 @@ std::string specSchema(llvm::StringRef DataSchema) {
         {"activations",
          {{"type", "object"}, {"additionalProperties", {{"$ref", "#/$defs/activation"}}}}},
         {"layers", layers()},
+        {"outputs",
+         {{"description", "the output layer's name; default: the last layer"},
+          {"oneOf",
+           {{{"type", "string"}},
+            {{"type", "array"}, {"items", {{"type", "string"}}}, {"minItems", 1},
+             {"maxItems", 1}}}}}},
         {"loss", loss()},
         {"optimizer", optimizer()},
         {"training",

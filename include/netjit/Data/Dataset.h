@@ -1,7 +1,7 @@
 // Dataset.h - what the trainer reads: features as float rows and a label
 // per row, from Fashion-MNIST (Debian's dataset-fashion-mnist), IDX files,
-// CSV or a synthetic 2-D set; every reader validates and locates its
-// errors (docs/spec.md, "Data").
+// CSV or a synthetic set (2-D points, colour images); every reader
+// validates and locates its errors (docs/spec.md, "Data").
 #ifndef NETJIT_DATA_DATASET_H
 #define NETJIT_DATA_DATASET_H
 
@@ -77,11 +77,25 @@ llvm::Expected<DataSplit> parseCsv(llvm::StringRef Text, llvm::StringRef Name,
                                    llvm::StringRef LabelColumn);
 
 /// The TensorFlow Playground's 2-D sets: circle, xor, gauss, spiral; Rows
-/// points with labels 0/1, noise in [0, 1] as in the Playground.
+/// points with labels 0/1, noise in [0, 1] as in the Playground. And
+/// shapes: Rows 32x32 RGB images (NHWC, 3072 floats in [0, 1] a row) of a
+/// square, disc, triangle or cross (labels 0 to 3, a quarter each) on a
+/// coloured background, noise in [0, 1] scaling per-pixel noise
+/// (lib/Data/Synthetic.cpp describes the sets).
 llvm::Expected<DataSplit> syntheticSet(llvm::StringRef Name, int64_t Rows,
                                        double Noise, uint64_t Seed);
 /// The synthetic set names, for messages.
 std::vector<std::string> syntheticSetNames();
+/// What a synthetic set's rows are: the shape of a sample, the class count
+/// and names, the most rows it generates.
+struct SyntheticSetInfo {
+  std::vector<int64_t> Shape;
+  int64_t Classes = 2;
+  std::vector<std::string> ClassNames; // when named
+  int64_t MaxRows = 1 << 24;
+};
+/// For a name of syntheticSetNames().
+SyntheticSetInfo syntheticSetInfo(llvm::StringRef Name);
 
 /// The JSON Schema of a spec's "data" object, as JSON text.
 std::string dataSchema();

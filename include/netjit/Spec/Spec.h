@@ -136,7 +136,11 @@ struct Spec {
   /// What layers' "inputs" call the network's input: an input layer's
   /// name, else "input".
   std::string InputName = "input";
+  /// Layers in an order where each comes after its inputs (the file's,
+  /// where it already is), the output last.
   std::vector<LayerPtr> Layers;
+  /// "outputs" as written: the output layer's name (empty: the last layer).
+  std::vector<std::string> OutputNames;
   LossSpec Loss;
   OptimizerSpec Optimizer;
   TrainingSpec Training;
@@ -148,6 +152,11 @@ struct Spec {
   /// Read from a Keras model.to_json() file; with its compile_config (the
   /// loss and optimizer; Keras 2 files have none).
   bool FromKeras = false, KerasCompiled = false;
+  /// From Keras: each spec layer's pointer in the Keras file.
+  std::vector<std::string> KerasLayers;
+  /// Pointer (into the spec) as a pointer into the file read: the Keras
+  /// layer's, for a Keras file.
+  std::string locate(llvm::StringRef Pointer) const;
 };
 
 /// A tensor the optimizer keeps per parameter (Optimizers.def).

@@ -44,11 +44,16 @@ public:
   }
 };
 
+Expected<nlohmann::json> addFromKeras(KerasLayer &) {
+  return nlohmann::json{{"type", "add"}};
+}
+
+// A functional model's Add (a Sequential model cannot give it two inputs).
+const KerasClass AddKeras[] = {{"Add", addFromKeras}};
+
 } // namespace
 
-// Keras' Add arrives with the functional importer (issue 27): a
-// Sequential model cannot give it two inputs.
 extern const LayerKindInfo addKind = {
-    {}, {}, [] { return std::unique_ptr<Layer>(new AddLayer); }, 0};
+    {}, AddKeras, [] { return std::unique_ptr<Layer>(new AddLayer); }, 0};
 
 } // namespace netjit
