@@ -108,6 +108,8 @@ Error ProgramEmitter::step(const Step &S) {
   case StepKind::ActGrad:
   case StepKind::Mul:
   case StepKind::Add:
+  case StepKind::Concat:
+  case StepKind::Slice:
   case StepKind::ColSum:
   case StepKind::ActParamGrad:
   case StepKind::Dropout:

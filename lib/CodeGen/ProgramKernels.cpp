@@ -57,6 +57,8 @@ void ProgramEmitter::collectUses(const Step &S, KernelUses &U,
   Tensor(S.Out);
   Tensor(S.Out2);
   Tensor(S.Out3);
+  if (S.Outer != 1 || S.Offset)
+    OS << " o" << S.Outer << ',' << S.Offset;
   if (S.Norm.Channels)
     OS << " n" << S.Norm.Channels << ',' << S.Norm.Pixels;
   if (S.Act >= 0) {

@@ -323,6 +323,32 @@ Error ProgramEmitter::rowStep(const Step &S, Value *Row) {
       return Vals{Sum};
     });
   }
+  case StepKind::Concat:
+  case StepKind::Slice: {
+    // Outer blocks per row: concat writes each input's block side by side
+    // in the output's, slice reads one part of the wider block.
+    bool Cat = S.Kind == StepKind::Concat;
+    int64_t Wide = (Cat ? cols(S.Out) : cols(S.In[0])) / S.Outer;
+    Value *Y = rowPtr(S.Out, Row);
+    int64_t At = Cat ? 0 : S.Offset;
+    for (int In : S.In) {
+      int64_t Width = (Cat ? cols(In) : cols(S.Out)) / S.Outer;
+      Value *X = rowPtr(In, Row);
+      auto Copy = [&](Value *O) {
+        Value *Narrow = B.CreateMul(O, i64(Width)),
+              *Wider = B.CreateAdd(B.CreateMul(O, i64(Wide)), i64(At));
+        B.CreateMemCpy(B.CreateGEP(Fl, Y, Cat ? Wider : Narrow), Align(4),
+                       B.CreateGEP(Fl, X, Cat ? Narrow : Wider), Align(4),
+                       Width * 4);
+      };
+      if (S.Outer == 1)
+        Copy(i64(0));
+      else
+        LoopBuilder(B).counted(i64(0), i64(S.Outer), 1, Copy, "o");
+      At += Width;
+    }
+    return Error::success();
+  }
   case StepKind::SumSquares: {
     // stats += batch^2 sum of squares: the rows are the mean loss's
     // gradient, each sample's own scaled by 1 / batch.

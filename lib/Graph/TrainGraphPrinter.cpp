@@ -47,6 +47,8 @@ void printStep(raw_ostream &OS, const TrainGraph &T, const Step &S,
     OS << " " << T.network().activation(S.Act).Spec.describe();
   if (S.Kind == StepKind::ActParamGrad)
     OS << " d/d" << S.Param;
+  if (S.Kind == StepKind::Slice)
+    OS << " from " << S.Offset << (S.Outer > 1 ? " of each block" : "");
   if (S.Kind == StepKind::Dropout || S.Kind == StepKind::DropoutGrad)
     OS << " rate " << formatNumber(S.Rate);
   if (S.Kind == StepKind::NormCoeffs)

@@ -121,6 +121,9 @@ struct Step {
   double Rate = 0;      // Dropout
   int Layer = -1;       // Dropout: its seed stream
   Window Win;           // Conv*, *Pool*, Pad*
+  /// Concat, Slice: each row is Outer blocks (the extents before the
+  /// axis); Slice's block starts Offset floats into the wider one's.
+  int64_t Outer = 1, Offset = 0;
   /// MaxPoolGrad, AvgPoolGrad (pool-grad-act): In[DerivIn...] are the
   /// operands of the activation's derivative applied to each value as it
   /// is written: y[, z] of Act, or f'(z) itself when Act < 0. With
