@@ -56,32 +56,37 @@ Error ProgramEmitter::channelStatsRow(const Step &S, Value *Row) {
   return Error::success();
 }
 
-/// y = x a[c] + b[c] (+ x2 e[c]) at each of a row's pixels, the
-/// coefficients a, b, e one after the other in In[1].
+/// y = (x - m[c]) a[c] + b[c] at each of a row's pixels, or, with x2,
+/// y = x a[c] + (x2 - m[c]) e[c] + b[c]: the coefficients a, b, m, e one
+/// after the other in In[1]. The shift by m (the batch's mean) keeps the
+/// cancellation of x e against m e out of float rounding where the mean
+/// is large next to the spread.
 Error ProgramEmitter::affineRow(const Step &S, Value *Row) {
   int64_t C = S.Norm.Channels, Pixels = S.Norm.Pixels;
-  bool Third = S.In.size() > 2;
+  bool Second = S.In.size() > 2;
   Value *X = rowPtr(S.In[0], Row), *Y = rowPtr(S.Out, Row);
-  Value *X2 = Third ? rowPtr(S.In[2], Row) : nullptr;
+  Value *X2 = Second ? rowPtr(S.In[2], Row) : nullptr;
   Value *Co = ptr(S.In[1]);
   auto Coeff = [&](int64_t K) { return B.CreateConstInBoundsGEP1_64(Fl, Co, K * C); };
   Error E = Error::success();
   auto Pixel = [&](Value *Off) {
     SmallVector<InStream, 6> Ins = {{B.CreateGEP(Fl, X, Off)}, {Coeff(0)},
-                                    {Coeff(1)}};
-    if (Third) {
+                                    {Coeff(1)}, {Coeff(2)}};
+    if (Second) {
       Ins.push_back({B.CreateGEP(Fl, X2, Off)});
-      Ins.push_back({Coeff(2)});
+      Ins.push_back({Coeff(3)});
     }
     SmallVector<Value *, 2> Outs = {B.CreateGEP(Fl, Y, Off)};
+    auto Fma = [&](Value *A, Value *Bv, Value *Cv) {
+      return B.CreateIntrinsic(Intrinsic::fma, {A->getType()}, {A, Bv, Cv});
+    };
     Error Err = LoopBuilder(B).streams(
         i64(C), L, Ins, Outs, [&](LoadFn In) -> Expected<SmallVector<Value *, 2>> {
-          Value *R = B.CreateIntrinsic(Intrinsic::fma, {In(0)->getType()},
-                                       {In(0), In(1), In(2)});
-          if (Third)
-            R = B.CreateIntrinsic(Intrinsic::fma, {R->getType()},
-                                  {In(3), In(4), R});
-          return SmallVector<Value *, 2>{R};
+          if (!Second)
+            return SmallVector<Value *, 2>{
+                Fma(B.CreateFSub(In(0), In(3)), In(1), In(2))};
+          return SmallVector<Value *, 2>{
+              Fma(In(0), In(1), Fma(B.CreateFSub(In(4), In(3)), In(5), In(2)))};
         });
     if (!E)
       E = std::move(Err);
@@ -144,11 +149,8 @@ void ProgramEmitter::normStep(const Step &S) {
           D(1), B.CreateUnaryIntrinsic(Intrinsic::sqrt,
                                        B.CreateFAdd(Var, D(S.Norm.Epsilon))));
       Value *A = S.Norm.Scale ? B.CreateFMul(Get(S.In[Next++], Ch), Inv) : Inv;
-      Value *Shift = B.CreateFNeg(B.CreateFMul(Mean, A));
-      if (S.Norm.Center)
-        Shift = B.CreateFAdd(Get(S.In[Next], Ch), Shift);
       Set(A, S.Out, Ch, 0);
-      Set(Shift, S.Out, Ch, 1);
+      Set(S.Norm.Center ? Get(S.In[Next], Ch) : D(0), S.Out, Ch, 1);
       Set(Mean, S.Out, Ch, 2);
       Set(Var, S.Out, Ch, 3);
       Set(Inv, S.Out, Ch, 4);
@@ -158,7 +160,7 @@ void ProgramEmitter::normStep(const Step &S) {
   case StepKind::NormGradCoeffs: {
     // In: sums of dy and dy (x - K), norm_coeffs, K[, gamma]. With x^ =
     // (x - mean) s: dbeta = sum dy, dgamma = sum dy x^, and
-    // dx = a dy - a dbeta / N - a x^ dgamma / N = dy a + x e + b.
+    // dx = a dy - a dbeta / N - a x^ dgamma / N = dy a + (x - mean) e + b.
     Value *N = Count();
     perChannel(S, [&](Value *Ch) {
       Value *S0 = Get(S.In[0], Ch), *S1 = Get(S.In[0], Ch, 1);
@@ -169,11 +171,11 @@ void ProgramEmitter::normStep(const Step &S) {
           B.CreateFMul(Inv, B.CreateFSub(S1, B.CreateFMul(Shifted, S0)));
       Value *E = B.CreateFDiv(
           B.CreateFNeg(B.CreateFMul(B.CreateFMul(A, Inv), DGamma)), N);
-      Value *Bx = B.CreateFSub(B.CreateFDiv(B.CreateFNeg(B.CreateFMul(A, S0)), N),
-                               B.CreateFMul(E, Mean));
+      Value *Bx = B.CreateFDiv(B.CreateFNeg(B.CreateFMul(A, S0)), N);
       Set(A, S.Out, Ch, 0);
       Set(Bx, S.Out, Ch, 1);
-      Set(E, S.Out, Ch, 2);
+      Set(Mean, S.Out, Ch, 2);
+      Set(E, S.Out, Ch, 3);
       if (S.Out2 >= 0)
         Set(DGamma, S.Out2, Ch);
       if (S.Out3 >= 0)

@@ -7,9 +7,10 @@
 //
 // The steps: channel_stats sums x - K and its square per channel (K, the
 // moving mean, is a shift that keeps the one-pass variance accurate),
-// norm_coeffs turns the sums into y = x a + b's a and b, and affine applies
-// them; backward sums dy and dy (x - K) the same way and norm_grad_coeffs
-// turns them into gamma's and beta's gradients and dx = dy a + x e + b.
+// norm_coeffs turns the sums into y = (x - mean) a + beta's a, and affine
+// applies it; backward sums dy and dy (x - K) the same way and
+// norm_grad_coeffs turns them into gamma's and beta's gradients and
+// dx = dy a + (x - mean) e + b.
 #include "netjit/Graph/Layer.h"
 #include "netjit/Expr/Expr.h"
 #include "netjit/Support/Diagnostics.h"
@@ -139,7 +140,7 @@ public:
     if (B.training()) {
       B.keep(F);
       // The backward coefficients, written by backwardParams.
-      B.keep(B.tensor(perChannel(".dcoeffs", 3)));
+      B.keep(B.tensor(perChannel(".dcoeffs", 4)));
       Step M{StepKind::MovingStats, {F}, B.param(MovingMean)};
       M.Out2 = B.param(MovingVar);
       M.Norm = N.Norm;
