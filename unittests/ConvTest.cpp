@@ -174,16 +174,8 @@ TEST(ConvTest, GeneratedSpecsMatchTheFloat64Reference) {
     for (size_t P = 0; P < M->network().params().size(); ++P)
       for (int64_t K = 0; K < M->network().params()[P].size(); ++K)
         M->param(P)[K] += Noise(R);
-    auto Res = gradCheck(*M, Batch, 32, I + 1);
-    ASSERT_TRUE(bool(Res)) << llvm::toString(Res.takeError()) << "\n" << Text;
-    EXPECT_NEAR(Res->LossCompiled, Res->LossReference,
-                1e-5 * std::max(1.0, std::fabs(Res->LossReference)))
-        << Text;
-    for (const GradCheckRow &Row : Res->Rows)
-      EXPECT_LE(Row.RelError, 1e-3)
-          << Row.Param << " (|grad| " << Row.RefNorm << ") in spec " << I
-          << ":\n"
-          << Text;
+    test::expectGradientsMatch(*M, Batch, I + 1,
+                               "spec " + std::to_string(I) + ":\n" + Text);
   }
   std::string Missing;
   for (const char *K : Cases)
@@ -217,12 +209,7 @@ TEST(ConvTest, TwoThreadsTrainLikeOne) {
     ASSERT_TRUE(A && B);
     EXPECT_NEAR(A->LossSum, B->LossSum, 1e-5 * std::fabs(A->LossSum));
   }
-  for (size_t P = 0; P < One->network().params().size(); ++P) {
-    const ParamInfo &PI = One->network().params()[P];
-    for (int64_t I = 0; I < PI.size(); ++I)
-      ASSERT_NEAR(One->param(P)[I], Two->param(P)[I], 1e-4)
-          << PI.Name << "[" << I << "]";
-  }
+  test::expectSameParams(*One, *Two, 1e-4);
 }
 
 } // namespace

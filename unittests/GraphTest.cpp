@@ -4,8 +4,6 @@
 // compiled gradients in training mode against the float64 reference.
 #include "TestUtil.h"
 
-#include "netjit/Runtime/GradCheck.h"
-
 #include "llvm/Support/FormatVariadic.h"
 #include <map>
 #include <random>
@@ -186,16 +184,8 @@ TEST(GraphTest, GeneratedGraphsMatchTheFloat64Reference) {
     auto M = compileSpec(Text, Batch);
     ASSERT_TRUE(M) << Text;
     M->initialize(I);
-    auto Res = gradCheck(*M, Batch, 32, I + 1);
-    ASSERT_TRUE(bool(Res)) << llvm::toString(Res.takeError()) << "\n" << Text;
-    EXPECT_NEAR(Res->LossCompiled, Res->LossReference,
-                1e-5 * std::max(1.0, std::fabs(Res->LossReference)))
-        << Text;
-    for (const GradCheckRow &Row : Res->Rows)
-      EXPECT_LE(Row.RelError, 1e-3)
-          << Row.Param << " (|grad| " << Row.RefNorm << ") in graph " << I
-          << " at batch " << Batch << ":\n"
-          << Text;
+    test::expectGradientsMatch(*M, Batch, I + 1,
+                               "graph " + std::to_string(I) + ":\n" + Text);
   }
   std::string Missing;
   for (const char *K : Cases)

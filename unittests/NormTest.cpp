@@ -243,11 +243,7 @@ TEST(NormTest, TwoThreadsTrainLikeOne) {
     ASSERT_TRUE(A && B);
     EXPECT_EQ(A->LossSum, B->LossSum);
   }
-  for (size_t P = 0; P < One->network().params().size(); ++P) {
-    const ParamInfo &PI = One->network().params()[P];
-    for (int64_t I = 0; I < PI.size(); ++I)
-      ASSERT_EQ(One->param(P)[I], Two->param(P)[I]) << PI.Name << "[" << I << "]";
-  }
+  test::expectSameParams(*One, *Two, 0);
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "netjit/Expr/Expr.h"
 #include "netjit/Expr/Parser.h"
 #include "netjit/JIT/Jit.h"
+#include "netjit/Runtime/GradCheck.h"
 #include "netjit/Runtime/Model.h"
 
 #include "gtest/gtest.h"
@@ -321,6 +322,32 @@ inline bool closeRel(double A, double B, double Rel) {
   if (std::isinf(A) || std::isinf(B))
     return A == B;
   return std::fabs(A - B) <= Rel * std::max({1.0, std::fabs(A), std::fabs(B)});
+}
+
+/// M's compiled gradients on a random batch against the float64 reference
+/// (gradcheck, 32 samples per tensor): the loss to 1e-5, every tensor to a
+/// relative error of 1e-3. What names the spec in a failure.
+inline void expectGradientsMatch(CompiledModel &M, int64_t Batch, uint64_t Seed,
+                                 const std::string &What) {
+  auto Res = gradCheck(M, Batch, 32, Seed);
+  ASSERT_TRUE(bool(Res)) << llvm::toString(Res.takeError()) << "\n" << What;
+  EXPECT_NEAR(Res->LossCompiled, Res->LossReference,
+              1e-5 * std::max(1.0, std::fabs(Res->LossReference)))
+      << What;
+  for (const GradCheckRow &Row : Res->Rows)
+    EXPECT_LE(Row.RelError, 1e-3)
+        << Row.Param << " (|grad| " << Row.RefNorm << ") at batch " << Batch
+        << " in\n"
+        << What;
+}
+
+/// Every parameter of A and B within Tol of each other (0: equal).
+inline void expectSameParams(CompiledModel &A, CompiledModel &B, double Tol) {
+  for (size_t P = 0; P < A.network().params().size(); ++P) {
+    const ParamInfo &PI = A.network().params()[P];
+    for (int64_t I = 0; I < PI.size(); ++I)
+      ASSERT_NEAR(A.param(P)[I], B.param(P)[I], Tol) << PI.Name << "[" << I << "]";
+  }
 }
 
 } // namespace test

@@ -279,6 +279,11 @@ public:
                                        llvm::StringRef LimitPointer) = 0;
 };
 
+/// Keras' Axis of L's input (it counts the batch axis: 0 is the batch, -1
+/// the last) as an index into L.InShape; out of range, an error at
+/// L.Pointer/axis.
+llvm::Expected<size_t> inputAxis(GraphBuilder &B, const Layer &L, int64_t Axis);
+
 /// What a layer's forward and backward may do to the training program
 /// (implemented by TrainGraph's builder).
 class ProgramBuilder {

@@ -50,17 +50,10 @@ public:
   int64_t pixels() const { return In / channels(); }
 
   Error build(GraphBuilder &B) override {
-    // Keras counts the batch axis: axis 0 is the batch, -1 the last.
-    int64_t Rank = InShape.size() + 1;
-    int64_t A = Axis < 0 ? Axis + Rank : Axis;
-    if (A < 1 || A >= Rank)
-      return B.fail(Pointer + "/axis",
-                    formatv("batch_normalization: axis {0} is out of range "
-                            "for the input {1} (rank {2} with the batch "
-                            "axis: 1 to {3}, or -1 to -{3})",
-                            Axis, formatShape(InShape), Rank, Rank - 1)
-                        .str());
-    if (A != Rank - 1)
+    auto A = inputAxis(B, *this, Axis);
+    if (!A)
+      return A.takeError();
+    if (*A + 1 != InShape.size())
       return B.fail(Pointer + "/axis",
                     formatv("batch_normalization: axis {0} of {1} is not "
                             "supported; only the last axis (-1, the "

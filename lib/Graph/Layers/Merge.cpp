@@ -94,17 +94,10 @@ public:
   int64_t Axis = -1, Outer = 1;
   void read(const LayerFields &F) override { Axis = F.count("axis", -1); }
   Error build(GraphBuilder &B) override {
-    // Keras counts the batch axis: axis 0 is the batch, -1 the last.
-    int64_t Rank = InShape.size() + 1;
-    int64_t A = Axis < 0 ? Axis + Rank : Axis;
-    if (A < 1 || A >= Rank)
-      return B.fail(Pointer + "/axis",
-                    formatv("concatenate: axis {0} is out of range for the "
-                            "input {1} (rank {2} with the batch axis: 1 to "
-                            "{3}, or -1 to -{3})",
-                            Axis, formatShape(InShape), Rank, Rank - 1)
-                        .str());
-    size_t At = A - 1;
+    auto A = inputAxis(B, *this, Axis);
+    if (!A)
+      return A.takeError();
+    size_t At = *A;
     Shape = InShapes[0];
     for (size_t K = 1; K < InShapes.size(); ++K) {
       bool Agree = InShapes[K].size() == Shape.size();

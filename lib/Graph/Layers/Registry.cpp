@@ -1,6 +1,9 @@
 // Registry.cpp - the layer kinds of Layers.def, each defined in its own
 // file here, and the ownership of a spec's layers.
 #include "netjit/Graph/Layer.h"
+#include "netjit/Support/Diagnostics.h"
+
+#include "llvm/Support/FormatVariadic.h"
 
 namespace netjit {
 
@@ -32,6 +35,21 @@ std::unique_ptr<Layer> createLayer(LayerKind K) {
 }
 
 Layer::~Layer() = default;
+
+llvm::Expected<size_t> inputAxis(GraphBuilder &B, const Layer &L,
+                                 int64_t Axis) {
+  int64_t Rank = L.InShape.size() + 1;
+  int64_t A = Axis < 0 ? Axis + Rank : Axis;
+  if (A < 1 || A >= Rank)
+    return B.fail(L.Pointer + "/axis",
+                  llvm::formatv("{0}: axis {1} is out of range for the input "
+                                "{2} (rank {3} with the batch axis: 1 to {4}, "
+                                "or -1 to -{4})",
+                                layerName(L.Kind), Axis,
+                                formatShape(L.InShape), Rank, Rank - 1)
+                      .str());
+  return A - 1;
+}
 
 LayerPtr::LayerPtr(std::unique_ptr<Layer> L) : P(std::move(L)) {}
 LayerPtr::LayerPtr(const LayerPtr &O) : P(O.P->clone()) {}
