@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py - merge bench/run's rounds (median and spread) into tables,
 print them, write them into docs/performance.md (between the kernels,
-training, diagnostics, compile and cnn markers) and the merged figures as JSON.
+training, diagnostics, compile, cnn and residual markers) and the merged figures as JSON.
    report.py OUT_DIR DOC RESULTS_JSON"""
 import glob
 import json
@@ -271,6 +271,33 @@ def cnn_section(text):
     return replace_section(text, "cnn", table, os.environ.get("BENCH_COMMAND", "bench/run cnn"))
 
 
+def residual_section(text):
+    """The residual CNN with and without batch normalization, and PyTorch's."""
+    def ips(pattern):
+        runs = load(pattern)
+        return stat([60000 / r["epoch_s"][-1] for r in runs]) if runs else (0, 0)
+    bn, bsp = ips("res-netjit-*.json")
+    plain, psp = ips("res-nobn-*.json")
+    torch_ips, tsp = ips("res-torch-*.json")
+    share = (plain / bn - 1) * 100 if bn and plain else 0
+    lines = [f"Date: {time.strftime('%Y-%m-%d')}; CPU: {cpu_model()}; "
+             f"{len(load('res-netjit-*.json'))} alternating rounds, one thread, batch 64, "
+             "60000 in-memory 32x32x3 images, the last epoch, median over rounds. "
+             "examples/residual_cnn.json; without batch normalization = "
+             "bench/residual_cnn_nobn.json; PyTorch = bench/torch_residual_training.py.", "",
+             "| run | images/s | spread |", "|---|---|---|",
+             f"| netjit | {bn:.0f} | {bsp:.0f}% |",
+             f"| netjit without batch normalization | {plain:.0f} | {psp:.0f}% |"]
+    if torch_ips:
+        lines.append(f"| PyTorch | {torch_ips:.0f} | {tsp:.0f}% |")
+    lines += ["", f"Batch normalization's share: {share:.1f}% more time than the step "
+              "without it." + (f" netjit / PyTorch: {bn / torch_ips:.2f}x." if torch_ips else "")]
+    results["residual"] = {"netjit_images_per_s": bn, "no_bn_images_per_s": plain,
+                           "torch_images_per_s": torch_ips, "bn_share_pct": share}
+    return replace_section(text, "residual", "\n".join(lines),
+                           os.environ.get("BENCH_COMMAND", "bench/run residual"))
+
+
 text = open(doc).read() if os.path.exists(doc) else "# Performance\n"
 if nj:
     text = kernels_section(text)
@@ -282,6 +309,8 @@ if glob.glob(os.path.join(out_dir, "compile-*.json")):
     text = compile_section(text)
 if glob.glob(os.path.join(out_dir, "cnn-netjit-*.json")):
     text = cnn_section(text)
+if glob.glob(os.path.join(out_dir, "res-netjit-*.json")):
+    text = residual_section(text)
 open(doc, "w").write(text)
 if os.path.exists(results_path):
     old = json.load(open(results_path))
