@@ -292,7 +292,10 @@ std::string aotHeader(const TrainGraph &T, StringRef Prefix, StringRef Target,
     << "    int64_t hi, double *stats);\n"
     << "#define " << U << "_WORK_OFFSET " << T.workOffset() << "\n"
     << "#define " << U << "_WORK_FLOATS " << T.workFloats() << "\n"
-    << "#define " << U << "_PARAMS_SPAN " << T.paramsSpan() << "\n";
+    // update_part's range: the trained parameters (laid out first), not
+    // the state layers keep (moving statistics), which weight decay would
+    // otherwise shrink.
+    << "#define " << U << "_PARAMS_SPAN " << T.trainedSpan() << "\n";
   O << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   O.flush();
   return S;
